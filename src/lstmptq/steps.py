@@ -1,0 +1,195 @@
+"""One function per workflow step: file paths and settings in, files out.
+
+The Snakemake rules call these through thin scripts in workflow/scripts/, and tests or users
+can call them directly. Heavy libraries are imported inside the steps that need them, so a
+data or table job never pays for torch.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .io import provenance, read_json, write_frame, write_json
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "valid", "test")
+
+
+def prepare_data(name: str, spec: dict[str, Any], out_dir: str | Path) -> None:
+    """Source -> data/{train,valid,test}.parquet (text, label) + data/labels.json."""
+    from .data import load_source
+
+    out_dir = Path(out_dir)
+    splits = load_source(name, spec)
+    names = splits.label_names
+    for split, frame in splits.frames.items():
+        write_frame(out_dir / f"{split}.parquet", frame)
+        counts = frame["label"].value_counts().reindex(range(len(names)), fill_value=0)
+        log.info("%s: %d documents; per class %s", split, len(frame), dict(zip(names, counts.tolist())))
+    write_json(
+        out_dir / "labels.json",
+        {
+            "dataset": name,
+            "label_names": names,
+            "counts": {
+                s: dict(zip(names, f["label"].value_counts().reindex(range(len(names)), fill_value=0).tolist()))
+                for s, f in splits.frames.items()
+            },
+            "dropped_empty_texts": splits.dropped_empty,
+            "source": spec,
+            "provenance": provenance(),
+        },
+    )
+
+
+def tokenize(data_dir: str | Path, out_dir: str | Path, settings: dict[str, Any]) -> None:
+    """Train-only vocabulary -> tokens/vocab.json, tokens/{split}.parquet (ids, label), stats."""
+    from .tokenizer import UNK_ID, Tokenizer
+
+    data_dir, out_dir = Path(data_dir), Path(out_dir)
+    frames = {s: pd.read_parquet(data_dir / f"{s}.parquet") for s in SPLITS}
+    tokenizer = Tokenizer.build(frames["train"]["text"], settings["min_freq"], settings["max_size"], settings["max_len"])
+    stats: dict[str, Any] = {"vocab_size": len(tokenizer), "settings": settings}
+    for split, frame in frames.items():
+        ids = tokenizer.encode_many(frame["text"])
+        n_words = [len(x) - 2 for x in ids]
+        all_words = sum(n_words)
+        unknown = sum(x.count(UNK_ID) for x in ids)
+        full_lengths = [len(tokenizer.split(t)) for t in frame["text"]]
+        stats[split] = {
+            "documents": len(ids),
+            "mean_words": all_words / len(ids),
+            "truncated_share": sum(n > settings["max_len"] for n in full_lengths) / len(ids),
+            "unknown_share": unknown / max(all_words, 1),
+        }
+        write_frame(out_dir / f"{split}.parquet", pd.DataFrame({"ids": ids, "label": frame["label"]}))
+        log.info("%s: %s", split, stats[split])
+    tokenizer.save(out_dir / "vocab.json")
+    write_json(out_dir / "stats.json", stats)
+    log.info("vocabulary: %d types (incl. 4 special tokens)", len(tokenizer))
+
+
+def train_classifier(
+    tokens_dir: str | Path,
+    labels_file: str | Path,
+    out_dir: str | Path,
+    kind: str,
+    model_settings: dict[str, Any],
+    training_settings: dict[str, Any],
+    seed: int,
+    device: str = "auto",
+    threads: int = 1,
+) -> dict[str, Any]:
+    """Train one classifier -> fp32/model.pt, fp32/train_log.csv, fp32/metrics.json."""
+    from .metrics import classification_metrics
+    from .models import build_model, log_prior_from, save_checkpoint
+    from .runtime import resolve_device, seed_everything, set_threads
+    from .tokenizer import Tokenizer
+    from .training import Encoded, predict, train
+
+    set_threads(threads)
+    seed_everything(seed)
+    torch_device = resolve_device(device)
+    tokens_dir, out_dir = Path(tokens_dir), Path(out_dir)
+    label_names = read_json(labels_file)["label_names"]
+    vocab_size = len(Tokenizer.load(tokens_dir / "vocab.json"))
+    data = {s: Encoded.from_frame(pd.read_parquet(tokens_dir / f"{s}.parquet")) for s in SPLITS}
+
+    log_prior = log_prior_from(model_settings["prior"], data["train"].labels, len(label_names)) if kind == "generative" else None
+    model = build_model(kind, vocab_size, len(label_names), model_settings, log_prior).to(torch_device)
+    n_params = sum(p.numel() for p in model.parameters())
+    log.info("%s LSTM: %d parameters, vocabulary %d, %d classes, device %s, %d thread(s)", kind, n_params, vocab_size, len(label_names), torch_device, threads)
+
+    start = time.perf_counter()
+    model, history = train(model, data["train"], data["valid"], training_settings, seed, torch_device)
+    train_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    predictions, _ = predict(model, data["test"], training_settings["batch_size"], torch_device)
+    test_seconds = time.perf_counter() - start
+
+    history_frame = pd.DataFrame(history)
+    best = history_frame.loc[history_frame["valid_accuracy"].idxmax()]
+    meta = {
+        "kind": kind,
+        "vocab_size": vocab_size,
+        "num_classes": len(label_names),
+        "label_names": label_names,
+        "model": model_settings,
+        "training": training_settings,
+        "seed": seed,
+    }
+    metrics = {
+        "dataset_split": "test",
+        **classification_metrics(data["test"].labels, predictions, label_names),
+        "valid_accuracy": float(best["valid_accuracy"]),
+        "best_epoch": int(best["epoch"]),
+        "epochs_run": len(history),
+        "n_parameters": n_params,
+        "train_seconds": train_seconds,
+        "seconds_per_epoch": float(history_frame["epoch_seconds"].mean()),
+        "test_seconds": test_seconds,
+        "padded_share": float(history_frame["padded_share"].mean()),
+        "config": meta,
+        "provenance": provenance(device=str(torch_device), threads=threads, seed=seed),
+    }
+    model.cpu()
+    save_checkpoint(out_dir / "model.pt", model, meta)
+    write_frame(out_dir / "train_log.csv", history_frame)
+    write_json(out_dir / "metrics.json", metrics)
+    log.info("test accuracy %.4f, macro-F1 %.4f", metrics["accuracy"], metrics["macro_f1"])
+    return metrics
+
+
+def tfidf_baseline(data_dir: str | Path, vocab_file: str | Path, out_file: str | Path, seed: int) -> dict[str, Any]:
+    """TF-IDF + logistic regression -> baseline/metrics.json (same metrics as the LSTMs)."""
+    from .baseline import run_baseline
+    from .metrics import classification_metrics
+    from .tokenizer import Tokenizer
+
+    data_dir = Path(data_dir)
+    frames = {s: pd.read_parquet(data_dir / f"{s}.parquet") for s in SPLITS}
+    label_names = read_json(data_dir / "labels.json")["label_names"]
+    predictions, fit = run_baseline(frames, Tokenizer.load(vocab_file), seed)
+    metrics = {
+        "dataset_split": "test",
+        **classification_metrics(frames["test"]["label"].to_numpy(), predictions, label_names),
+        "model": "tfidf_logreg",
+        **fit,
+        "provenance": provenance(seed=seed),
+    }
+    write_json(out_file, metrics)
+    log.info("TF-IDF + logistic regression: test accuracy %.4f (C=%g)", metrics["accuracy"], fit["C"])
+    return metrics
+
+
+def summarize_fp32(metric_files: list[str], baseline_file: str, out_file: str | Path) -> pd.DataFrame:
+    """One row per trained model (and the baseline): test accuracy, macro-F1, training cost."""
+    rows = []
+    for path in metric_files:
+        m = read_json(path)
+        rows.append(
+            {
+                "model": m["config"]["kind"],
+                "seed": m["config"]["seed"],
+                "accuracy": m["accuracy"],
+                "macro_f1": m["macro_f1"],
+                "valid_accuracy": m["valid_accuracy"],
+                "best_epoch": m["best_epoch"],
+                "epochs_run": m["epochs_run"],
+                "seconds_per_epoch": m["seconds_per_epoch"],
+                "padded_share": m["padded_share"],
+                "n_parameters": m["n_parameters"],
+            }
+        )
+    b = read_json(baseline_file)
+    rows.append({"model": "tfidf_logreg", "accuracy": b["accuracy"], "macro_f1": b["macro_f1"]})
+    table = pd.DataFrame(rows)
+    write_frame(out_file, table)
+    log.info("\n%s", table.to_string(index=False))
+    return table

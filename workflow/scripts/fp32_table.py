@@ -1,0 +1,10 @@
+from lstmptq.runtime import run_step
+from lstmptq.steps import summarize_fp32
+
+run_step(
+    snakemake.log[0],
+    summarize_fp32,
+    metric_files=list(snakemake.input.metrics),
+    baseline_file=snakemake.input.baseline,
+    out_file=snakemake.output[0],
+)
