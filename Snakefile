@@ -1,6 +1,16 @@
 # PTQ of generative vs discriminative LSTM text classifiers: the study workflow.
 # Stages live in workflow/rules/ (one file each); the logic in the `lstmptq` package (src/).
+import os
+import sys
+from pathlib import Path
+
 from snakemake.utils import min_version, validate
+
+# Jobs import the package from this checkout's src/, also inside --sdm conda environments,
+# so the code that runs is the code next to this file.
+SRC = str(Path(workflow.basedir) / "src")
+sys.path.insert(0, SRC)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 
 from lstmptq.config import check_config, model_settings, source_files
 
@@ -14,6 +24,7 @@ validate(config, "workflow/schemas/config.schema.yaml")
 check_config(config)
 
 SPLITS = ["train", "valid", "test"]
+ENV = str(Path(workflow.basedir) / "envs" / "lstmptq.yaml")  # used with --sdm conda
 DATASETS = config["datasets"]
 CLASSIFIERS = config["classifiers"]
 SEEDS = config["seeds"]

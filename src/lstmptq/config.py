@@ -45,4 +45,5 @@ MODEL_KEYS = {
 
 
 def model_settings(config: dict[str, Any], kind: str) -> dict[str, Any]:
-    return {key: config["model"][key] for key in MODEL_KEYS[kind]}
+    """The `model` settings that classifier `kind` uses (dropout resolved to its own rate)."""
+    return {**{key: config["model"][key] for key in MODEL_KEYS[kind]}, "dropout": config["model"]["dropout"][kind]}

@@ -57,7 +57,7 @@ def load_source(name: str, spec: dict[str, Any]) -> Splits:
         frames = load_files(name, spec)
     else:
         raise DataError(f"dataset {name!r}: unknown source kind {kind!r} (embedded, hub or files)")
-    return finalize(name, frames, spec.get("subsample") or {}, spec["split_seed"], label_order)
+    return finalize(name, frames, spec, label_order)
 
 
 # ---------------------------------------------------------------------------------------
@@ -155,8 +155,6 @@ def hub_frames(name: str, spec: dict[str, Any], dataset_dict) -> tuple[dict[str,
             frames[split] = select_columns(dataset_dict[hub_split].to_pandas(), spec, where)
             if names is not None:
                 frames[split]["label"] = [names[i] for i in frames[split]["label"]]
-    if "valid" not in frames:
-        frames["train"], frames["valid"] = carve_valid(frames["train"], spec["valid_fraction"], spec["split_seed"])
     return frames, (list(names) if names is not None else None)
 
 
@@ -193,8 +191,6 @@ def load_files(name: str, spec: dict[str, Any]) -> dict[str, pd.DataFrame]:
         path = spec.get(split)
         if path:
             frames[split] = select_columns(read_table(path), spec, f"{path}")
-    if "valid" not in frames:
-        frames["train"], frames["valid"] = carve_valid(frames["train"], spec["valid_fraction"], spec["split_seed"])
     return frames
 
 
@@ -229,27 +225,26 @@ def subsample_per_class(frame: pd.DataFrame, fraction: float, seed: int) -> pd.D
     return frame.loc[sorted(keep)]
 
 
-def finalize(
-    name: str,
-    frames: dict[str, pd.DataFrame],
-    subsample: dict[str, float],
-    seed: int,
-    label_order: list[str] | None = None,
-) -> Splits:
-    """Drop empty texts, subsample, encode labels as 0..K-1 from train, check consistency."""
+def finalize(name: str, frames: dict[str, pd.DataFrame], spec: dict[str, Any], label_order: list[str] | None = None) -> Splits:
+    """Drop empty texts, carve valid from train if the source has none, subsample per class,
+    encode labels as 0..K-1 in train's classes, and check the splits agree."""
     dropped = {}
     cleaned = {}
-    for split in SPLITS:
-        frame = frames[split].reset_index(drop=True)
+    for split, frame in frames.items():
         text = frame["text"].astype(str).str.strip()
         empty = text.eq("")
         dropped[split] = int(empty.sum())
         if dropped[split]:
             log.warning("dataset %r, %s split: dropped %d empty or whitespace-only text(s)", name, split, dropped[split])
-        frame = frame.assign(text=text)[~empty].reset_index(drop=True)
-        if split in subsample:
-            frame = subsample_per_class(frame, subsample[split], seed).reset_index(drop=True)
-        cleaned[split] = frame
+        cleaned[split] = frame.assign(text=text)[~empty].reset_index(drop=True)
+    if "valid" not in cleaned:
+        cleaned["train"], cleaned["valid"] = carve_valid(cleaned["train"], spec["valid_fraction"], spec["split_seed"])
+        dropped["valid"] = 0
+    subsample = spec.get("subsample") or {}
+    for split, fraction in subsample.items():
+        cleaned[split] = subsample_per_class(cleaned[split].reset_index(drop=True), fraction, spec["split_seed"])
+    cleaned = {s: cleaned[s].reset_index(drop=True) for s in SPLITS}
+    dropped = {s: dropped[s] for s in SPLITS}
 
     train_labels = cleaned["train"]["label"]
     present = set(train_labels)

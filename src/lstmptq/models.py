@@ -31,19 +31,20 @@ class DiscriminativeLSTM(nn.Module):
 
     kind = "discriminative"
 
-    def __init__(self, vocab_size: int, num_classes: int, embedding_dim: int = 100, hidden_dim: int = 100):
+    def __init__(self, vocab_size: int, num_classes: int, embedding_dim: int = 100, hidden_dim: int = 100, dropout: float = 0.0):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=PAD_ID)
         self.lstm = nn.LSTM(embedding_dim, hidden_dim, batch_first=True)
         self.classifier = nn.Linear(hidden_dim, num_classes)
+        self.dropout = nn.Dropout(dropout)  # training only: the inference graph is unchanged
 
     def last_hidden(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        out, _ = self.lstm(self.embedding(ids))
+        out, _ = self.lstm(self.dropout(self.embedding(ids)))
         last = (lengths - 1).to(out.device)
         return out[torch.arange(out.size(0), device=out.device), last]
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.last_hidden(ids, lengths))
+        return self.classifier(self.dropout(self.last_hidden(ids, lengths)))
 
     def loss(self, ids, lengths, labels):
         return F.cross_entropy(self(ids, lengths), labels)
@@ -70,8 +71,10 @@ class GenerativeLSTM(nn.Module):
         hidden_dim: int = 100,
         label_embedding_dim: int = 100,
         log_prior: torch.Tensor | None = None,
+        dropout: float = 0.0,
     ):
         super().__init__()
+        self.dropout = nn.Dropout(dropout)  # training only: the inference graph is unchanged
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=PAD_ID)
         self.lstm = nn.LSTM(embedding_dim, hidden_dim, batch_first=True)
         self.label_embedding = nn.Embedding(num_classes, label_embedding_dim)
@@ -90,7 +93,8 @@ class GenerativeLSTM(nn.Module):
         Position t reads x_<=t and predicts x_{t+1}; only the N real (non-padding) targets are
         kept, so no softmax work is spent on padding.
         """
-        out, _ = self.lstm(self.embedding(ids[:, :-1]))
+        out, _ = self.lstm(self.dropout(self.embedding(ids[:, :-1])))
+        out = self.dropout(out)
         steps = torch.arange(ids.size(1) - 1, device=ids.device)
         mask = steps[None, :] < (lengths.to(ids.device) - 1)[:, None]
         doc = torch.arange(ids.size(0), device=ids.device)[:, None].expand_as(mask)
@@ -124,11 +128,12 @@ MODELS = {cls.kind: cls for cls in (DiscriminativeLSTM, GenerativeLSTM)}
 
 def build_model(kind: str, vocab_size: int, num_classes: int, hparams: dict[str, Any], log_prior=None) -> nn.Module:
     """A fresh model of `kind` from the config's `model` block."""
+    dropout = hparams.get("dropout", 0.0)
     if kind == "discriminative":
-        return DiscriminativeLSTM(vocab_size, num_classes, hparams["embedding_dim"], hparams["hidden_dim"])
+        return DiscriminativeLSTM(vocab_size, num_classes, hparams["embedding_dim"], hparams["hidden_dim"], dropout)
     if kind == "generative":
         return GenerativeLSTM(
-            vocab_size, num_classes, hparams["embedding_dim"], hparams["hidden_dim"], hparams["label_embedding_dim"], log_prior
+            vocab_size, num_classes, hparams["embedding_dim"], hparams["hidden_dim"], hparams["label_embedding_dim"], log_prior, dropout
         )
     raise ValueError(f"unknown classifier {kind!r}; known: {sorted(MODELS)}")
 

@@ -189,7 +189,7 @@ def summarize_fp32(metric_files: list[str], baseline_file: str, out_file: str | 
         )
     b = read_json(baseline_file)
     rows.append({"model": "tfidf_logreg", "accuracy": b["accuracy"], "macro_f1": b["macro_f1"]})
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows).astype({"seed": "Int64", "best_epoch": "Int64", "epochs_run": "Int64", "n_parameters": "Int64"})
     write_frame(out_file, table)
     log.info("\n%s", table.to_string(index=False))
     return table

@@ -8,6 +8,8 @@ rule tfidf_baseline:
         "results/{dataset}/baseline/tfidf_logreg/metrics.json",
     params:
         seed=SEEDS[0],
+    conda:
+        ENV
     log:
         "logs/{dataset}/tfidf_baseline.log",
     benchmark:

@@ -7,6 +7,8 @@ rule prepare_data:
         labels="results/{dataset}/data/labels.json",
     params:
         spec=lambda w: config["sources"][w.dataset],
+    conda:
+        ENV
     log:
         "logs/{dataset}/prepare_data.log",
     benchmark:

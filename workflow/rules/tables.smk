@@ -9,6 +9,8 @@ rule fp32_table:
         baseline="results/{dataset}/baseline/tfidf_logreg/metrics.json",
     output:
         "results/{dataset}/tables/fp32_accuracy.csv",
+    conda:
+        ENV
     log:
         "logs/{dataset}/fp32_table.log",
     script:

@@ -8,6 +8,8 @@ rule tokenize:
         stats="results/{dataset}/tokens/stats.json",
     params:
         settings=config["tokenizer"],
+    conda:
+        ENV
     log:
         "logs/{dataset}/tokenize.log",
     benchmark:

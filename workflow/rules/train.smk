@@ -13,6 +13,8 @@ rule train:
         training=config["training"],
         device=config["device"],
     threads: 2
+    conda:
+        ENV
     log:
         "logs/{dataset}/{model}/seed{seed}/train.log",
     benchmark:

@@ -1,0 +1,99 @@
+import math
+
+import pytest
+import torch
+
+from lstmptq.models import DiscriminativeLSTM, GenerativeLSTM, build_model, load_checkpoint, log_prior_from, save_checkpoint
+from lstmptq.tokenizer import BOS_ID, EOS_ID, PAD_ID
+
+V, K = 12, 3
+
+
+def batch():
+    """Two documents of different length, right-padded."""
+    ids = torch.tensor([[BOS_ID, 5, 6, 7, EOS_ID], [BOS_ID, 8, EOS_ID, PAD_ID, PAD_ID]])
+    return ids, torch.tensor([5, 3])
+
+
+@pytest.fixture
+def generative():
+    torch.manual_seed(0)
+    return GenerativeLSTM(V, K, embedding_dim=6, hidden_dim=5, label_embedding_dim=4).eval()
+
+
+def test_generative_log_likelihood_is_the_sum_of_token_log_probs(generative):
+    ids, lengths = batch()
+    ll = generative.log_likelihood(ids, lengths)
+    for doc in range(2):
+        n = int(lengths[doc])
+        for label in range(K):
+            # independent computation: step the LSTM over the document alone, no padding, no masking
+            h, _ = generative.lstm(generative.embedding(ids[doc : doc + 1, : n - 1]))
+            v = generative.label_embedding.weight[label].expand(n - 1, -1)
+            logp = generative.decoder(torch.cat([h[0], v], -1)).log_softmax(-1)
+            expected = sum(logp[t, ids[doc, t + 1]] for t in range(n - 1))
+            assert ll[doc, label].item() == pytest.approx(expected.item(), abs=1e-5)
+
+
+def test_generative_prediction_is_bayes_rule_with_the_prior(generative):
+    ids, lengths = batch()
+    ll = generative.log_likelihood(ids, lengths)
+    prior = torch.log(torch.tensor([0.98, 0.01, 0.01]))
+    generative.log_prior.copy_(prior)
+    scores = generative.class_scores(ids, lengths)
+    assert torch.allclose(scores, ll + prior)
+    # a strong enough prior decides the prediction
+    generative.log_prior.copy_(torch.tensor([0.0, -1e4, -1e4]))
+    assert generative.class_scores(ids, lengths).argmax(1).tolist() == [0, 0]
+
+
+def test_generative_encodes_once_and_decodes_once_per_label(generative, monkeypatch):
+    calls = {"lstm": 0, "decoder": 0}
+    lstm, decoder = generative.lstm.forward, generative.decoder.forward
+    monkeypatch.setattr(generative.lstm, "forward", lambda *a: calls.__setitem__("lstm", calls["lstm"] + 1) or lstm(*a))
+    monkeypatch.setattr(generative.decoder, "forward", lambda *a: calls.__setitem__("decoder", calls["decoder"] + 1) or decoder(*a))
+    generative.log_likelihood(*batch())
+    assert calls == {"lstm": 1, "decoder": K}
+
+
+def test_generative_loss_is_mean_token_nll_under_true_label(generative):
+    ids, lengths = batch()
+    labels = torch.tensor([2, 0])
+    ll = generative.log_likelihood(ids, lengths)
+    expected = -(ll[0, 2] + ll[1, 0]) / (4 + 2)
+    assert generative.loss(ids, lengths, labels).item() == pytest.approx(expected.item(), abs=1e-5)
+
+
+def test_discriminative_reads_the_state_at_the_true_last_token():
+    torch.manual_seed(0)
+    model = DiscriminativeLSTM(V, K, embedding_dim=6, hidden_dim=5).eval()
+    ids, lengths = batch()
+    alone = model(ids[1:, :3], lengths[1:])
+    padded = model(ids, lengths)[1:]
+    assert torch.allclose(alone, padded, atol=1e-6)  # padding after <eos> changes nothing
+
+
+def test_empirical_and_uniform_priors():
+    assert torch.allclose(log_prior_from("uniform", [0, 1], 4), torch.full((4,), -math.log(4)))
+    assert torch.allclose(log_prior_from("empirical", [0, 0, 0, 1], 2).exp(), torch.tensor([0.75, 0.25]))
+
+
+@pytest.mark.parametrize("kind", ["discriminative", "generative"])
+def test_checkpoint_round_trip_with_weights_only(tmp_path, kind):
+    hp = {"embedding_dim": 6, "hidden_dim": 5, "label_embedding_dim": 4, "dropout": 0.0}
+    prior = log_prior_from("empirical", [0, 1, 1, 2], K) if kind == "generative" else None
+    model = build_model(kind, V, K, hp, prior).eval()
+    meta = {"vocab_size": V, "num_classes": K, "model": hp}
+    save_checkpoint(tmp_path / "m.pt", model, meta)
+    again, meta_again = load_checkpoint(tmp_path / "m.pt")
+    assert meta_again == meta
+    assert torch.allclose(again.eval().class_scores(*batch()), model.class_scores(*batch()))
+
+
+def test_truncated_checkpoint_is_a_clear_error(tmp_path):
+    model = build_model("discriminative", V, K, {"embedding_dim": 6, "hidden_dim": 5})
+    save_checkpoint(tmp_path / "m.pt", model, {"vocab_size": V, "num_classes": K, "model": {"embedding_dim": 6, "hidden_dim": 5}})
+    data = (tmp_path / "m.pt").read_bytes()
+    (tmp_path / "m.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"m\.pt: not a readable checkpoint"):
+        load_checkpoint(tmp_path / "m.pt")
