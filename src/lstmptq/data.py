@@ -135,7 +135,8 @@ def load_hub(name: str, spec: dict[str, Any]) -> tuple[dict[str, pd.DataFrame], 
         raise DataError(
             f"dataset {name!r}: could not load {spec['path']!r} from the Hugging Face hub "
             f"({type(err).__name__}: {err}). Without network access, download its train/test "
-            f"files elsewhere and point a `kind: files` source at them (see README, 'Add a dataset')."
+            f"files elsewhere and point a `kind: files` source at them (see README, 'Add a dataset'). "
+            f"HF_HUB_OFFLINE=1 makes this check fail at once instead of after the hub's retries."
         ) from err
     return hub_frames(name, spec, dataset_dict)
 

@@ -28,19 +28,18 @@ def prepare_data(name: str, spec: dict[str, Any], out_dir: str | Path) -> None:
     out_dir = Path(out_dir)
     splits = load_source(name, spec)
     names = splits.label_names
+    counts = {}
     for split, frame in splits.frames.items():
         write_frame(out_dir / f"{split}.parquet", frame)
-        counts = frame["label"].value_counts().reindex(range(len(names)), fill_value=0)
-        log.info("%s: %d documents; per class %s", split, len(frame), dict(zip(names, counts.tolist())))
+        per_class = frame["label"].value_counts().reindex(range(len(names)), fill_value=0)
+        counts[split] = dict(zip(names, per_class.tolist()))
+        log.info("%s: %d documents; per class %s", split, len(frame), counts[split])
     write_json(
         out_dir / "labels.json",
         {
             "dataset": name,
             "label_names": names,
-            "counts": {
-                s: dict(zip(names, f["label"].value_counts().reindex(range(len(names)), fill_value=0).tolist()))
-                for s, f in splits.frames.items()
-            },
+            "counts": counts,
             "dropped_empty_texts": splits.dropped_empty,
             "source": spec,
             "provenance": provenance(),
