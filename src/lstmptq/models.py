@@ -143,7 +143,7 @@ def log_prior_from(config: str, train_labels, num_classes: int) -> torch.Tensor:
     if config == "uniform":
         return torch.full((num_classes,), -math.log(num_classes))
     if config == "empirical":
-        counts = torch.bincount(torch.as_tensor(train_labels), minlength=num_classes).double()
+        counts = torch.bincount(torch.tensor(train_labels, dtype=torch.long), minlength=num_classes).double()
         return (counts / counts.sum()).log().float()
     raise ValueError(f"model.prior must be 'uniform' or 'empirical', not {config!r}")
 
