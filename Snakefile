@@ -28,18 +28,21 @@ ENV = str(Path(workflow.basedir) / "envs" / "lstmptq.yaml")  # used with --sdm c
 DATASETS = config["datasets"]
 CLASSIFIERS = config["classifiers"]
 SEEDS = config["seeds"]
+STRATEGIES = config["calibration"]["strategies"]
 
 
 wildcard_constraints:
     dataset="[a-z][a-z0-9_]*",
     model="discriminative|generative",
     seed="[0-9]+",
+    strategy="[a-z][a-z0-9_]*",
 
 
 include: "workflow/rules/data.smk"
 include: "workflow/rules/tokenize.smk"
 include: "workflow/rules/baseline.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/calibration.smk"
 include: "workflow/rules/tables.smk"
 
 
@@ -47,3 +50,9 @@ rule all:
     default_target: True
     input:
         expand("results/{dataset}/tables/fp32_accuracy.csv", dataset=DATASETS),
+        expand(
+            "results/{dataset}/calibration/seed{seed}/{strategy}.json",
+            dataset=DATASETS,
+            seed=SEEDS,
+            strategy=STRATEGIES,
+        ),

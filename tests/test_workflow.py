@@ -23,7 +23,7 @@ def test_dry_run_of_the_default_grid(tmp_path):
     result = snakemake(tmp_path, "-n", "--quiet", "rules", configfiles=())
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
-    assert counts == {"prepare_data": 1, "tokenize": 1, "tfidf_baseline": 1, "train": 2, "fp32_table": 1, "all": 1}
+    assert counts == {"prepare_data": 1, "tokenize": 1, "tfidf_baseline": 1, "train": 2, "fp32_table": 1, "calibration_subset": 2, "all": 1}
 
 
 @pytest.mark.parametrize("preset", ["ag_news", "dbpedia_14"])

@@ -29,6 +29,15 @@ def check_config(config: dict[str, Any]) -> None:
                     raise ConfigError(f"sources.{name}.{split}: file {path!r} not found (paths are relative to the directory snakemake runs in)")
 
 
+    definitions = config["calibration"]["definitions"]
+    for strategy in config["calibration"]["strategies"]:
+        if strategy not in definitions:
+            raise ConfigError(
+                f"config key `calibration.strategies` lists {strategy!r}, which is not a key of "
+                f"`calibration.definitions` (known: {sorted(definitions)})"
+            )
+
+
 def source_files(spec: dict[str, Any]) -> list[str]:
     """Local files a source reads (inputs of its data rule, so editing them reruns it)."""
     if spec["kind"] != "files":

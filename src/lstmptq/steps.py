@@ -192,3 +192,14 @@ def summarize_fp32(metric_files: list[str], baseline_file: str, out_file: str | 
     write_frame(out_file, table)
     log.info("\n%s", table.to_string(index=False))
     return table
+
+
+def calibration_subset(train_file: str | Path, labels_file: str | Path, out_file: str | Path, strategy: str, definition: dict[str, Any], fraction: float, seed: int) -> dict[str, Any]:
+    """One strategy's calibration subset of the training split -> calibration/seed{seed}/{strategy}.json."""
+    from .calibration import sample
+
+    labels = pd.read_parquet(train_file, columns=["label"])["label"].to_numpy()
+    subset = sample(labels, read_json(labels_file)["label_names"], fraction, strategy, definition, seed)
+    log.info("strategy %r: %d of %d training documents; composition %s", strategy, subset["size"], len(labels), subset["composition"])
+    write_json(out_file, subset)
+    return subset
