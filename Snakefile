@@ -12,7 +12,7 @@ SRC = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, SRC)
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 
-from lstmptq.config import check_config, model_settings, source_files
+from lstmptq.config import check_config, model_settings, ptq_methods, source_files
 
 min_version("9.0")
 
@@ -29,6 +29,8 @@ DATASETS = config["datasets"]
 CLASSIFIERS = config["classifiers"]
 SEEDS = config["seeds"]
 STRATEGIES = config["calibration"]["strategies"]
+BITS = config["ptq"]["bits"]
+METHODS = ptq_methods(config)
 
 
 wildcard_constraints:
@@ -36,6 +38,8 @@ wildcard_constraints:
     model="discriminative|generative",
     seed="[0-9]+",
     strategy="[a-z][a-z0-9_]*",
+    bits="[0-9]+",
+    method="(gpfq|plain)(-(embedding|lstm|head)8)?",
 
 
 include: "workflow/rules/data.smk"
@@ -43,6 +47,7 @@ include: "workflow/rules/tokenize.smk"
 include: "workflow/rules/baseline.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/calibration.smk"
+include: "workflow/rules/ptq.smk"
 include: "workflow/rules/tables.smk"
 
 
@@ -50,9 +55,4 @@ rule all:
     default_target: True
     input:
         expand("results/{dataset}/tables/fp32_accuracy.csv", dataset=DATASETS),
-        expand(
-            "results/{dataset}/calibration/seed{seed}/{strategy}.json",
-            dataset=DATASETS,
-            seed=SEEDS,
-            strategy=STRATEGIES,
-        ),
+        expand("results/{dataset}/tables/ptq_accuracy.csv", dataset=DATASETS),

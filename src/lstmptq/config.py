@@ -56,3 +56,9 @@ MODEL_KEYS = {
 def model_settings(config: dict[str, Any], kind: str) -> dict[str, Any]:
     """The `model` settings that classifier `kind` uses (dropout resolved to its own rate)."""
     return {**{key: config["model"][key] for key in MODEL_KEYS[kind]}, "dropout": config["model"]["dropout"][kind]}
+
+
+def ptq_methods(config: dict[str, Any]) -> list[str]:
+    """Method names of the PTQ grid: each method, and each with one stage kept at 8 bits."""
+    ptq = config["ptq"]
+    return [*ptq["methods"], *(f"{m}-{stage}8" for m in ptq["methods"] for stage in ptq["keep_8bit_stages"])]

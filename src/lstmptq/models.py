@@ -8,6 +8,9 @@ plus each document's true length, and expose the same two methods:
 
 No PackedSequence (Brevitas' QuantLSTM has none): padding is trailing, so a unidirectional
 LSTM's states at real positions never see it, and every read-out uses true lengths.
+
+`lstm_input` and `head_input` are identity "quantization points" in FP32: PTQ swaps them (and
+the layers) for Brevitas modules, so the float and quantized models share one forward.
 """
 
 from __future__ import annotations
@@ -37,14 +40,16 @@ class DiscriminativeLSTM(nn.Module):
         self.lstm = nn.LSTM(embedding_dim, hidden_dim, batch_first=True)
         self.classifier = nn.Linear(hidden_dim, num_classes)
         self.dropout = nn.Dropout(dropout)  # training only: the inference graph is unchanged
+        self.lstm_input = nn.Identity()
+        self.head_input = nn.Identity()
 
     def last_hidden(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        out, _ = self.lstm(self.dropout(self.embedding(ids)))
+        out, _ = self.lstm(self.lstm_input(self.dropout(self.embedding(ids))))
         last = (lengths - 1).to(out.device)
         return out[torch.arange(out.size(0), device=out.device), last]
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.dropout(self.last_hidden(ids, lengths)))
+        return self.classifier(self.head_input(self.dropout(self.last_hidden(ids, lengths))))
 
     def loss(self, ids, lengths, labels):
         return F.cross_entropy(self(ids, lengths), labels)
@@ -79,6 +84,8 @@ class GenerativeLSTM(nn.Module):
         self.lstm = nn.LSTM(embedding_dim, hidden_dim, batch_first=True)
         self.label_embedding = nn.Embedding(num_classes, label_embedding_dim)
         self.decoder = nn.Linear(hidden_dim + label_embedding_dim, vocab_size)
+        self.lstm_input = nn.Identity()
+        self.head_input = nn.Identity()
         if log_prior is None:
             log_prior = torch.full((num_classes,), -math.log(num_classes))
         self.register_buffer("log_prior", torch.as_tensor(log_prior, dtype=torch.float32).clone())
@@ -93,7 +100,7 @@ class GenerativeLSTM(nn.Module):
         Position t reads x_<=t and predicts x_{t+1}; only the N real (non-padding) targets are
         kept, so no softmax work is spent on padding.
         """
-        out, _ = self.lstm(self.dropout(self.embedding(ids[:, :-1])))
+        out, _ = self.lstm(self.lstm_input(self.dropout(self.embedding(ids[:, :-1]))))
         out = self.dropout(out)
         steps = torch.arange(ids.size(1) - 1, device=ids.device)
         mask = steps[None, :] < (lengths.to(ids.device) - 1)[:, None]
@@ -102,7 +109,7 @@ class GenerativeLSTM(nn.Module):
 
     def token_log_probs(self, states: torch.Tensor, targets: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """log p(target | prefix, label) for each of the N positions."""
-        logits = self.decoder(torch.cat([states, self.label_embedding(labels)], dim=-1))
+        logits = self.decoder(self.head_input(torch.cat([states, self.label_embedding(labels)], dim=-1)))
         return logits.log_softmax(-1).gather(-1, targets[:, None]).squeeze(-1)
 
     def log_likelihood(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -113,6 +120,17 @@ class GenerativeLSTM(nn.Module):
             labels = torch.full_like(targets, label)
             scores[:, label].index_add_(0, doc, self.token_log_probs(states, targets, labels))
         return scores
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Decoder logits for every (position, label) pair in ONE decoder call: (K * N, V).
+
+        GPFQ stops the forward at the first call of the layer it optimises; this is the input
+        it must see, since at inference the decoder reads [h_t ; v_y] for every label y.
+        """
+        states, _, _ = self.encode(ids, lengths)
+        labels = torch.arange(self.num_classes, device=states.device).repeat_interleave(states.size(0))
+        inputs = torch.cat([states.repeat(self.num_classes, 1), self.label_embedding(labels)], dim=-1)
+        return self.decoder(self.head_input(inputs))
 
     def loss(self, ids, lengths, labels):
         """Mean negative log-likelihood per real token under the true label."""

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from .io import provenance, read_json, write_frame, write_json
+from .io import atomic_path, provenance, read_json, write_frame, write_json
 
 log = logging.getLogger(__name__)
 
@@ -203,3 +203,149 @@ def calibration_subset(train_file: str | Path, labels_file: str | Path, out_file
     log.info("strategy %r: %d of %d training documents; composition %s", strategy, subset["size"], len(labels), subset["composition"])
     write_json(out_file, subset)
     return subset
+
+
+def parse_method(method: str, bits: int) -> tuple[bool, dict[str, int]]:
+    """`gpfq`, `plain`, or either with `-<stage>8` (that stage kept at 8 bits): (use GPFQ, stage bits)."""
+    from .quant import STAGES
+
+    base, _, keep = method.partition("-")
+    if base not in ("gpfq", "plain") or (keep and keep[:-1] not in STAGES) or (keep and not keep.endswith("8")):
+        raise ValueError(f"unknown PTQ method {method!r}: use gpfq or plain, optionally with -embedding8, -lstm8 or -head8")
+    stage_bits = {stage: bits for stage in STAGES}
+    if keep:
+        stage_bits[keep[:-1]] = 8
+    return base == "gpfq", stage_bits
+
+
+def quantize_cell(
+    checkpoint: str | Path,
+    fp32_metrics_file: str | Path,
+    tokens_dir: str | Path,
+    calibration_file: str | Path,
+    out_dir: str | Path,
+    bits: int,
+    method: str,
+    percentile: float,
+    batch_size: int,
+    threads: int = 1,
+) -> dict[str, Any]:
+    """One PTQ cell: calibrate on the subset, optionally GPFQ, evaluate -> quantized.pt, metrics.json."""
+    import torch
+
+    from . import quant
+    from .metrics import classification_metrics
+    from .models import load_checkpoint
+    from .runtime import seed_everything, set_threads
+    from .training import Encoded, collate, predict, sorted_batches
+
+    use_gpfq, stage_bits = parse_method(method, bits)
+    set_threads(threads)
+    model, meta = load_checkpoint(checkpoint)
+    model.eval()
+    seed_everything(meta["seed"])
+    fp32 = read_json(fp32_metrics_file)
+    subset = read_json(calibration_file)
+    train = Encoded.from_frame(pd.read_parquet(Path(tokens_dir) / "train.parquet"))
+    test = Encoded.from_frame(pd.read_parquet(Path(tokens_dir) / "test.parquet"))
+    index = subset["indices"]
+    if index and max(index) >= len(train):
+        raise ValueError(f"{calibration_file}: indices beyond the {len(train)} training documents; rebuild it")
+    calib = Encoded([train.ids[i] for i in index], train.labels[index])
+    batches = [collate(calib, b, "cpu")[:2] for b in sorted_batches(calib.lengths, batch_size)]
+    log.info("%s, %d bits %s, %s: calibrating on %d documents (%s)", meta["kind"], bits, stage_bits, method, len(calib), subset["strategy"])
+
+    qmodel = quant.quantize_model(model, stage_bits, percentile)
+    with quant.float_reference(qmodel) as reference:
+        ref_predictions, ref_scores = predict(reference, test, batch_size, "cpu")
+    _, fp32_scores = predict(model, test, batch_size, "cpu")
+    float_reference = {
+        "accuracy": float((ref_predictions == test.labels).mean()),
+        "fp32_accuracy": fp32["accuracy"],
+        "max_abs_score_difference": float(abs(ref_scores - fp32_scores).max()),
+    }
+    log.info("float reference (quantizers off): %s", float_reference)
+
+    start = time.perf_counter()
+    quant.calibrate(qmodel, batches)
+    calibration_seconds = time.perf_counter() - start
+    gpfq_seconds = None
+    if use_gpfq:
+        start = time.perf_counter()
+        quant.apply_gpfq(qmodel, batches)
+        gpfq_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    predictions, _ = predict(qmodel, test, batch_size, "cpu")
+    eval_seconds = time.perf_counter() - start
+
+    fp32_bits = 32 * sum(v.numel() for v in model.state_dict().values() if v.is_floating_point())
+    quant_bits = quant.size_bits(qmodel)
+    result = classification_metrics(test.labels, predictions, meta["label_names"])
+    metrics = {
+        "dataset_split": "test",
+        **result,
+        "fp32_accuracy": fp32["accuracy"],
+        "accuracy_drop": fp32["accuracy"] - result["accuracy"],
+        "bits": bits,
+        "stage_bits": stage_bits,
+        "method": method,
+        "gpfq": use_gpfq,
+        "strategy": subset["strategy"],
+        "calibration_size": len(calib),
+        "calibration_composition": subset["composition"],
+        "percentile": percentile,
+        "size_bits": quant_bits,
+        "fp32_size_bits": fp32_bits,
+        "compression_ratio": fp32_bits / quant_bits,
+        "calibration_seconds": calibration_seconds,
+        "gpfq_seconds": gpfq_seconds,
+        "test_seconds": eval_seconds,
+        "float_reference": float_reference,
+        "activation_thresholds": quant.activation_thresholds(qmodel),
+        "weight_scales": {name: scale for name, (_, scale, _) in quant.quantized_weights(qmodel).items()},
+        "config": {**meta, "seed": meta["seed"]},
+        "provenance": provenance(threads=threads, seed=meta["seed"]),
+    }
+    out_dir = Path(out_dir)
+    with atomic_path(out_dir / "quantized.pt") as tmp:
+        torch.save(
+            {"format": 1, "fp32_meta": meta, "stage_bits": stage_bits, "percentile": percentile, "method": method, "state_dict": qmodel.state_dict()},
+            tmp,
+        )
+    write_json(out_dir / "metrics.json", metrics)
+    log.info(
+        "test accuracy %.4f (FP32 %.4f, drop %+.4f); %.2fx smaller; calibration %.1fs, GPFQ %s",
+        result["accuracy"], fp32["accuracy"], metrics["accuracy_drop"], metrics["compression_ratio"], calibration_seconds,
+        f"{gpfq_seconds:.1f}s" if gpfq_seconds is not None else "off",
+    )  # fmt: skip
+    return metrics
+
+
+def summarize_ptq(metric_files: list[str], out_file: str | Path) -> pd.DataFrame:
+    """Long table of every PTQ cell of a dataset (one row per cell), plus a pivot in the log."""
+    rows = []
+    for path in metric_files:
+        m = read_json(path)
+        rows.append(
+            {
+                "model": m["config"]["kind"],
+                "seed": m["config"]["seed"],
+                "strategy": m["strategy"],
+                "method": m["method"],
+                "bits": m["bits"],
+                "accuracy": m["accuracy"],
+                "fp32_accuracy": m["fp32_accuracy"],
+                "accuracy_drop": m["accuracy_drop"],
+                "macro_f1": m["macro_f1"],
+                "float_reference_accuracy": m["float_reference"]["accuracy"],
+                "size_bits": m["size_bits"],
+                "compression_ratio": m["compression_ratio"],
+                "calibration_seconds": m["calibration_seconds"],
+                "gpfq_seconds": m["gpfq_seconds"],
+            }
+        )
+    table = pd.DataFrame(rows).sort_values(["model", "seed", "strategy", "method", "bits"], ascending=[True, True, True, True, False])
+    write_frame(out_file, table)
+    pivot = table.pivot_table(index="bits", columns=["model", "strategy", "method"], values="accuracy", aggfunc="mean").sort_index(ascending=False)
+    log.info("test accuracy by bit width (mean over seeds):\n%s", (100 * pivot).round(2).to_string())
+    return table

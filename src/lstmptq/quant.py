@@ -1,0 +1,204 @@
+"""Brevitas post-training quantization of the two classifiers (the only module importing brevitas).
+
+The FP32 models expose their layers and two identity quantization points (`lstm_input`,
+`head_input`); `quantize_model` swaps each for its Brevitas counterpart, so the quantized model
+runs the FP32 model's own forward. Symmetric per-tensor quantizers throughout:
+
+- weights: max-|W| scale, narrow range (b bits -> integers in +-(2^(b-1) - 1));
+- activations: scale from the `percentile`-th percentile of |x| seen during calibration
+  (signed, or unsigned for sigmoid outputs).
+
+Stages, each with its own bit width (stage isolation keeps one at 8 bits):
+- ``embedding``: token (and label) embedding weights and the LSTM input activation;
+- ``lstm``: LSTM weights, gate accumulators, sigmoid/tanh outputs, cell state, hidden state;
+- ``head``: the final layer's input activation and weights.
+
+Known Brevitas traps handled here (see shared notes): QuantLSTM's io quantizer would also
+quantize the LSTM input with the hidden-state scale, so the input gets its own quantizer and
+the LSTM quantizes its output only; `quantization_status_manager` does not reach QuantLSTM's
+internal quantizers, so `float_reference` runs a copy in calibration mode; GPFQ stops the
+forward at the first decoder call, so the generative model feeds it every label in one call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+STAGES = ("embedding", "lstm", "head")
+
+
+def _quantizers(bits: int, percentile: float):
+    from brevitas.quant import Int8ActPerTensorFloat, Int8WeightPerTensorFloat, Uint8ActPerTensorFloat
+
+    weight = Int8WeightPerTensorFloat.let(bit_width=bits)
+    signed = Int8ActPerTensorFloat.let(bit_width=bits, high_percentile_q=percentile)
+    unsigned = Uint8ActPerTensorFloat.let(bit_width=bits, high_percentile_q=percentile)
+    return weight, signed, unsigned
+
+
+def quant_embedding(embedding: nn.Embedding, bits: int, percentile: float) -> nn.Module:
+    from brevitas.nn import QuantEmbedding
+
+    weight, _, _ = _quantizers(bits, percentile)
+    quantized = QuantEmbedding(embedding.num_embeddings, embedding.embedding_dim, padding_idx=embedding.padding_idx, weight_quant=weight)
+    quantized.weight.data.copy_(embedding.weight.data)
+    return quantized
+
+
+def quant_activation(bits: int, percentile: float) -> nn.Module:
+    from brevitas.nn import QuantIdentity
+
+    _, signed, _ = _quantizers(bits, percentile)
+    return QuantIdentity(act_quant=signed)
+
+
+def quant_lstm(lstm: nn.LSTM, bits: int, percentile: float) -> nn.Module:
+    import brevitas.config
+    from brevitas.nn import QuantLSTM
+
+    if lstm.num_layers != 1 or lstm.bidirectional or not lstm.batch_first:
+        raise ValueError("only single-layer, unidirectional, batch_first LSTMs are supported")
+    weight, signed, unsigned = _quantizers(bits, percentile)
+    quantized = QuantLSTM(
+        lstm.input_size,
+        lstm.hidden_size,
+        batch_first=True,
+        weight_quant=weight,
+        bias_quant=None,  # float biases, summed b_ih + b_hh (as Brevitas loads them)
+        io_quant=signed,
+        gate_acc_quant=signed,
+        sigmoid_quant=unsigned,
+        tanh_quant=signed,
+        cell_state_quant=signed,
+    )
+    previous = brevitas.config.IGNORE_MISSING_KEYS
+    brevitas.config.IGNORE_MISSING_KEYS = True  # the loader remaps nn.LSTM's keys per gate
+    try:
+        quantized.load_state_dict(lstm.state_dict())
+    finally:
+        brevitas.config.IGNORE_MISSING_KEYS = previous
+    quantized.layers[0][0].quantize_output_only = True  # the input has its own quantizer
+    return quantized
+
+
+def quant_linear(linear: nn.Linear, bits: int, percentile: float) -> nn.Module:
+    from brevitas.nn import QuantLinear
+
+    weight, _, _ = _quantizers(bits, percentile)
+    quantized = QuantLinear(linear.in_features, linear.out_features, bias=True, weight_quant=weight, bias_quant=None)
+    quantized.load_state_dict(linear.state_dict())
+    return quantized
+
+
+def quantize_model(model: nn.Module, stage_bits: dict[str, int], percentile: float) -> nn.Module:
+    """A quantized copy of `model`; `stage_bits` gives each stage's bit width."""
+    missing = set(STAGES) - set(stage_bits)
+    if missing:
+        raise ValueError(f"no bit width for stage(s) {sorted(missing)}")
+    for stage, bits in stage_bits.items():
+        if not 2 <= int(bits) <= 16:
+            raise ValueError(f"bit width {bits} for stage {stage!r} is outside 2..16")
+    q = copy.deepcopy(model).cpu().eval()
+    emb, lstm, head = (int(stage_bits[s]) for s in STAGES)
+    q.embedding = quant_embedding(model.embedding, emb, percentile)
+    q.lstm_input = quant_activation(emb, percentile)
+    q.lstm = quant_lstm(model.lstm, lstm, percentile)
+    q.head_input = quant_activation(head, percentile)
+    if model.kind == "discriminative":
+        q.classifier = quant_linear(model.classifier, head, percentile)
+    else:
+        q.label_embedding = quant_embedding(model.label_embedding, emb, percentile)
+        q.decoder = quant_linear(model.decoder, head, percentile)
+    return q.eval()
+
+
+def final_layer_name(model: nn.Module) -> str:
+    return "classifier" if model.kind == "discriminative" else "decoder"
+
+
+# ---------------------------------------------------------------------------------------
+# calibration, GPFQ, float reference
+
+
+@torch.no_grad()
+def calibrate(model: nn.Module, batches) -> None:
+    """Activation scales from the calibration batches (weights and biases unquantized meanwhile)."""
+    from brevitas.graph.calibrate import calibration_mode
+
+    with calibration_mode(model):
+        for ids, lengths in batches:
+            model.class_scores(ids, lengths)
+    model.eval()
+
+
+@torch.no_grad()
+def apply_gpfq(model: nn.Module, batches) -> None:
+    """GPFQ on the final linear layer (the only layer Brevitas' GPFQ handles here)."""
+    from brevitas.graph.gpfq import gpfq_mode
+
+    with gpfq_mode(model, use_quant_activations=True) as gpfq:
+        if gpfq.num_layers != 1:
+            raise RuntimeError(f"GPFQ found {gpfq.num_layers} eligible layers, expected only the final one")
+        for _ in range(gpfq.num_layers):
+            for ids, lengths in batches:
+                gpfq.model(ids, lengths)  # drive the wrapped forward itself, or GPFQ is bypassed
+            gpfq.update()
+    layer = getattr(model, final_layer_name(model))
+    if hasattr(layer, "weight_orig"):
+        del layer.weight_orig  # a float copy GPFQ leaves behind
+    model.eval()
+
+
+@contextlib.contextmanager
+def float_reference(model: nn.Module) -> Iterator[nn.Module]:
+    """The quantized graph with every quantizer off, QuantLSTM's internal ones included.
+
+    `quantization_status_manager` does not reach QuantLSTM's internal quantizers (its cell calls
+    them directly); calibration mode does, since it runs the float forward while observing.
+    It runs on a throwaway copy so that the observed statistics never touch `model`.
+    """
+    from brevitas.graph.calibrate import calibration_mode
+
+    reference = copy.deepcopy(model)
+    with calibration_mode(reference), torch.no_grad():
+        yield reference
+
+
+# ---------------------------------------------------------------------------------------
+# what the quantized model is made of
+
+
+def quantized_weights(model: nn.Module) -> dict[str, tuple[torch.Tensor, float, int]]:
+    """Integer weights, scale and bit width of every weight-quantized layer, by module name."""
+    out = {}
+    for name, module in model.named_modules():
+        if callable(getattr(module, "quant_weight", None)) and isinstance(getattr(module, "weight", None), nn.Parameter):
+            qw = module.quant_weight()
+            out[name] = (qw.int().detach(), float(qw.scale), int(qw.bit_width))
+    return out
+
+
+def activation_thresholds(model: nn.Module) -> dict[str, float]:
+    """Calibrated clipping threshold of every activation quantizer (scale = threshold / int max)."""
+    suffix = ".fused_activation_quant_proxy.tensor_quant.scaling_impl.value"
+    return {k[: -len(suffix)]: float(v) for k, v in model.state_dict().items() if k.endswith(suffix)}
+
+
+def size_bits(model: nn.Module) -> int:
+    """Model size as deployed: b bits per quantized weight plus an fp32 scale per tensor, fp32 for
+    everything else that inference reads (biases, activation scales, the generative prior)."""
+    weights = quantized_weights(model)
+    quantized_keys = {f"{name}.weight" for name in weights}
+    bits = sum(w.numel() * b + 32 for w, _, b in weights.values())
+    for key, value in model.state_dict().items():
+        if key not in quantized_keys and not key.endswith("weight_orig") and value.is_floating_point():
+            bits += 32 * value.numel()
+    return bits
