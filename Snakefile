@@ -48,6 +48,7 @@ include: "workflow/rules/baseline.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/calibration.smk"
 include: "workflow/rules/ptq.smk"
+include: "workflow/rules/ks.smk"
 include: "workflow/rules/tables.smk"
 
 
@@ -56,3 +57,4 @@ rule all:
     input:
         expand("results/{dataset}/tables/fp32_accuracy.csv", dataset=DATASETS),
         expand("results/{dataset}/tables/ptq_accuracy.csv", dataset=DATASETS),
+        expand("results/{dataset}/tables/ks.csv", dataset=DATASETS),

@@ -23,7 +23,14 @@ def test_dry_run_of_the_default_grid(tmp_path):
     result = snakemake(tmp_path, "-n", "--quiet", "rules", configfiles=())
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
-    assert counts == {"prepare_data": 1, "tokenize": 1, "tfidf_baseline": 1, "train": 2, "fp32_table": 1, "calibration_subset": 2, "all": 1}
+    assert counts == {
+        "prepare_data": 1, "tokenize": 1, "tfidf_baseline": 1, "train": 2, "fp32_table": 1,
+        "calibration_subset": 2,  # balanced, random
+        "ptq": 2 * 2 * 2 * 6,  # classifiers x strategies x (gpfq, plain) x bits 8..3
+        "ptq_table": 1,
+        "ks_statistics": 2 * 2 * 6,  # classifiers x methods x bits
+        "ks_table": 1, "all": 1,
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize("preset", ["ag_news", "dbpedia_14"])
@@ -66,6 +73,17 @@ def test_tiny_run_writes_every_output(tiny_run):
         assert meta["kind"] == kind
         assert "epoch" in (tiny_run / "logs" / "bbc_tiny" / kind / "seed0" / "train.log").read_text()
         assert (tiny_run / "benchmarks" / "bbc_tiny" / kind / "seed0" / "train.tsv").is_file()
+    ptq = pd.read_csv(root / "tables" / "ptq_accuracy.csv")
+    assert len(ptq) == 4 and set(ptq["bits"]) == {4} and set(ptq["method"]) == {"gpfq"}
+    # the Brevitas graph with its quantizers off reproduces each FP32 model
+    fp32 = table.set_index("model")["accuracy"]
+    assert (ptq["float_reference_accuracy"] == ptq["model"].map(fp32)).all()
+    assert (ptq["compression_ratio"] > 6).all()
+    ks = pd.read_csv(root / "tables" / "ks.csv", keep_default_na=False)
+    assert set(ks["comparison"]) == {"fp32_vs_quantized", "pre_vs_post_calibration", "balanced_vs_random"}
+    assert ks["ks"].between(0, 1).all()
+    signal = pd.read_csv(root / "tables" / "signal_health.csv")
+    assert set(signal["variant"]) == {"fp32", "balanced", "random"}
     assert not list(root.rglob("*.tmp"))
 
 
@@ -80,7 +98,7 @@ def test_changing_a_generative_setting_reruns_only_the_generative_model(tiny_run
     change.write_text("model: {prior: uniform}\n")
     result = snakemake(tiny_run, "-n", "--quiet", "rules", configfiles=(REPO / "tests" / "configs" / "tiny.yaml", change))
     assert result.returncode == 0, result.stderr
-    assert job_counts(result.stdout) == {"train": 1, "fp32_table": 1, "all": 1}
+    assert job_counts(result.stdout) == {"train": 1, "fp32_table": 1, "ptq": 2, "ptq_table": 1, "ks_statistics": 1, "ks_table": 1, "all": 1}
     assert "generative" in result.stdout and "discriminative/seed0" not in result.stdout
 
 

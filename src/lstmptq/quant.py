@@ -202,3 +202,14 @@ def size_bits(model: nn.Module) -> int:
         if key not in quantized_keys and not key.endswith("weight_orig") and value.is_floating_point():
             bits += 32 * value.numel()
     return bits
+
+
+def load_quantized(model: nn.Module, path) -> tuple[nn.Module, dict]:
+    """Rebuild a PTQ cell's calibrated model from its FP32 model and quantized.pt (no re-calibration)."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        qmodel = quantize_model(model, payload["stage_bits"], payload["percentile"])
+        qmodel.load_state_dict(payload["state_dict"])
+    except Exception as err:
+        raise ValueError(f"{path}: not a readable quantized model ({type(err).__name__}: {err}); rebuild the PTQ cell") from err
+    return qmodel.eval(), payload

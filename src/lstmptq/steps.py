@@ -349,3 +349,83 @@ def summarize_ptq(metric_files: list[str], out_file: str | Path) -> pd.DataFrame
     pivot = table.pivot_table(index="bits", columns=["model", "strategy", "method"], values="accuracy", aggfunc="mean").sort_index(ascending=False)
     log.info("test accuracy by bit width (mean over seeds):\n%s", (100 * pivot).round(2).to_string())
     return table
+
+
+def ks_statistics(
+    checkpoint: str | Path,
+    tokens_dir: str | Path,
+    quantized_files: dict[str, str],
+    out_table: str | Path,
+    out_signal: str | Path,
+    bits: int,
+    method: str,
+    probe_size: int,
+    batch_size: int,
+    threads: int = 1,
+) -> pd.DataFrame:
+    """KS statistics of one (dataset, classifier, seed, method, bit width) across strategies."""
+    import itertools
+
+    import numpy as np
+
+    from . import ks, quant
+    from .models import load_checkpoint
+    from .runtime import set_threads
+    from .training import Encoded
+
+    set_threads(threads)
+    model, meta = load_checkpoint(checkpoint)
+    model.eval()
+    test = Encoded.from_frame(pd.read_parquet(Path(tokens_dir) / "test.parquet"))
+    # a fixed, seeded probe set of test documents
+    probe_index = np.sort(np.random.default_rng(meta["seed"]).choice(len(test), size=min(probe_size, len(test)), replace=False))
+    probe = Encoded([test.ids[i] for i in probe_index], test.labels[probe_index])
+    tensors = [*ks.PROBES.values(), "scores"]
+
+    fp32_acts = ks.activations(model, probe, batch_size)
+    fp32_weights = ks.weights_of(model)
+    signal = {"fp32": ks.signal_health(fp32_acts["h_T_abs"])}
+    rows: list[dict] = []
+    quant_acts = {}
+    for strategy, path in quantized_files.items():
+        qmodel, payload = quant.load_quantized(model, path)
+        quant_acts[strategy] = ks.activations(qmodel, probe, batch_size)
+        signal[strategy] = ks.signal_health(quant_acts[strategy]["h_T_abs"])
+        ks.compare(rows, "fp32_vs_quantized", strategy, fp32_acts, quant_acts[strategy], tensors)
+        ks.compare(rows, "fp32_vs_quantized", strategy, fp32_weights, ks.weights_of(qmodel), fp32_weights)
+    # the quantized graph before calibration (Brevitas' default activation scales)
+    uncalibrated = quant.quantize_model(model, payload["stage_bits"], payload["percentile"])
+    pre = ks.activations(uncalibrated, probe, batch_size)
+    for strategy, acts in quant_acts.items():
+        ks.compare(rows, "pre_vs_post_calibration", strategy, pre, acts, tensors)
+    for first, second in itertools.combinations(quant_acts, 2):
+        ks.compare(rows, f"{first}_vs_{second}", "", quant_acts[first], quant_acts[second], tensors)
+
+    table = pd.DataFrame(rows).assign(model=meta["kind"], seed=meta["seed"], method=method, bits=bits, probe_documents=len(probe))
+    write_frame(out_table, table)
+    write_json(out_signal, {"model": meta["kind"], "seed": meta["seed"], "method": method, "bits": bits, "signal": signal})
+    log.info("\n%s", table.pivot_table(index=["tensor"], columns=["comparison", "strategy"], values="ks").round(3).to_string())
+    log.info("signal health |h_T|: %s", signal)
+    return table
+
+
+def summarize_ks(dataset: str, table_files: list[str], signal_files: list[str], out_ks: str | Path, out_signal: str | Path) -> None:
+    """Dataset-level KS table (long: dataset, model, seed, strategy, bits, tensor, comparison, KS,
+    p-value) and the |h_T| signal-health table."""
+    table = pd.concat([pd.read_csv(f, keep_default_na=False) for f in table_files], ignore_index=True)
+    columns = ["dataset", "model", "seed", "method", "strategy", "bits", "tensor", "comparison", "ks", "p_value", "probe_documents"]
+    table = table.assign(dataset=dataset)[columns]
+    write_frame(out_ks, table)
+    rows = []
+    for path in signal_files:
+        s = read_json(path)
+        for variant, health in s["signal"].items():
+            rows.append({"dataset": dataset, "model": s["model"], "seed": s["seed"], "method": s["method"], "bits": s["bits"], "variant": variant, **health})
+    signal = pd.DataFrame(rows)
+    write_frame(out_signal, signal)
+    mismatch = table[table["comparison"].str.contains("_vs_") & ~table["comparison"].isin(["fp32_vs_quantized", "pre_vs_post_calibration"])]
+    if not mismatch.empty:
+        log.info(
+            "calibration-mismatch KS (> 0.15 is the paper's signature):\n%s",
+            mismatch.pivot_table(index=["model", "bits"], columns="tensor", values="ks").round(3).to_string(),
+        )

@@ -1,0 +1,97 @@
+"""PTQ with Brevitas on small models: the float reference, calibration, GPFQ, sizes, bad input."""
+
+import numpy as np
+import pytest
+import torch
+
+from lstmptq import quant
+from lstmptq.models import build_model
+from lstmptq.steps import parse_method
+from lstmptq.training import Encoded, collate, predict, sorted_batches
+
+V, K = 30, 3
+HP = {"embedding_dim": 8, "hidden_dim": 8, "label_embedding_dim": 4, "dropout": 0.0}
+
+
+def data(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    ids = [np.array([2, *rng.integers(4, V, size=rng.integers(1, 12)), 3]) for _ in range(n)]
+    return Encoded(ids, rng.integers(0, K, size=n))
+
+
+def batches(encoded):
+    return [collate(encoded, b, "cpu")[:2] for b in sorted_batches(encoded.lengths, 16)]
+
+
+@pytest.fixture(params=["discriminative", "generative"])
+def model(request):
+    torch.manual_seed(0)
+    return build_model(request.param, V, K, HP).eval()
+
+
+def test_float_reference_equals_the_fp32_model(model):
+    """Quantizers off, the Brevitas graph must be the FP32 model (catches weight remapping and
+    padding bugs); variable lengths make padding part of the check."""
+    test = data(seed=1)
+    q = quant.quantize_model(model, {s: 4 for s in quant.STAGES}, 99.99)
+    quant.calibrate(q, batches(data()))
+    _, fp32_scores = predict(model, test, 16, "cpu")
+    with quant.float_reference(q) as reference:
+        _, ref_scores = predict(reference, test, 16, "cpu")
+    _, quant_scores = predict(q, test, 16, "cpu")
+    assert np.abs(ref_scores - fp32_scores).max() < 1e-4
+    assert np.abs(quant_scores - fp32_scores).max() > 1e-3  # and quantization is really on
+
+
+def test_float_reference_leaves_the_calibrated_model_untouched(model):
+    q = quant.quantize_model(model, {s: 6 for s in quant.STAGES}, 99.99)
+    quant.calibrate(q, batches(data()))
+    before = quant.activation_thresholds(q)
+    with quant.float_reference(q) as reference:
+        predict(reference, data(seed=2), 16, "cpu")
+    assert quant.activation_thresholds(q) == before
+
+
+def test_calibration_sets_every_activation_threshold_and_gpfq_changes_only_the_final_layer(model):
+    q = quant.quantize_model(model, {s: 3 for s in quant.STAGES}, 99.99)
+    assert quant.activation_thresholds(q) == {}  # Brevitas creates them at calibration
+    quant.calibrate(q, batches(data()))
+    calibrated = quant.activation_thresholds(q)
+    # LSTM input, 11 in the LSTM cell, its output, the final layer's input
+    assert len(calibrated) == 14 and all(v > 0 for v in calibrated.values())
+    weights = {k: v[0].clone() for k, v in quant.quantized_weights(q).items()}
+    quant.apply_gpfq(q, batches(data()))
+    after = quant.quantized_weights(q)
+    final = quant.final_layer_name(model)
+    changed = {k for k in weights if not torch.equal(weights[k], after[k][0])}
+    assert changed == {final}
+    assert not hasattr(getattr(q, final), "weight_orig")
+
+
+@pytest.mark.parametrize("bits", [8, 4, 3])
+def test_integer_weights_are_in_the_narrow_range(model, bits):
+    q = quant.quantize_model(model, {s: bits for s in quant.STAGES}, 99.99)
+    for name, (ints, scale, width) in quant.quantized_weights(q).items():
+        assert width == bits and scale > 0
+        assert ints.abs().max() <= 2 ** (bits - 1) - 1, name
+
+
+def test_size_counts_bits_not_stored_floats(model):
+    n_params = sum(p.numel() for p in model.parameters())
+    q8 = quant.quantize_model(model, {s: 8 for s in quant.STAGES}, 99.99)
+    q4 = quant.quantize_model(model, {s: 4 for s in quant.STAGES}, 99.99)
+    quantized = sum(w.numel() for w, _, _ in quant.quantized_weights(q8).values())
+    assert quant.size_bits(q8) - quant.size_bits(q4) == 4 * quantized
+    assert quant.size_bits(q4) < 32 * n_params / 4
+
+
+def test_stage_isolation_keeps_one_stage_at_8_bits():
+    assert parse_method("gpfq", 3) == (True, {"embedding": 3, "lstm": 3, "head": 3})
+    assert parse_method("plain-lstm8", 3) == (False, {"embedding": 3, "lstm": 8, "head": 3})
+    with pytest.raises(ValueError, match="unknown PTQ method 'adaround'"):
+        parse_method("adaround", 4)
+
+
+def test_bit_widths_outside_2_to_16_are_refused(model):
+    with pytest.raises(ValueError, match="outside 2..16"):
+        quant.quantize_model(model, {"embedding": 1, "lstm": 4, "head": 4}, 99.99)
