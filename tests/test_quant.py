@@ -95,3 +95,18 @@ def test_stage_isolation_keeps_one_stage_at_8_bits():
 def test_bit_widths_outside_2_to_16_are_refused(model):
     with pytest.raises(ValueError, match="outside 2..16"):
         quant.quantize_model(model, {"embedding": 1, "lstm": 4, "head": 4}, 99.99)
+
+
+def test_saved_quantized_state_reloads_without_recalibration(model, tmp_path):
+    q = quant.quantize_model(model, {s: 4 for s in quant.STAGES}, 99.99)
+    quant.calibrate(q, batches(data()))
+    torch.save({"stage_bits": {s: 4 for s in quant.STAGES}, "percentile": 99.99, "state_dict": q.state_dict()}, tmp_path / "q.pt")
+    again, _ = quant.load_quantized(model, tmp_path / "q.pt")
+    test = data(seed=3)
+    assert np.array_equal(predict(again, test, 16, "cpu")[1], predict(q, test, 16, "cpu")[1])
+
+
+def test_corrupt_quantized_file_is_a_clear_error(model, tmp_path):
+    (tmp_path / "q.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match=r"q\.pt: not a readable quantized model"):
+        quant.load_quantized(model, tmp_path / "q.pt")
