@@ -167,28 +167,24 @@ def tfidf_baseline(data_dir: str | Path, vocab_file: str | Path, out_file: str |
     return metrics
 
 
+def table_from_metrics(metric_files: list[str], columns: dict[str, str]) -> pd.DataFrame:
+    """One row per metrics.json; `columns` maps a column name to a dotted key path in the JSON."""
+
+    def get(metrics: dict, path: str):
+        for part in path.split("."):
+            metrics = metrics[part]
+        return metrics
+
+    return pd.DataFrame([{column: get(read_json(p), key) for column, key in columns.items()} for p in metric_files])
+
+
 def summarize_fp32(metric_files: list[str], baseline_file: str, out_file: str | Path) -> pd.DataFrame:
     """One row per trained model (and the baseline): test accuracy, macro-F1, training cost."""
-    rows = []
-    for path in metric_files:
-        m = read_json(path)
-        rows.append(
-            {
-                "model": m["config"]["kind"],
-                "seed": m["config"]["seed"],
-                "accuracy": m["accuracy"],
-                "macro_f1": m["macro_f1"],
-                "valid_accuracy": m["valid_accuracy"],
-                "best_epoch": m["best_epoch"],
-                "epochs_run": m["epochs_run"],
-                "seconds_per_epoch": m["seconds_per_epoch"],
-                "padded_share": m["padded_share"],
-                "n_parameters": m["n_parameters"],
-            }
-        )
+    keys = ["accuracy", "macro_f1", "valid_accuracy", "best_epoch", "epochs_run", "seconds_per_epoch", "padded_share", "n_parameters"]
+    models = table_from_metrics(metric_files, {"model": "config.kind", "seed": "config.seed", **{k: k for k in keys}})
     b = read_json(baseline_file)
-    rows.append({"model": "tfidf_logreg", "accuracy": b["accuracy"], "macro_f1": b["macro_f1"]})
-    table = pd.DataFrame(rows).astype({"seed": "Int64", "best_epoch": "Int64", "epochs_run": "Int64", "n_parameters": "Int64"})
+    baseline = pd.DataFrame([{"model": "tfidf_logreg", "accuracy": b["accuracy"], "macro_f1": b["macro_f1"]}])
+    table = pd.concat([models, baseline], ignore_index=True).astype({"seed": "Int64", "best_epoch": "Int64", "epochs_run": "Int64", "n_parameters": "Int64"})
     write_frame(out_file, table)
     log.info("\n%s", table.to_string(index=False))
     return table
@@ -323,28 +319,10 @@ def quantize_cell(
 
 def summarize_ptq(metric_files: list[str], out_file: str | Path) -> pd.DataFrame:
     """Long table of every PTQ cell of a dataset (one row per cell), plus a pivot in the log."""
-    rows = []
-    for path in metric_files:
-        m = read_json(path)
-        rows.append(
-            {
-                "model": m["config"]["kind"],
-                "seed": m["config"]["seed"],
-                "strategy": m["strategy"],
-                "method": m["method"],
-                "bits": m["bits"],
-                "accuracy": m["accuracy"],
-                "fp32_accuracy": m["fp32_accuracy"],
-                "accuracy_drop": m["accuracy_drop"],
-                "macro_f1": m["macro_f1"],
-                "float_reference_accuracy": m["float_reference"]["accuracy"],
-                "size_bits": m["size_bits"],
-                "compression_ratio": m["compression_ratio"],
-                "calibration_seconds": m["calibration_seconds"],
-                "gpfq_seconds": m["gpfq_seconds"],
-            }
-        )
-    table = pd.DataFrame(rows).sort_values(["model", "seed", "strategy", "method", "bits"], ascending=[True, True, True, True, False])
+    keys = ["strategy", "method", "bits", "accuracy", "fp32_accuracy", "accuracy_drop", "macro_f1", "size_bits", "compression_ratio", "calibration_seconds", "gpfq_seconds"]
+    columns = {"model": "config.kind", "seed": "config.seed", **{k: k for k in keys}, "float_reference_accuracy": "float_reference.accuracy"}
+    table = table_from_metrics(metric_files, columns)
+    table = table.sort_values(["model", "seed", "strategy", "method", "bits"], ascending=[True, True, True, True, False])
     write_frame(out_file, table)
     pivot = table.pivot_table(index="bits", columns=["model", "strategy", "method"], values="accuracy", aggfunc="mean").sort_index(ascending=False)
     log.info("test accuracy by bit width (mean over seeds):\n%s", (100 * pivot).round(2).to_string())
