@@ -12,12 +12,16 @@ SRC = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, SRC)
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 
-from lstmptq.config import check_config, model_settings, ptq_methods, source_files
+from lstmptq.config import check_config, format_eps, model_settings, ptq_methods, source_files
+from lstmptq.plots import PLOTS
 
 min_version("9.0")
 
 
 configfile: "config.yaml"
+
+
+report: "workflow/report/workflow.rst"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
@@ -31,6 +35,7 @@ SEEDS = config["seeds"]
 STRATEGIES = config["calibration"]["strategies"]
 BITS = config["ptq"]["bits"]
 METHODS = ptq_methods(config)
+EPS = [format_eps(eps) for eps in config["noise"]["eps"]]
 
 
 wildcard_constraints:
@@ -40,6 +45,7 @@ wildcard_constraints:
     strategy="[a-z][a-z0-9_]*",
     bits="[0-9]+",
     method="(gpfq|plain)(-(embedding|lstm|head)8)?",
+    eps="[0-9.e+-]+",
 
 
 include: "workflow/rules/data.smk"
@@ -49,7 +55,9 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/calibration.smk"
 include: "workflow/rules/ptq.smk"
 include: "workflow/rules/ks.smk"
+include: "workflow/rules/noise.smk"
 include: "workflow/rules/tables.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
@@ -58,3 +66,5 @@ rule all:
         expand("results/{dataset}/tables/fp32_accuracy.csv", dataset=DATASETS),
         expand("results/{dataset}/tables/ptq_accuracy.csv", dataset=DATASETS),
         expand("results/{dataset}/tables/ks.csv", dataset=DATASETS),
+        expand("results/{dataset}/tables/study_summary.csv", dataset=DATASETS),
+        expand("results/{dataset}/plots/{name}.{ext}", dataset=DATASETS, name=PLOTS, ext=["png", "pdf"]),

@@ -27,8 +27,6 @@ def check_config(config: dict[str, Any]) -> None:
                 path = spec.get(split)
                 if path and not Path(path).is_file():
                     raise ConfigError(f"sources.{name}.{split}: file {path!r} not found (paths are relative to the directory snakemake runs in)")
-
-
     definitions = config["calibration"]["definitions"]
     for strategy in config["calibration"]["strategies"]:
         if strategy not in definitions:
@@ -36,6 +34,18 @@ def check_config(config: dict[str, Any]) -> None:
                 f"config key `calibration.strategies` lists {strategy!r}, which is not a key of "
                 f"`calibration.definitions` (known: {sorted(definitions)})"
             )
+    if "fp32" in definitions:
+        raise ConfigError("calibration.definitions: `fp32` names the unquantized models' cells; call the strategy something else")
+
+    from .noise import check_alphabet
+
+    try:
+        check_alphabet(config["noise"]["alphabet"])
+    except ValueError as err:
+        raise ConfigError(f"config key `noise.alphabet`: {err}") from None
+    for eps in config["noise"]["eps"]:
+        if float(format_eps(eps)) != eps:
+            raise ConfigError(f"config key `noise.eps`: {eps!r} has more than 6 significant digits; round it (it names files)")
 
 
 def source_files(spec: dict[str, Any]) -> list[str]:
@@ -62,3 +72,8 @@ def ptq_methods(config: dict[str, Any]) -> list[str]:
     """Method names of the PTQ grid: each method, and each with one stage kept at 8 bits."""
     ptq = config["ptq"]
     return [*ptq["methods"], *(f"{m}-{stage}8" for m in ptq["methods"] for stage in ptq["keep_8bit_stages"])]
+
+
+def format_eps(eps: float) -> str:
+    """The eps part of a cell's file name: `0`, `0.01`, `0.002` (float() reads it back)."""
+    return f"{eps:g}"

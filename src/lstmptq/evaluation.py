@@ -1,0 +1,148 @@
+"""The noise stage: noisy test sets per eps, and one evaluation cell per model x eps.
+
+A noisy test set is built once per dataset and eps (shared by every model), from the raw test
+text, with the same tokenizer and vocabulary as the clean text. An evaluation cell scores one
+model (FP32, or a PTQ cell's quantized model) on one noisy test set.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .config import format_eps
+from .io import provenance, read_json, write_frame, write_json
+
+log = logging.getLogger(__name__)
+
+
+def noisy_test_set(data_file: str | Path, vocab_file: str | Path, out_file: str | Path, eps: float, seed: int, alphabet: str) -> dict[str, Any]:
+    """Raw test text -> noise/eps{eps}.parquet: ids, label and per-document noise counts."""
+    from .noise import check_alphabet, corrupt
+    from .tokenizer import UNK_ID, Tokenizer
+
+    check_alphabet(alphabet)
+    tokenizer = Tokenizer.load(vocab_file)
+    frame = pd.read_parquet(data_file)
+    rows = []
+    for document, text in enumerate(frame["text"]):
+        noisy = corrupt(text, eps, seed, document, alphabet)
+        clean_ids, noisy_ids = tokenizer.encode(text), tokenizer.encode(noisy.text)
+        # substitutions keep word boundaries, so clean and noisy tokens align one to one
+        if len(clean_ids) != len(noisy_ids):
+            raise RuntimeError(f"{data_file}: document {document}: noise changed the number of tokens (alphabet {alphabet!r})")
+        pairs = list(zip(clean_ids[1:-1], noisy_ids[1:-1]))
+        rows.append(
+            {
+                "ids": noisy_ids,
+                "label": frame["label"].iat[document],
+                "corrupted_chars": noisy.corrupted,
+                "eligible_chars": noisy.eligible,
+                "words": len(pairs),
+                "unknown_words": sum(n == UNK_ID for _, n in pairs),
+                "became_unknown": sum(c != UNK_ID and n == UNK_ID for c, n in pairs),
+                "changed_words": sum(c != n for c, n in pairs),
+            }
+        )
+    table = pd.DataFrame(rows)
+    write_frame(out_file, table)
+    summary = noise_summary(table)
+    log.info("eps %s (seed %d): %s", format_eps(eps), seed, summary)
+    return summary
+
+
+def noise_summary(table: pd.DataFrame) -> dict[str, float]:
+    """What the noise did to a test set: realised corruption rate and token-level effects."""
+    words = max(int(table["words"].sum()), 1)
+    return {
+        "corruption_rate": float(table["corrupted_chars"].sum() / max(int(table["eligible_chars"].sum()), 1)),
+        "unknown_share": float(table["unknown_words"].sum() / words),
+        "became_unknown_share": float(table["became_unknown"].sum() / words),
+        "changed_word_share": float(table["changed_words"].sum() / words),
+    }
+
+
+def load_cell_model(checkpoint: str | Path, quantized: str | Path | None):
+    """The FP32 model, or (given quantized.pt) the PTQ cell's calibrated model. Only the latter
+    imports brevitas."""
+    from .models import load_checkpoint
+
+    model, meta = load_checkpoint(checkpoint)
+    model.eval()
+    if quantized is None:
+        return model, meta
+    from .quant import load_quantized
+
+    return load_quantized(model, quantized)[0], meta
+
+
+def evaluate_cell(
+    checkpoint: str | Path,
+    noisy_file: str | Path,
+    out_file: str | Path,
+    eps: float,
+    quantized: str | Path | None = None,
+    strategy: str = "fp32",
+    method: str = "fp32",
+    bits: int = 32,
+    clean_cell: str | Path | None = None,
+    fp32_cell: str | Path | None = None,
+    batch_size: int = 64,
+    threads: int = 1,
+) -> dict[str, Any]:
+    """One noise cell: a model's accuracy on the test set at noise level eps (FP32 unless
+    `quantized` names a PTQ cell's quantized.pt; strategy, method and bits label that cell).
+
+    `clean_cell` is the same model's cell at eps 0 and `fp32_cell` the FP32 model's cell at this
+    eps (each omitted where the cell is its own reference): the drops are taken against them.
+    """
+    from .metrics import classification_metrics
+    from .runtime import set_threads
+    from .training import Encoded, predict
+
+    set_threads(threads)
+    start = time.perf_counter()
+    model, meta = load_cell_model(checkpoint, quantized)
+    table = pd.read_parquet(noisy_file)
+    data = Encoded.from_frame(table)
+    load_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    predictions, _ = predict(model, data, batch_size, "cpu")
+    score_seconds = time.perf_counter() - start
+
+    result = classification_metrics(data.labels, predictions, meta["label_names"])
+    clean_accuracy = read_json(clean_cell)["accuracy"] if clean_cell else (result["accuracy"] if eps == 0 else None)
+    fp32_accuracy = read_json(fp32_cell)["accuracy"] if fp32_cell else (result["accuracy"] if quantized is None else None)
+    if clean_accuracy is None or fp32_accuracy is None:
+        raise ValueError(f"{out_file}: a cell at eps {eps} needs its eps-0 cell and, if quantized, the FP32 cell at the same eps")
+    metrics = {
+        "dataset_split": "test",
+        "model": meta["kind"],
+        "seed": meta["seed"],
+        "strategy": strategy,
+        "method": method,
+        "bits": bits,
+        "eps": eps,
+        **result,
+        "clean_accuracy": clean_accuracy,
+        "drop_vs_clean": clean_accuracy - result["accuracy"],
+        "fp32_accuracy_same_eps": fp32_accuracy,
+        "drop_vs_fp32": fp32_accuracy - result["accuracy"],
+        **noise_summary(table),
+        "load_seconds": load_seconds,
+        "score_seconds": score_seconds,
+        "config": meta,
+        "provenance": provenance(threads=threads, seed=meta["seed"]),
+    }
+    write_json(out_file, metrics)
+    log.info(
+        "%s %s at eps %s: accuracy %.4f (drop %+.4f vs eps 0, %+.4f vs FP32); corruption %.4f, unknown %.4f; load %.1fs, scoring %.1fs",
+        meta["kind"], "fp32" if quantized is None else f"{strategy}/{method}/w{bits}", format_eps(eps), result["accuracy"], metrics["drop_vs_clean"], metrics["drop_vs_fp32"],
+        metrics["corruption_rate"], metrics["unknown_share"], load_seconds, score_seconds,
+    )  # fmt: skip
+    return metrics

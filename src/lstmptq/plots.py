@@ -1,0 +1,166 @@
+"""The study's figures, from the study and KS tables: PNG (for the report) and PDF (for papers).
+
+One style throughout: colour = classifier, line style = calibration strategy, FP32 in grey or
+as its own panel. Error bands are 95 % Student-t intervals of the mean over seeds (the same as
+the summary table's); with one seed there is no band.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from .io import atomic_path
+from .study import t_interval
+
+log = logging.getLogger(__name__)
+
+PLOTS = ("accuracy_vs_bits", "drop_vs_bits", "accuracy_vs_eps", "accuracy_heatmap", "ks_vs_bits", "size_vs_accuracy")
+MODEL_COLORS = {"discriminative": "#1f77b4", "generative": "#d62728"}
+KS_THRESHOLD = 0.15  # the paper's distribution-shift signature
+
+
+def _setup():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import seaborn as sns
+
+    sns.set_theme(context="paper", style="whitegrid", font_scale=1.1)
+    return sns
+
+
+def _save(figure, png: Path, pdf: Path) -> None:
+    for path in (png, pdf):
+        with atomic_path(path) as tmp:
+            figure.savefig(tmp, format=path.suffix[1:], dpi=150, bbox_inches="tight")
+
+
+def _percent(frame: pd.DataFrame, columns) -> pd.DataFrame:
+    return frame.assign(**{c: 100 * frame[c] for c in columns})
+
+
+def _lines(sns, data, x, y, **kw):
+    """Mean line over seeds with a t-interval band (seaborn's errorbar accepts a function)."""
+    return sns.lineplot(data=data, x=x, y=y, hue="model", style="strategy", palette=MODEL_COLORS, markers=True, errorbar=t_interval, **kw)
+
+
+def accuracy_vs_bits(sns, study):
+    clean = _percent(study[study["eps"] == 0], ["accuracy"])
+    grid = sns.relplot(
+        data=clean[clean["strategy"] != "fp32"], x="bits", y="accuracy", hue="model", style="strategy", col="method",
+        kind="line", palette=MODEL_COLORS, markers=True, errorbar=t_interval, height=3.8, aspect=1.3,
+    )  # fmt: skip
+    fp32 = clean[clean["strategy"] == "fp32"].groupby("model")["accuracy"].mean()
+    for ax in grid.axes.flat:
+        for model, accuracy in fp32.items():
+            ax.axhline(accuracy, color=MODEL_COLORS.get(model), linestyle=":", linewidth=1.2)
+        ax.invert_xaxis()
+    grid.set_axis_labels("bit width (weights and activations)", "clean test accuracy (%)")
+    grid.set_titles("PTQ method: {col_name}")
+    grid.figure.suptitle("Accuracy after PTQ (dotted: FP32)", y=1.03)
+    return grid.figure
+
+
+def drop_vs_bits(sns, study):
+    clean = _percent(study[(study["eps"] == 0) & (study["strategy"] != "fp32")], ["drop_vs_fp32"])
+    grid = sns.relplot(
+        data=clean, x="bits", y="drop_vs_fp32", hue="strategy", style="method", col="model", kind="line",
+        markers=True, errorbar=t_interval, height=3.6, aspect=1.1, facet_kws={"sharey": True},
+    )  # fmt: skip
+    for ax in grid.axes.flat:
+        ax.axhline(0, color="grey", linewidth=0.8)
+        ax.invert_xaxis()
+    grid.set_axis_labels("bit width", "accuracy drop vs FP32 (points)")
+    grid.set_titles("{col_name}")
+    grid.figure.suptitle("Accuracy drop by calibration strategy", y=1.03)
+    return grid.figure
+
+
+def accuracy_vs_eps(sns, study):
+    data = _percent(study, ["accuracy"]).assign(panel=lambda f: f["bits"].map(lambda b: "FP32" if b == 32 else f"{b} bits"))
+    order = ["FP32", *(f"{b} bits" for b in sorted(data.loc[data["bits"] != 32, "bits"].unique(), reverse=True))]
+    grid = sns.relplot(
+        data=data, x="eps", y="accuracy", hue="model", style="strategy", col="panel", col_order=order, col_wrap=min(4, len(order)),
+        kind="line", palette=MODEL_COLORS, markers=True, errorbar=t_interval, height=2.8, aspect=1.1,
+    )  # fmt: skip
+    grid.set_axis_labels("character noise eps", "test accuracy (%)")
+    grid.set_titles("{col_name}")
+    grid.figure.suptitle("Accuracy under character noise", y=1.02)
+    return grid.figure
+
+
+def accuracy_heatmap(sns, study):
+    import matplotlib.pyplot as plt
+
+    data = _percent(study[study["strategy"] != "fp32"], ["accuracy"])
+    panels = list(data.groupby(["model", "strategy", "method"]))
+    ncols = min(2, len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6.5 * ncols, 3.2 * nrows), squeeze=False)
+    for ax, ((model, strategy, method), group) in zip(axes.flat, panels):
+        matrix = group.pivot_table(index="bits", columns="eps", values="accuracy", aggfunc="mean").sort_index(ascending=False)
+        sns.heatmap(matrix, ax=ax, vmin=0, vmax=100, cmap="viridis", annot=True, fmt=".0f", annot_kws={"fontsize": 7}, cbar_kws={"label": "accuracy (%)"})
+        ax.set(title=f"{model}, {strategy}" + (f", {method}" if data["method"].nunique() > 1 else ""), xlabel="eps", ylabel="bits")
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def ks_vs_bits(sns, ks):
+    groups = {
+        "weights, FP32 vs quantized": ks["comparison"].eq("fp32_vs_quantized") & ks["tensor"].isin(["embedding", "lstm", "classifier", "decoder", "label_embedding"]),
+        "activations, FP32 vs quantized": ks["comparison"].eq("fp32_vs_quantized") & ks["tensor"].isin(["embedding_output", "lstm_hidden", "final_layer_input", "scores"]),
+        "activations, balanced vs random": ks["comparison"].str.contains("_vs_") & ~ks["comparison"].isin(["fp32_vs_quantized", "pre_vs_post_calibration"]),
+    }
+    data = pd.concat([ks[mask].assign(panel=name) for name, mask in groups.items()], ignore_index=True)
+    grid = sns.relplot(
+        data=data, x="bits", y="ks", hue="tensor", style="model", row="panel", kind="line", markers=True,
+        errorbar=t_interval, height=2.6, aspect=2.2, facet_kws={"sharey": True},
+    )  # fmt: skip
+    for ax in grid.axes.flat:
+        ax.axhline(KS_THRESHOLD, color="black", linestyle="--", linewidth=1)
+        ax.invert_xaxis()
+    grid.set_axis_labels("bit width", "KS statistic")
+    grid.set_titles("{row_name}")
+    grid.figure.suptitle(f"Distribution shift (dashed: KS = {KS_THRESHOLD})", y=1.01)
+    return grid.figure
+
+
+def size_vs_accuracy(sns, study):
+    import matplotlib.pyplot as plt
+
+    clean = _percent(study[study["eps"] == 0], ["accuracy"]).assign(size_kib=lambda f: f["size_bits"] / 8 / 1024)
+    mean = clean.groupby(["model", "strategy", "method", "bits"], as_index=False)[["size_kib", "accuracy"]].mean()
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    sns.scatterplot(data=mean, x="size_kib", y="accuracy", hue="model", style="strategy", palette=MODEL_COLORS, s=60, ax=ax)
+    for row in mean[mean["strategy"].isin(["fp32", mean["strategy"].iloc[0]])].itertuples():
+        ax.annotate("FP32" if row.bits == 32 else f"{row.bits}b", (row.size_kib, row.accuracy), textcoords="offset points", xytext=(4, 3), fontsize=7)
+    ax.set(xscale="log", xlabel="model size (KiB, counted bits)", ylabel="clean test accuracy (%)", title="The compression trade-off")
+    return fig
+
+
+def make_plots(study_file: str | Path, ks_file: str | Path, out_dir: str | Path) -> None:
+    """All six figures of one dataset -> out_dir/{name}.png and .pdf."""
+    import matplotlib.pyplot as plt
+
+    sns = _setup()
+    study = pd.read_parquet(study_file)
+    ks = pd.read_csv(ks_file, keep_default_na=False)
+    makers = {
+        "accuracy_vs_bits": lambda: accuracy_vs_bits(sns, study),
+        "drop_vs_bits": lambda: drop_vs_bits(sns, study),
+        "accuracy_vs_eps": lambda: accuracy_vs_eps(sns, study),
+        "accuracy_heatmap": lambda: accuracy_heatmap(sns, study),
+        "ks_vs_bits": lambda: ks_vs_bits(sns, ks),
+        "size_vs_accuracy": lambda: size_vs_accuracy(sns, study),
+    }
+    out_dir = Path(out_dir)
+    for name in PLOTS:
+        figure = makers[name]()
+        _save(figure, out_dir / f"{name}.png", out_dir / f"{name}.pdf")
+        plt.close(figure)
+        log.info("wrote %s.png/.pdf", out_dir / name)

@@ -1,0 +1,13 @@
+from lstmptq.runtime import run_step
+from lstmptq.study import study_tables
+
+run_step(
+    snakemake.log[0],
+    study_tables,
+    dataset=snakemake.wildcards.dataset,
+    cell_files=list(snakemake.input.cells),
+    ptq_metric_files=list(snakemake.input.ptq),
+    out_parquet=snakemake.output.parquet,
+    out_csv=snakemake.output.csv,
+    out_summary=snakemake.output.summary,
+)
