@@ -51,6 +51,8 @@ def test_every_preset_is_valid(config):
         (lambda c: c.update(seeds=[-1]), "-1"),
         (lambda c: c.update(datasets=["BBC News"]), "BBC News"),
         (lambda c: c.update(device="gpu"), "gpu"),
+        (lambda c: c["noise"].update(eps=[0, 1.5]), "1.5"),
+        (lambda c: c["ptq"].update(bits=[8, 1]), "1"),
     ],
 )
 def test_schema_refuses_bad_values(config, edit, message):
@@ -69,6 +71,20 @@ def test_missing_local_file_is_named(config, tmp_path):
     config["datasets"] = ["mine"]
     config["sources"]["mine"] = {"kind": "files", "train": str(tmp_path / "train.csv"), "test": "t.csv", "text_columns": ["text"], "label_column": "y"}
     with pytest.raises(ConfigError, match=r"sources\.mine\.train: file .*train\.csv' not found"):
+        checked(config)
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda c: c["noise"].update(eps=[0, 0.0123456789]), r"`noise.eps`: 0.0123456789 has more than 6 significant digits"),
+        (lambda c: c["noise"].update(alphabet="ab cd"), r"`noise.alphabet`"),
+        (lambda c: c["calibration"]["definitions"].update(fp32={"kind": "random"}), r"calibration.definitions: `fp32`"),
+    ],
+)
+def test_config_checks_name_the_key(config, edit, message):
+    edit(config)
+    with pytest.raises(ConfigError, match=message):
         checked(config)
 
 

@@ -5,10 +5,11 @@ import re
 
 import pandas as pd
 import pytest
-import torch
 
+import browser
 from conftest import REPO, snakemake
 from lstmptq.models import load_checkpoint
+from lstmptq.plots import PLOTS
 
 pytestmark = pytest.mark.workflow
 
@@ -26,10 +27,14 @@ def test_dry_run_of_the_default_grid(tmp_path):
     assert counts == {
         "prepare_data": 1, "tokenize": 1, "tfidf_baseline": 1, "train": 2, "fp32_table": 1,
         "calibration_subset": 2,  # balanced, random
-        "ptq": 2 * 2 * 2 * 6,  # classifiers x strategies x (gpfq, plain) x bits 8..3
+        "ptq": 2 * 2 * 6,  # classifiers x strategies x bits 8..3 (GPFQ on)
         "ptq_table": 1,
-        "ks_statistics": 2 * 2 * 6,  # classifiers x methods x bits
-        "ks_table": 1, "all": 1,
+        "ks_statistics": 2 * 6,  # classifiers x bits
+        "ks_table": 1,
+        "noisy_test_set": 11,  # eps 0, 0.01, ..., 0.1
+        "evaluate_fp32": 2 * 11,
+        "evaluate_ptq": 2 * 2 * 6 * 11,
+        "study_table": 1, "plots": 1, "all": 1,
     }  # fmt: skip
 
 
@@ -84,6 +89,20 @@ def test_tiny_run_writes_every_output(tiny_run):
     assert ks["ks"].between(0, 1).all()
     signal = pd.read_csv(root / "tables" / "signal_health.csv")
     assert set(signal["variant"]) == {"fp32", "balanced", "random"}
+    study = pd.read_parquet(root / "tables" / "study.parquet")
+    # 2 classifiers x (FP32 + 2 strategies at 4 bits) x 2 eps
+    assert len(study) == 12 and set(study["eps"]) == {0.0, 0.1} and study.notna().all().all()
+    clean = study[study["eps"] == 0]
+    assert (clean["drop_vs_clean"] == 0).all() and (clean["corruption_rate"] == 0).all()
+    assert study.loc[study["eps"] == 0.1, "corruption_rate"].between(0.08, 0.12).all()
+    # the eps-0 FP32 cell reproduces the FP32 test accuracy; each quantized one its PTQ cell's
+    assert (clean[clean["strategy"] == "fp32"].set_index("model")["accuracy"] == fp32.drop("tfidf_logreg")).all()
+    ptq_accuracy = ptq.set_index(["model", "strategy"])["accuracy"]
+    assert (clean[clean["strategy"] != "fp32"].set_index(["model", "strategy"])["accuracy"] == ptq_accuracy).all()
+    assert len(pd.read_csv(root / "tables" / "study_summary.csv")) == 12
+    for name in PLOTS:
+        for ext, magic in (("png", b"\x89PNG"), ("pdf", b"%PDF")):
+            assert (root / "plots" / f"{name}.{ext}").read_bytes().startswith(magic)
     assert not list(root.rglob("*.tmp"))
 
 
@@ -98,8 +117,42 @@ def test_changing_a_generative_setting_reruns_only_the_generative_model(tiny_run
     change.write_text("model: {prior: uniform}\n")
     result = snakemake(tiny_run, "-n", "--quiet", "rules", configfiles=(REPO / "tests" / "configs" / "tiny.yaml", change))
     assert result.returncode == 0, result.stderr
-    assert job_counts(result.stdout) == {"train": 1, "fp32_table": 1, "ptq": 2, "ptq_table": 1, "ks_statistics": 1, "ks_table": 1, "all": 1}
+    assert job_counts(result.stdout) == {
+        "train": 1, "fp32_table": 1, "ptq": 2, "ptq_table": 1, "ks_statistics": 1, "ks_table": 1,
+        "evaluate_fp32": 2, "evaluate_ptq": 4, "study_table": 1, "plots": 1, "all": 1,
+    }  # fmt: skip
     assert "generative" in result.stdout and "discriminative/seed0" not in result.stdout
+
+
+def test_naming_one_noise_cell_rebuilds_only_that_cell(tiny_run):
+    cell = tiny_run / "results" / "bbc_tiny" / "generative" / "seed0" / "random" / "gpfq" / "w4" / "noise" / "eps0.1.json"
+    before = json.loads(cell.read_text())
+    cell.unlink()
+    result = snakemake(tiny_run, str(cell.relative_to(tiny_run)), "--cores", "1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert re.findall(r"rule (\w+):", result.stdout + result.stderr) == ["evaluate_ptq"]
+    assert json.loads(cell.read_text())["accuracy"] == before["accuracy"]
+
+
+def test_adding_an_eps_schedules_only_the_new_cells(tiny_run, tmp_path):
+    more = tmp_path / "more_eps.yaml"
+    more.write_text("noise: {eps: [0, 0.05, 0.1]}\n")
+    result = snakemake(tiny_run, "-n", "--quiet", "rules", configfiles=(REPO / "tests" / "configs" / "tiny.yaml", more))
+    assert result.returncode == 0, result.stderr
+    assert job_counts(result.stdout) == {"noisy_test_set": 1, "evaluate_fp32": 2, "evaluate_ptq": 4, "study_table": 1, "plots": 1, "all": 1}
+
+
+def test_report_renders_every_plot_in_a_browser(tiny_run):
+    report = tiny_run / "report.html"
+    result = snakemake(tiny_run, "--report", str(report))
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = report.read_text()
+    assert all(f"filename={name}.png" in html for name in PLOTS)
+    if reason := browser.missing():
+        pytest.skip(f"report built, browser check skipped: {reason}")
+    sizes = browser.rendered_plots(report, [f"{name}.png" for name in PLOTS])
+    assert set(sizes) == {f"{name}.png" for name in PLOTS}
+    assert all(width > 300 and height > 200 for width, height in sizes.values())
 
 
 def test_naming_one_cell_rebuilds_only_that_cell(tiny_run):

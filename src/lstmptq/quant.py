@@ -182,7 +182,7 @@ def quantized_weights(model: nn.Module) -> dict[str, tuple[torch.Tensor, float, 
     for name, module in model.named_modules():
         if callable(getattr(module, "quant_weight", None)) and isinstance(getattr(module, "weight", None), nn.Parameter):
             qw = module.quant_weight()
-            out[name] = (qw.int().detach(), float(qw.scale), int(qw.bit_width))
+            out[name] = (qw.int().detach(), float(qw.scale.detach()), int(qw.bit_width))
     return out
 
 

@@ -1,0 +1,96 @@
+"""The noise stage's steps: noisy test sets, evaluation cells and their drops, the study table."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from lstmptq.evaluation import evaluate_cell, noisy_test_set
+from lstmptq.models import build_model, save_checkpoint
+from lstmptq.study import build_study_table, summarize_over_seeds, t_interval
+from lstmptq.tokenizer import Tokenizer
+
+TEXTS = ["markets rallied as shares rose", "the striker scored twice", "ministers debated the budget", "a new phone was launched"] * 5
+LABELS = [0, 1, 2, 3] * 5
+NAMES = ["business", "sport", "politics", "tech"]
+
+
+@pytest.fixture
+def stage(tmp_path):
+    pd.DataFrame({"text": TEXTS, "label": LABELS}).to_parquet(tmp_path / "test.parquet")
+    tokenizer = Tokenizer.build(TEXTS, min_freq=1, max_size=100, max_len=20)
+    tokenizer.save(tmp_path / "vocab.json")
+    torch.manual_seed(0)
+    model = build_model("discriminative", len(tokenizer), 4, {"embedding_dim": 8, "hidden_dim": 8, "dropout": 0.0})
+    meta = {"kind": "discriminative", "seed": 0, "label_names": NAMES, "vocab_size": len(tokenizer), "num_classes": 4, "model": {"embedding_dim": 8, "hidden_dim": 8, "dropout": 0.0}}
+    save_checkpoint(tmp_path / "model.pt", model, meta)
+    return tmp_path, tokenizer
+
+
+def test_noisy_test_set_at_eps_zero_is_the_clean_encoding(stage):
+    path, tokenizer = stage
+    summary = noisy_test_set(path / "test.parquet", path / "vocab.json", path / "eps0.parquet", 0.0, seed=0, alphabet="abc")
+    table = pd.read_parquet(path / "eps0.parquet")
+    assert [list(x) for x in table["ids"]] == tokenizer.encode_many(TEXTS)
+    assert table["label"].tolist() == LABELS
+    assert summary == {"corruption_rate": 0.0, "unknown_share": 0.0, "became_unknown_share": 0.0, "changed_word_share": 0.0}
+
+
+def test_noise_turns_words_unknown(stage):
+    path, _ = stage
+    summary = noisy_test_set(path / "test.parquet", path / "vocab.json", path / "eps.parquet", 0.5, seed=0, alphabet="xyz")
+    assert 0.4 < summary["corruption_rate"] < 0.6
+    # every word in the vocabulary is known when clean, so every unknown word became unknown
+    assert summary["became_unknown_share"] == summary["unknown_share"] > 0.5
+
+
+def test_cells_take_their_drops_against_their_references(stage):
+    path, _ = stage
+    for eps in (0.0, 0.3):
+        noisy_test_set(path / "test.parquet", path / "vocab.json", path / f"eps{eps}.parquet", eps, seed=0, alphabet="xyz")
+    clean = evaluate_cell(path / "model.pt", path / "eps0.0.parquet", path / "clean.json", 0.0)
+    assert clean["drop_vs_clean"] == clean["drop_vs_fp32"] == 0 and clean["bits"] == 32 and clean["strategy"] == "fp32"
+    # fake references, so the arithmetic is checked against known numbers
+    (path / "ref0.json").write_text(json.dumps({"accuracy": 0.75}))
+    (path / "fp32.json").write_text(json.dumps({"accuracy": 0.6}))
+    noisy = evaluate_cell(path / "model.pt", path / "eps0.3.parquet", path / "noisy.json", 0.3, clean_cell=path / "ref0.json", fp32_cell=path / "fp32.json")
+    assert noisy["drop_vs_clean"] == pytest.approx(0.75 - noisy["accuracy"])
+    assert noisy["drop_vs_fp32"] == pytest.approx(0.6 - noisy["accuracy"])
+    assert noisy["corruption_rate"] > 0.2 and json.loads((path / "noisy.json").read_text())["eps"] == 0.3
+    with pytest.raises(ValueError, match="eps-0 cell"):
+        evaluate_cell(path / "model.pt", path / "eps0.3.parquet", path / "bad.json", 0.3)
+    assert not (path / "bad.json").exists()
+
+
+def test_t_interval():
+    low, high = t_interval([1.0, 2.0, 3.0])
+    assert (low, high) == pytest.approx((2 - 4.302653 / np.sqrt(3), 2 + 4.302653 / np.sqrt(3)))
+    assert np.isnan(t_interval([1.0])).all()
+
+
+def write_cell(path, **fields):
+    path.write_text(json.dumps({"macro_f1": 0.5, "clean_accuracy": 0.9, "fp32_accuracy_same_eps": 0.9, "corruption_rate": 0.0,
+                                "unknown_share": 0.1, "became_unknown_share": 0.0, "changed_word_share": 0.0, "drop_vs_clean": 0.0, **fields}))  # fmt: skip
+    return str(path)
+
+
+def test_study_table_joins_sizes_and_summarizes_seeds(tmp_path):
+    cells, ptq = [], []
+    for seed, (fp32, quantized) in enumerate([(0.9, 0.8), (0.8, 0.6)]):
+        base = {"model": "generative", "seed": seed, "eps": 0.0}
+        cells.append(write_cell(tmp_path / f"f{seed}.json", **base, strategy="fp32", method="fp32", bits=32, accuracy=fp32, drop_vs_fp32=0.0))
+        cells.append(write_cell(tmp_path / f"q{seed}.json", **base, strategy="balanced", method="gpfq", bits=4, accuracy=quantized, drop_vs_fp32=fp32 - quantized))
+        (tmp_path / f"p{seed}.json").write_text(json.dumps({"config": {"kind": "generative", "seed": seed}, "strategy": "balanced", "method": "gpfq",
+                                                            "bits": 4, "size_bits": 100, "fp32_size_bits": 800, "compression_ratio": 8.0}))  # fmt: skip
+        ptq.append(str(tmp_path / f"p{seed}.json"))
+    table = build_study_table("toy", cells, ptq)
+    assert len(table) == 4 and (table["dataset"] == "toy").all()
+    fp32_rows = table[table["strategy"] == "fp32"]
+    assert (fp32_rows["size_bits"] == 800).all() and (fp32_rows["compression_ratio"] == 1).all()
+    summary = summarize_over_seeds(table).set_index("strategy")
+    assert summary.loc["balanced", "n_seeds"] == 2
+    assert summary.loc["balanced", "accuracy_mean"] == pytest.approx(0.7)
+    assert summary.loc["balanced", "drop_vs_fp32_mean"] == pytest.approx(0.15)
+    assert summary.loc["balanced", "accuracy_ci_low"] < 0.7 < summary.loc["balanced", "accuracy_ci_high"]
