@@ -2,7 +2,7 @@
 
 One style throughout: colour = classifier, line style = calibration strategy, FP32 in grey or
 as its own panel. Error bands are 95 % Student-t intervals of the mean over seeds (the same as
-the summary table's); with one seed there is no band.
+the summary table's; seaborn's `errorbar` takes the function); one seed, no band.
 """
 
 from __future__ import annotations
@@ -42,9 +42,12 @@ def _percent(frame: pd.DataFrame, columns) -> pd.DataFrame:
     return frame.assign(**{c: 100 * frame[c] for c in columns})
 
 
-def _lines(sns, data, x, y, **kw):
-    """Mean line over seeds with a t-interval band (seaborn's errorbar accepts a function)."""
-    return sns.lineplot(data=data, x=x, y=y, hue="model", style="strategy", palette=MODEL_COLORS, markers=True, errorbar=t_interval, **kw)
+def _finish(grid, xlabel: str, ylabel: str, titles: str, title: str):
+    """Labels of a seaborn FacetGrid; returns its figure."""
+    grid.set_axis_labels(xlabel, ylabel)
+    grid.set_titles(titles)
+    grid.figure.suptitle(title, y=1.03)
+    return grid.figure
 
 
 def accuracy_vs_bits(sns, study):
@@ -58,10 +61,7 @@ def accuracy_vs_bits(sns, study):
         for model, accuracy in fp32.items():
             ax.axhline(accuracy, color=MODEL_COLORS.get(model), linestyle=":", linewidth=1.2)
         ax.invert_xaxis()
-    grid.set_axis_labels("bit width (weights and activations)", "clean test accuracy (%)")
-    grid.set_titles("PTQ method: {col_name}")
-    grid.figure.suptitle("Accuracy after PTQ (dotted: FP32)", y=1.03)
-    return grid.figure
+    return _finish(grid, "bit width (weights and activations)", "clean test accuracy (%)", "PTQ method: {col_name}", "Accuracy after PTQ (dotted: FP32)")
 
 
 def drop_vs_bits(sns, study):
@@ -73,10 +73,7 @@ def drop_vs_bits(sns, study):
     for ax in grid.axes.flat:
         ax.axhline(0, color="grey", linewidth=0.8)
         ax.invert_xaxis()
-    grid.set_axis_labels("bit width", "accuracy drop vs FP32 (points)")
-    grid.set_titles("{col_name}")
-    grid.figure.suptitle("Accuracy drop by calibration strategy", y=1.03)
-    return grid.figure
+    return _finish(grid, "bit width", "accuracy drop vs FP32 (points)", "{col_name}", "Accuracy drop by calibration strategy")
 
 
 def accuracy_vs_eps(sns, study):
@@ -86,10 +83,7 @@ def accuracy_vs_eps(sns, study):
         data=data, x="eps", y="accuracy", hue="model", style="strategy", col="panel", col_order=order, col_wrap=min(4, len(order)),
         kind="line", palette=MODEL_COLORS, markers=True, errorbar=t_interval, height=2.8, aspect=1.1,
     )  # fmt: skip
-    grid.set_axis_labels("character noise eps", "test accuracy (%)")
-    grid.set_titles("{col_name}")
-    grid.figure.suptitle("Accuracy under character noise", y=1.02)
-    return grid.figure
+    return _finish(grid, "character noise eps", "test accuracy (%)", "{col_name}", "Accuracy under character noise")
 
 
 def accuracy_heatmap(sns, study):
@@ -124,10 +118,7 @@ def ks_vs_bits(sns, ks):
     for ax in grid.axes.flat:
         ax.axhline(KS_THRESHOLD, color="black", linestyle="--", linewidth=1)
         ax.invert_xaxis()
-    grid.set_axis_labels("bit width", "KS statistic")
-    grid.set_titles("{row_name}")
-    grid.figure.suptitle(f"Distribution shift (dashed: KS = {KS_THRESHOLD})", y=1.01)
-    return grid.figure
+    return _finish(grid, "bit width", "KS statistic", "{row_name}", f"Distribution shift (dashed: KS = {KS_THRESHOLD})")
 
 
 def size_vs_accuracy(sns, study):
