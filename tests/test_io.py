@@ -22,3 +22,12 @@ def test_atomic_path_replaces_the_old_file_only_on_success(tmp_path):
     assert read_json(target) == {"a": 1}
     write_json(target, {"a": 2})
     assert read_json(target) == {"a": 2}
+
+
+def test_results_get_ordinary_file_permissions(tmp_path):
+    import os
+
+    write_json(tmp_path / "cell.json", {"accuracy": 1.0})
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "cell.json").stat().st_mode & 0o777 == 0o666 & ~umask

@@ -94,6 +94,7 @@ def evaluate_cell(
     fp32_cell: str | Path | None = None,
     batch_size: int = 64,
     threads: int = 1,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """One noise cell: a model's accuracy on the test set at noise level eps (FP32 unless
     `quantized` names a PTQ cell's quantized.pt; strategy, method and bits label that cell).
@@ -102,17 +103,19 @@ def evaluate_cell(
     eps (each omitted where the cell is its own reference): the drops are taken against them.
     """
     from .metrics import classification_metrics
-    from .runtime import set_threads
+    from .runtime import resolve_device, set_threads
     from .training import Encoded, predict
 
     set_threads(threads)
+    torch_device = resolve_device(device)
     start = time.perf_counter()
     model, meta = load_cell_model(checkpoint, quantized)
+    model.to(torch_device)
     table = pd.read_parquet(noisy_file)
     data = Encoded.from_frame(table)
     load_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    predictions, _ = predict(model, data, batch_size, "cpu")
+    predictions, _ = predict(model, data, batch_size, torch_device)
     score_seconds = time.perf_counter() - start
 
     result = classification_metrics(data.labels, predictions, meta["label_names"])
@@ -137,7 +140,7 @@ def evaluate_cell(
         "load_seconds": load_seconds,
         "score_seconds": score_seconds,
         "config": meta,
-        "provenance": provenance(threads=threads, seed=meta["seed"]),
+        "provenance": provenance(device=str(torch_device), threads=threads, seed=meta["seed"]),
     }
     write_json(out_file, metrics)
     log.info(

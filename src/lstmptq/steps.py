@@ -225,6 +225,7 @@ def quantize_cell(
     percentile: float,
     batch_size: int,
     threads: int = 1,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """One PTQ cell: calibrate on the subset, optionally GPFQ, evaluate -> quantized.pt, metrics.json."""
     import torch
@@ -232,11 +233,12 @@ def quantize_cell(
     from . import quant
     from .metrics import classification_metrics
     from .models import load_checkpoint
-    from .runtime import seed_everything, set_threads
+    from .runtime import resolve_device, seed_everything, set_threads
     from .training import Encoded, collate, predict, sorted_batches
 
     use_gpfq, stage_bits = parse_method(method, bits)
     set_threads(threads)
+    torch_device = resolve_device(device)
     model, meta = load_checkpoint(checkpoint)
     model.eval()
     seed_everything(meta["seed"])
@@ -248,13 +250,13 @@ def quantize_cell(
     if index and max(index) >= len(train):
         raise ValueError(f"{calibration_file}: indices beyond the {len(train)} training documents; rebuild it")
     calib = Encoded([train.ids[i] for i in index], train.labels[index])
-    batches = [collate(calib, b, "cpu")[:2] for b in sorted_batches(calib.lengths, batch_size)]
+    batches = [collate(calib, b, torch_device)[:2] for b in sorted_batches(calib.lengths, batch_size)]
     log.info("%s, %d bits %s, %s: calibrating on %d documents (%s)", meta["kind"], bits, stage_bits, method, len(calib), subset["strategy"])
 
-    qmodel = quant.quantize_model(model, stage_bits, percentile)
+    qmodel = quant.quantize_model(model, stage_bits, percentile).to(torch_device)
     with quant.float_reference(qmodel) as reference:
-        ref_predictions, ref_scores = predict(reference, test, batch_size, "cpu")
-    _, fp32_scores = predict(model, test, batch_size, "cpu")
+        ref_predictions, ref_scores = predict(reference, test, batch_size, torch_device)
+    _, fp32_scores = predict(model.to(torch_device), test, batch_size, torch_device)
     float_reference = {
         "accuracy": float((ref_predictions == test.labels).mean()),
         "fp32_accuracy": fp32["accuracy"],
@@ -271,7 +273,8 @@ def quantize_cell(
         quant.apply_gpfq(qmodel, batches)
         gpfq_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    predictions, _ = predict(qmodel, test, batch_size, "cpu")
+    predictions, _ = predict(qmodel, test, batch_size, torch_device)
+    qmodel.cpu()
     eval_seconds = time.perf_counter() - start
 
     fp32_bits = 32 * sum(v.numel() for v in model.state_dict().values() if v.is_floating_point())
@@ -300,7 +303,7 @@ def quantize_cell(
         "activation_thresholds": quant.activation_thresholds(qmodel),
         "weight_scales": {name: scale for name, (_, scale, _) in quant.quantized_weights(qmodel).items()},
         "config": {**meta, "seed": meta["seed"]},
-        "provenance": provenance(threads=threads, seed=meta["seed"]),
+        "provenance": provenance(device=str(torch_device), threads=threads, seed=meta["seed"]),
     }
     out_dir = Path(out_dir)
     with atomic_path(out_dir / "quantized.pt") as tmp:

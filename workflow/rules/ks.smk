@@ -15,6 +15,9 @@ rule ks_statistics:
         probe_size=config["ks"]["probe_size"],
         batch_size=config["ptq"]["batch_size"],
     threads: 1
+    resources:
+        mem_mb=lambda w, attempt: attempt * model_job_mem_mb(config, w.model, config["ptq"]["batch_size"], tensors=3),
+        runtime=scaled(10, 2),
     conda:
         ENV
     log:

@@ -17,4 +17,5 @@ run_step(
     fp32_cell=snakemake.input.get("fp32_cell"),
     batch_size=snakemake.params.batch_size,
     threads=snakemake.threads,
+    device=snakemake.params.device,
 )

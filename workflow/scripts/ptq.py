@@ -14,4 +14,5 @@ run_step(
     percentile=snakemake.params.percentile,
     batch_size=snakemake.params.batch_size,
     threads=snakemake.threads,
+    device=snakemake.params.device,
 )
