@@ -1,6 +1,7 @@
 # PTQ of generative vs discriminative LSTM text classifiers: the study workflow.
 # Stages live in workflow/rules/ (one file each); the logic in the `lstmptq` package (src/).
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -27,6 +28,7 @@ report: "workflow/report/workflow.rst"
 
 validate(config, "workflow/schemas/config.schema.yaml")
 check_config(config)
+
 
 SPLITS = ["train", "valid", "test"]
 ENV = str(Path(workflow.basedir) / "envs" / "lstmptq.yaml")  # used with --sdm conda
@@ -59,6 +61,18 @@ include: "workflow/rules/ks.smk"
 include: "workflow/rules/noise.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/report.smk"
+
+
+onstart:
+    # Without SLURM's client tools every submission fails and the executor then waits on jobs
+    # that never started: stop before any work instead. (The executor is known only here.)
+    if getattr(workflow.executor_plugin, "name", None) == "slurm":
+        missing = [tool for tool in ("sbatch", "squeue", "scancel") if shutil.which(tool) is None]
+        if missing:
+            raise WorkflowError(
+                f"the SLURM executor (--workflow-profile profiles/slurm) needs {', '.join(missing)} on PATH; "
+                "run from a SLURM login node, or drop the profile to run locally"
+            )
 
 
 rule all:

@@ -134,12 +134,23 @@ def test_naming_one_noise_cell_rebuilds_only_that_cell(tiny_run):
     assert json.loads(cell.read_text())["accuracy"] == before["accuracy"]
 
 
-def test_adding_an_eps_schedules_only_the_new_cells(tiny_run, tmp_path):
-    more = tmp_path / "more_eps.yaml"
-    more.write_text("noise: {eps: [0, 0.05, 0.1]}\n")
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ("noise: {eps: [0, 0.05, 0.1]}", {"noisy_test_set": 1, "evaluate_fp32": 2, "evaluate_ptq": 4}),
+        # a bit width: its PTQ cells, their KS comparisons and their noise cells at both eps
+        ("ptq: {bits: [4, 3]}", {"ptq": 4, "ptq_table": 1, "ks_statistics": 2, "ks_table": 1, "evaluate_ptq": 8}),
+        # a strategy: its subset and cells; KS compares every strategy of a bit width, so it reruns
+        ("calibration: {strategies: [balanced, random, skewed]}",
+         {"calibration_subset": 1, "ptq": 2, "ptq_table": 1, "ks_statistics": 2, "ks_table": 1, "evaluate_ptq": 4}),
+    ],
+)  # fmt: skip
+def test_growing_a_grid_axis_schedules_only_the_new_cells(tiny_run, tmp_path, change, expected):
+    more = tmp_path / "more.yaml"
+    more.write_text(change + "\n")
     result = snakemake(tiny_run, "-n", "--quiet", "rules", configfiles=(REPO / "tests" / "configs" / "tiny.yaml", more))
     assert result.returncode == 0, result.stderr
-    assert job_counts(result.stdout) == {"noisy_test_set": 1, "evaluate_fp32": 2, "evaluate_ptq": 4, "study_table": 1, "plots": 1, "all": 1}
+    assert job_counts(result.stdout) == {**expected, "study_table": 1, "plots": 1, "all": 1}
 
 
 def test_report_renders_every_plot_in_a_browser(tiny_run):
