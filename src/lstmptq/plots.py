@@ -111,6 +111,8 @@ def ks_vs_bits(sns, ks):
         "activations, balanced vs random": ks["comparison"].str.contains("_vs_") & ~ks["comparison"].isin(["fp32_vs_quantized", "pre_vs_post_calibration"]),
     }
     data = pd.concat([ks[mask].assign(panel=name) for name, mask in groups.items()], ignore_index=True)
+    # one value per seed (FP32 vs quantized: mean over calibration strategies), so bands span seeds
+    data = data.groupby(["panel", "model", "tensor", "bits", "seed"], as_index=False, sort=False)["ks"].mean()
     grid = sns.relplot(
         data=data, x="bits", y="ks", hue="tensor", style="model", row="panel", kind="line", markers=True,
         errorbar=t_interval, height=2.6, aspect=2.2, facet_kws={"sharey": True},

@@ -187,7 +187,7 @@ def quantized_weights(model: nn.Module) -> dict[str, tuple[torch.Tensor, float, 
 
 
 def activation_thresholds(model: nn.Module) -> dict[str, float]:
-    """Calibrated clipping threshold of every activation quantizer (scale = threshold / int max)."""
+    """Calibrated clipping threshold T of every activation quantizer (scale: T / 2^(b-1) signed, T / (2^b - 1) unsigned)."""
     suffix = ".fused_activation_quant_proxy.tensor_quant.scaling_impl.value"
     return {k[: -len(suffix)]: float(v) for k, v in model.state_dict().items() if k.endswith(suffix)}
 
