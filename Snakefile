@@ -15,7 +15,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTH
 
 from lstmptq.config import check_config, format_eps, model_settings, ptq_methods, source_files
 from lstmptq.plots import PLOTS
-from lstmptq.resources import gpu, job_device, model_job_mem_mb, scaled
+from lstmptq.resources import device_of, gpus_of, mem_mb_of, scaled
 
 min_version("9.0")
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from .io import atomic_path
+from .steps import between_strategies
 from .study import t_interval
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ def ks_vs_bits(sns, ks):
     groups = {
         "weights, FP32 vs quantized": ks["comparison"].eq("fp32_vs_quantized") & ks["tensor"].isin(["embedding", "lstm", "classifier", "decoder", "label_embedding"]),
         "activations, FP32 vs quantized": ks["comparison"].eq("fp32_vs_quantized") & ks["tensor"].isin(["embedding_output", "lstm_hidden", "final_layer_input", "scores"]),
-        "activations, balanced vs random": ks["comparison"].str.contains("_vs_") & ~ks["comparison"].isin(["fp32_vs_quantized", "pre_vs_post_calibration"]),
+        "activations, balanced vs random": between_strategies(ks),
     }
     data = pd.concat([ks[mask].assign(panel=name) for name, mask in groups.items()], ignore_index=True)
     # one value per seed (FP32 vs quantized: mean over calibration strategies), so bands span seeds

@@ -44,3 +44,18 @@ def model_job_mem_mb(config: dict[str, Any], kind: str, batch_size: int, tensors
 def scaled(base: float, per_input_mb: float):
     """A resource callable: `base + per_input_mb * (input size in MB)`, times the attempt."""
     return lambda wildcards, input, attempt: int((base + per_input_mb * input.size_mb) * attempt)
+
+
+# What the rules use: callables of a job's wildcards (and attempt), as Snakemake passes them.
+
+
+def device_of(config: dict[str, Any], stage: str):
+    return lambda wildcards: job_device(config, stage, wildcards.model)
+
+
+def gpus_of(config: dict[str, Any], stage: str):
+    return lambda wildcards: gpu(config, stage, wildcards.model)
+
+
+def mem_mb_of(config: dict[str, Any], batch_size: int, tensors: int):
+    return lambda wildcards, attempt: attempt * model_job_mem_mb(config, wildcards.model, batch_size, tensors)

@@ -390,6 +390,12 @@ def ks_statistics(
     return table
 
 
+def between_strategies(ks_table: pd.DataFrame) -> pd.Series:
+    """Rows of a KS table that compare two calibration strategies' models (e.g. balanced_vs_random):
+    the only rows without a `strategy` of their own."""
+    return ks_table["strategy"].eq("")
+
+
 def summarize_ks(dataset: str, table_files: list[str], signal_files: list[str], out_ks: str | Path, out_signal: str | Path) -> None:
     """Dataset-level KS table (long: dataset, model, seed, strategy, bits, tensor, comparison, KS,
     p-value) and the |h_T| signal-health table."""
@@ -404,7 +410,7 @@ def summarize_ks(dataset: str, table_files: list[str], signal_files: list[str], 
             rows.append({"dataset": dataset, "model": s["model"], "seed": s["seed"], "method": s["method"], "bits": s["bits"], "variant": variant, **health})
     signal = pd.DataFrame(rows)
     write_frame(out_signal, signal)
-    mismatch = table[table["comparison"].str.contains("_vs_") & ~table["comparison"].isin(["fp32_vs_quantized", "pre_vs_post_calibration"])]
+    mismatch = table[between_strategies(table)]
     if not mismatch.empty:
         log.info(
             "calibration-mismatch KS (> 0.15 is the paper's signature):\n%s",

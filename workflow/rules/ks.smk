@@ -16,7 +16,7 @@ rule ks_statistics:
         batch_size=config["ptq"]["batch_size"],
     threads: 1
     resources:
-        mem_mb=lambda w, attempt: attempt * model_job_mem_mb(config, w.model, config["ptq"]["batch_size"], tensors=3),
+        mem_mb=mem_mb_of(config, config["ptq"]["batch_size"], tensors=3),
         runtime=scaled(10, 2),
     conda:
         ENV

@@ -40,12 +40,12 @@ rule evaluate_fp32:
         FP32_CELL,
     params:
         batch_size=config["noise"]["batch_size"],
-        device=lambda w: job_device(config, "evaluate", w.model),
+        device=device_of(config, "evaluate"),
     threads: 1
     resources:
-        mem_mb=lambda w, attempt: attempt * model_job_mem_mb(config, w.model, config["noise"]["batch_size"], tensors=3),
+        mem_mb=mem_mb_of(config, config["noise"]["batch_size"], tensors=3),
         runtime=scaled(5, 1),
-        gpu=lambda w: gpu(config, "evaluate", w.model),
+        gpu=gpus_of(config, "evaluate"),
     conda:
         ENV
     log:
@@ -68,12 +68,12 @@ rule evaluate_ptq:
         PTQ_CELL,
     params:
         batch_size=config["noise"]["batch_size"],
-        device=lambda w: job_device(config, "evaluate", w.model),
+        device=device_of(config, "evaluate"),
     threads: 1  # like PTQ: QuantLSTM steps through time in Python, so cells run side by side
     resources:
-        mem_mb=lambda w, attempt: attempt * model_job_mem_mb(config, w.model, config["noise"]["batch_size"], tensors=3),
+        mem_mb=mem_mb_of(config, config["noise"]["batch_size"], tensors=3),
         runtime=scaled(5, 2),
-        gpu=lambda w: gpu(config, "evaluate", w.model),
+        gpu=gpus_of(config, "evaluate"),
     conda:
         ENV
     log:

@@ -11,12 +11,12 @@ rule ptq:
     params:
         percentile=config["ptq"]["percentile"],
         batch_size=config["ptq"]["batch_size"],
-        device=lambda w: job_device(config, "ptq", w.model),
+        device=device_of(config, "ptq"),
     threads: 1  # QuantLSTM steps through time in Python: run cells side by side instead
     resources:
-        mem_mb=lambda w, attempt: attempt * model_job_mem_mb(config, w.model, config["ptq"]["batch_size"], tensors=3),
+        mem_mb=mem_mb_of(config, config["ptq"]["batch_size"], tensors=3),
         runtime=scaled(10, 2),  # minutes; input size is mostly the FP32 checkpoint
-        gpu=lambda w: gpu(config, "ptq", w.model),
+        gpu=gpus_of(config, "ptq"),
     conda:
         ENV
     log:

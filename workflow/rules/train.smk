@@ -11,13 +11,13 @@ rule train:
     params:
         model=lambda w: model_settings(config, w.model),
         training=config["training"],
-        device=lambda w: job_device(config, "train", w.model),
+        device=device_of(config, "train"),
     threads: 2
     resources:
-        mem_mb=lambda w, attempt: attempt * model_job_mem_mb(config, w.model, config["training"]["batch_size"], tensors=6),
+        mem_mb=mem_mb_of(config, config["training"]["batch_size"], tensors=6),
         # minutes: measured on CPU, ~0.35 (generative) / ~0.02 (discriminative) min per epoch per MB of token files
         runtime=lambda w, input, attempt: int(attempt * (10 + config["training"]["max_epochs"] * input.size_mb * (0.35 if w.model == "generative" else 0.02))),
-        gpu=lambda w: gpu(config, "train", w.model),
+        gpu=gpus_of(config, "train"),
     conda:
         ENV
     log:
