@@ -50,18 +50,20 @@ def test_cells_take_their_drops_against_their_references(stage):
     path, _ = stage
     for eps in (0.0, 0.3):
         noisy_test_set(path / "test.parquet", path / "vocab.json", path / f"eps{eps}.parquet", eps, seed=0, alphabet="xyz")
-    clean = evaluate_cell(path / "model.pt", path / "eps0.0.parquet", path / "clean.json", 0.0)
+    clean = evaluate_cell("discriminative", path / "eps0.0.parquet", path / "clean.json", 0.0, checkpoint=path / "model.pt")
     assert clean["drop_vs_clean"] == clean["drop_vs_fp32"] == 0 and clean["bits"] == 32 and clean["strategy"] == "fp32"
     # fake references, so the arithmetic is checked against known numbers
     (path / "ref0.json").write_text(json.dumps({"accuracy": 0.75}))
     (path / "fp32.json").write_text(json.dumps({"accuracy": 0.6}))
-    noisy = evaluate_cell(path / "model.pt", path / "eps0.3.parquet", path / "noisy.json", 0.3, clean_cell=path / "ref0.json", fp32_cell=path / "fp32.json")
+    noisy = evaluate_cell("discriminative", path / "eps0.3.parquet", path / "noisy.json", 0.3, checkpoint=path / "model.pt", clean_cell=path / "ref0.json", fp32_cell=path / "fp32.json")
     assert noisy["drop_vs_clean"] == pytest.approx(0.75 - noisy["accuracy"])
     assert noisy["drop_vs_fp32"] == pytest.approx(0.6 - noisy["accuracy"])
     assert noisy["corruption_rate"] > 0.2 and json.loads((path / "noisy.json").read_text())["eps"] == 0.3
     with pytest.raises(ValueError, match="eps-0 cell"):
-        evaluate_cell(path / "model.pt", path / "eps0.3.parquet", path / "bad.json", 0.3)
+        evaluate_cell("discriminative", path / "eps0.3.parquet", path / "bad.json", 0.3, checkpoint=path / "model.pt")
     assert not (path / "bad.json").exists()
+    with pytest.raises(ValueError, match="generative model is expected"):
+        evaluate_cell("generative", path / "eps0.0.parquet", path / "bad.json", 0.0, checkpoint=path / "model.pt")
 
 
 def test_t_interval():

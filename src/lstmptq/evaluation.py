@@ -67,26 +67,30 @@ def noise_summary(table: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def load_cell_model(checkpoint: str | Path, quantized: str | Path | None):
-    """The FP32 model, or (given quantized.pt) the PTQ cell's calibrated model. Only the latter
-    imports brevitas."""
+def load_cell_model(kind: str, checkpoint: str | Path | None, artifact: str | Path | None, vocab_file: str | Path | None):
+    """(model, FP32 meta) for a noise cell: the FP32 checkpoint, or a PTQ cell's artifact run by
+    the plain-PyTorch engine (no brevitas import), checked against `kind` and the vocabulary."""
+    if artifact is not None:
+        from .engine import load
+
+        model = load(artifact, kind=kind, vocab_file=vocab_file)
+        return model, model.header["fp32_meta"]
     from .models import load_checkpoint
 
     model, meta = load_checkpoint(checkpoint)
-    model.eval()
-    if quantized is None:
-        return model, meta
-    from .quant import load_quantized
-
-    return load_quantized(model, quantized)[0], meta
+    if meta["kind"] != kind:
+        raise ValueError(f"{checkpoint}: holds a {meta['kind']} model, but a {kind} model is expected here; retrain it")
+    return model.eval(), meta
 
 
 def evaluate_cell(
-    checkpoint: str | Path,
+    kind: str,
     noisy_file: str | Path,
     out_file: str | Path,
     eps: float,
-    quantized: str | Path | None = None,
+    checkpoint: str | Path | None = None,
+    artifact: str | Path | None = None,
+    vocab_file: str | Path | None = None,
     strategy: str = "fp32",
     method: str = "fp32",
     bits: int = 32,
@@ -96,31 +100,35 @@ def evaluate_cell(
     threads: int = 1,
     device: str = "cpu",
 ) -> dict[str, Any]:
-    """One noise cell: a model's accuracy on the test set at noise level eps (FP32 unless
-    `quantized` names a PTQ cell's quantized.pt; strategy, method and bits label that cell).
+    """One noise cell: a model's accuracy on the test set at noise level eps: the FP32 `checkpoint`,
+    or the quantized `artifact` of a PTQ cell (strategy, method and bits label that cell).
 
     `clean_cell` is the same model's cell at eps 0 and `fp32_cell` the FP32 model's cell at this
     eps (each omitted where the cell is its own reference): the drops are taken against them.
     """
     from .metrics import classification_metrics
-    from .runtime import resolve_device, set_threads
+    from .runtime import process_seconds, resolve_device, set_threads
     from .training import Encoded, predict
 
+    quantized = artifact is not None
+    if quantized == (checkpoint is not None):
+        raise ValueError("a noise cell scores either an FP32 checkpoint or a quantized artifact")
     set_threads(threads)
     torch_device = resolve_device(device)
     start = time.perf_counter()
-    model, meta = load_cell_model(checkpoint, quantized)
+    model, meta = load_cell_model(kind, checkpoint, artifact, vocab_file)
     model.to(torch_device)
     table = pd.read_parquet(noisy_file)
     data = Encoded.from_frame(table)
     load_seconds = time.perf_counter() - start
+    startup_seconds = process_seconds()  # interpreter, imports, model and data: the fixed cost
     start = time.perf_counter()
     predictions, _ = predict(model, data, batch_size, torch_device)
     score_seconds = time.perf_counter() - start
 
     result = classification_metrics(data.labels, predictions, meta["label_names"])
     clean_accuracy = read_json(clean_cell)["accuracy"] if clean_cell else (result["accuracy"] if eps == 0 else None)
-    fp32_accuracy = read_json(fp32_cell)["accuracy"] if fp32_cell else (result["accuracy"] if quantized is None else None)
+    fp32_accuracy = read_json(fp32_cell)["accuracy"] if fp32_cell else (None if quantized else result["accuracy"])
     if clean_accuracy is None or fp32_accuracy is None:
         raise ValueError(f"{out_file}: a cell at eps {eps} needs its eps-0 cell and, if quantized, the FP32 cell at the same eps")
     metrics = {
@@ -138,14 +146,16 @@ def evaluate_cell(
         "drop_vs_fp32": fp32_accuracy - result["accuracy"],
         **noise_summary(table),
         "load_seconds": load_seconds,
+        "startup_seconds": startup_seconds,
         "score_seconds": score_seconds,
         "config": meta,
+        "engine": "lstmptq.engine (artifact)" if quantized else "torch nn.LSTM (FP32 checkpoint)",
         "provenance": provenance(device=str(torch_device), threads=threads, seed=meta["seed"]),
     }
     write_json(out_file, metrics)
     log.info(
         "%s %s at eps %s: accuracy %.4f (drop %+.4f vs eps 0, %+.4f vs FP32); corruption %.4f, unknown %.4f; load %.1fs, scoring %.1fs",
-        meta["kind"], "fp32" if quantized is None else f"{strategy}/{method}/w{bits}", format_eps(eps), result["accuracy"], metrics["drop_vs_clean"], metrics["drop_vs_fp32"],
+        meta["kind"], "fp32" if not quantized else f"{strategy}/{method}/w{bits}", format_eps(eps), result["accuracy"], metrics["drop_vs_clean"], metrics["drop_vs_fp32"],
         metrics["corruption_rate"], metrics["unknown_share"], load_seconds, score_seconds,
     )  # fmt: skip
     return metrics

@@ -204,6 +204,56 @@ def size_bits(model: nn.Module) -> int:
     return bits
 
 
+GATES = ("input", "forget", "cell", "output")  # nn.LSTM's row order: i, f, g, o
+# QuantLSTM cell quantizers (attribute `<name>_quant` of its cell); `output` is h_t
+CELL_QUANTIZERS = (
+    "input_acc", "forget_acc", "cell_acc", "output_acc",
+    "input_sigmoid", "forget_sigmoid", "output_sigmoid", "cell_tanh",
+    "cell_state", "hidden_state_tanh", "output",
+)  # fmt: skip
+
+
+def export_artifact(model: nn.Module, path, header: dict) -> int:
+    """Write the calibrated model as a Brevitas-free artifact (see artifact.py); returns bytes.
+
+    Everything is read through Brevitas' own accessors (integer weights, scales, bit widths,
+    signedness), so the artifact holds what Brevitas computes, not a re-derivation of it.
+    """
+    from .artifact import QuantizedWeight, write
+
+    def weight(module) -> QuantizedWeight:
+        qw = module.quant_weight()
+        return QuantizedWeight(qw.int().detach().to(torch.int32), qw.scale.detach().reshape(1), int(qw.bit_width))
+
+    def stacked(parts: list[QuantizedWeight]) -> QuantizedWeight:
+        if len({p.bits for p in parts}) != 1:
+            raise ValueError("LSTM gates quantized at different bit widths")
+        return QuantizedWeight(torch.cat([p.integers for p in parts]), torch.cat([p.scale for p in parts]), parts[0].bits)
+
+    def activation(proxy) -> tuple[torch.Tensor, int, bool]:
+        return proxy.scale().detach(), int(proxy.bit_width()), bool(proxy.is_signed)
+
+    layer = model.lstm.layers[0][0]
+    gates = [getattr(layer, f"{gate}_gate_params") for gate in GATES]
+    head = final_layer_name(model)
+    weights = {
+        "embedding.weight": weight(model.embedding),
+        "lstm.weight_ih": stacked([weight(g.input_weight) for g in gates]),
+        "lstm.weight_hh": stacked([weight(g.hidden_weight) for g in gates]),
+        f"{head}.weight": weight(getattr(model, head)),
+    }
+    floats = {"lstm.bias": torch.cat([g.bias.detach() for g in gates]), f"{head}.bias": getattr(model, head).bias.detach()}
+    if model.kind == "generative":
+        weights["label_embedding.weight"] = weight(model.label_embedding)
+        floats["log_prior"] = model.log_prior
+    activations = {
+        "lstm_input": activation(model.lstm_input.act_quant),
+        **{f"lstm.{name}": activation(getattr(layer.cell, f"{name}_quant")) for name in CELL_QUANTIZERS},
+        "head_input": activation(model.head_input.act_quant),
+    }
+    return write(path, {"kind": model.kind, **header}, weights, floats, activations)
+
+
 def load_quantized(model: nn.Module, path) -> tuple[nn.Module, dict]:
     """Rebuild a PTQ cell's calibrated model from its FP32 model and quantized.pt (no re-calibration)."""
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import random
 import sys
 
@@ -42,6 +43,16 @@ def resolve_device(setting: str):
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"config key `device` is {setting!r} but CUDA is not available here; use `auto` or `cpu`")
     return device
+
+
+def process_seconds() -> float | None:
+    """Seconds since this process started (Linux /proc; None elsewhere): a job's fixed cost."""
+    try:
+        with open("/proc/self/stat") as stat, open("/proc/uptime") as uptime:
+            started = int(stat.read().rsplit(")", 1)[1].split()[19]) / os.sysconf("SC_CLK_TCK")
+            return float(uptime.read().split()[0]) - started
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def run_step(log_path: str | None, step, **kwargs):

@@ -218,6 +218,7 @@ def quantize_cell(
     checkpoint: str | Path,
     fp32_metrics_file: str | Path,
     tokens_dir: str | Path,
+    vocab_file: str | Path,
     calibration_file: str | Path,
     out_dir: str | Path,
     bits: int,
@@ -227,10 +228,16 @@ def quantize_cell(
     threads: int = 1,
     device: str = "cpu",
 ) -> dict[str, Any]:
-    """One PTQ cell: calibrate on the subset, optionally GPFQ, evaluate -> quantized.pt, metrics.json."""
+    """One PTQ cell: calibrate on the subset, optionally GPFQ, evaluate -> quantized.pt (Brevitas'
+    state, for KS), quantized.safetensors (the artifact the noise cells run) and metrics.json.
+
+    The artifact is scored by the engine on the test set and compared with Brevitas' scores; the
+    cell fails, leaving no artifact, if they disagree beyond float rounding.
+    """
     import torch
 
-    from . import quant
+    from . import engine, quant
+    from .tokenizer import Tokenizer
     from .metrics import classification_metrics
     from .models import load_checkpoint
     from .runtime import resolve_device, seed_everything, set_threads
@@ -273,7 +280,7 @@ def quantize_cell(
         quant.apply_gpfq(qmodel, batches)
         gpfq_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    predictions, _ = predict(qmodel, test, batch_size, torch_device)
+    predictions, scores = predict(qmodel, test, batch_size, torch_device)
     qmodel.cpu()
     eval_seconds = time.perf_counter() - start
 
@@ -306,6 +313,25 @@ def quantize_cell(
         "provenance": provenance(device=str(torch_device), threads=threads, seed=meta["seed"]),
     }
     out_dir = Path(out_dir)
+    tokenizer = Tokenizer.load(vocab_file)
+    if len(tokenizer) != meta["vocab_size"]:
+        raise ValueError(f"{vocab_file}: {len(tokenizer)} tokens, but {checkpoint} was trained on {meta['vocab_size']}; retrain it")
+    header = {
+        "vocab": {"size": len(tokenizer), "sha256": tokenizer.sha256(), "file": str(vocab_file)},
+        "label_names": meta["label_names"],
+        "stage_bits": stage_bits,
+        "fp32_meta": meta,
+        "quantization": {"method": method, "gpfq": use_gpfq, "strategy": subset["strategy"], "percentile": percentile, "calibration_size": len(calib)},
+        "provenance": metrics["provenance"],
+    }
+    with atomic_path(out_dir / "quantized.safetensors") as artifact:
+        metrics["artifact_bytes"] = quant.export_artifact(qmodel, artifact, header)
+        start = time.perf_counter()
+        _, engine_scores = predict(engine.load(artifact, kind=meta["kind"], vocab_file=vocab_file).to(torch_device), test, batch_size, torch_device)
+        metrics["engine_check"] = {**engine.agreement(scores, engine_scores), "test_seconds": time.perf_counter() - start}
+        log.info("engine vs Brevitas on the test set: %s", metrics["engine_check"])
+        if not metrics["engine_check"]["within_tolerance"] or metrics["engine_check"]["unexplained_disagreements"]:
+            raise RuntimeError(f"{out_dir}: the engine's scores differ from Brevitas' beyond float rounding: {metrics['engine_check']}")
     with atomic_path(out_dir / "quantized.pt") as tmp:
         torch.save(
             {"format": 1, "fp32_meta": meta, "stage_bits": stage_bits, "percentile": percentile, "method": method, "state_dict": qmodel.state_dict()},

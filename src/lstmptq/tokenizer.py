@@ -6,6 +6,7 @@ token), so noisy text in a later stage is encoded exactly like clean text.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import Counter
@@ -70,6 +71,11 @@ class Tokenizer:
         with atomic_path(path) as tmp:
             tmp.write_text(json.dumps(self.to_dict()), encoding="utf-8")
 
+    def sha256(self) -> str:
+        """Fingerprint of the encoding (tokens in id order, pattern, max_len): models record it so
+        that a model is never fed ids from another vocabulary."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+
     @classmethod
     def load(cls, path: str | Path) -> Tokenizer:
         try:
@@ -79,3 +85,7 @@ class Tokenizer:
             return cls(data["itos"], data["max_len"], data["pattern"])
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise ValueError(f"{path}: not a readable vocabulary file ({err}); rebuild it with the tokenize rule") from err
+
+
+def vocabulary_sha256(path: str | Path) -> str:
+    return Tokenizer.load(path).sha256()

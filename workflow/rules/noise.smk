@@ -57,10 +57,11 @@ rule evaluate_fp32:
 
 
 rule evaluate_ptq:
-    """One noise cell of a quantized model (loaded from its PTQ cell, not re-calibrated)."""
+    """One noise cell of a quantized model: its PTQ cell's artifact, run by the plain-PyTorch
+    engine (verified against Brevitas in the PTQ cell; no brevitas import, no re-calibration)."""
     input:
-        checkpoint="results/{dataset}/{model}/seed{seed}/fp32/model.pt",
-        quantized="results/{dataset}/{model}/seed{seed}/{strategy}/{method}/w{bits}/quantized.pt",
+        artifact="results/{dataset}/{model}/seed{seed}/{strategy}/{method}/w{bits}/quantized.safetensors",
+        vocab="results/{dataset}/tokens/vocab.json",
         noisy="results/{dataset}/noise/eps{eps}.parquet",
         clean_cell=clean_reference(PTQ_CELL),
         fp32_cell=FP32_CELL,
@@ -69,7 +70,7 @@ rule evaluate_ptq:
     params:
         batch_size=config["noise"]["batch_size"],
         device=device_of(config, "evaluate"),
-    threads: 1  # like PTQ: QuantLSTM steps through time in Python, so cells run side by side
+    threads: 1  # the LSTM steps through time (small ops): cells run side by side instead
     resources:
         mem_mb=mem_mb_of(config, config["noise"]["batch_size"], tensors=3),
         runtime=scaled(5, 2),

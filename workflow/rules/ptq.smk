@@ -4,9 +4,11 @@ rule ptq:
         checkpoint="results/{dataset}/{model}/seed{seed}/fp32/model.pt",
         fp32_metrics="results/{dataset}/{model}/seed{seed}/fp32/metrics.json",
         tokens=expand("results/{{dataset}}/tokens/{split}.parquet", split=["train", "test"]),
+        vocab="results/{dataset}/tokens/vocab.json",
         calibration="results/{dataset}/calibration/seed{seed}/{strategy}.json",
     output:
         model="results/{dataset}/{model}/seed{seed}/{strategy}/{method}/w{bits}/quantized.pt",
+        artifact="results/{dataset}/{model}/seed{seed}/{strategy}/{method}/w{bits}/quantized.safetensors",
         metrics="results/{dataset}/{model}/seed{seed}/{strategy}/{method}/w{bits}/metrics.json",
     params:
         percentile=config["ptq"]["percentile"],

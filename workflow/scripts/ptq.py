@@ -7,6 +7,7 @@ run_step(
     checkpoint=snakemake.input.checkpoint,
     fp32_metrics_file=snakemake.input.fp32_metrics,
     tokens_dir=snakemake.input.tokens[0].rsplit("/", 1)[0],
+    vocab_file=snakemake.input.vocab,
     calibration_file=snakemake.input.calibration,
     out_dir=snakemake.output.metrics.rsplit("/", 1)[0],
     bits=int(snakemake.wildcards.bits),

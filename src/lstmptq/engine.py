@@ -1,0 +1,204 @@
+"""Quantized inference in plain PyTorch, from the artifact alone (no Brevitas import).
+
+It reproduces Brevitas 0.13.4's quantized forward of the two classifiers (docs/
+brevitas-quantlstm-numerics.md): every quantization point is ``clamp(round(x / s), qmin, qmax) * s``
+in fp32 (divide, round half to even, clamp), at the same places and in the same order as
+QuantLSTM's cell. Where Brevitas loops, this vectorises:
+
+- the input-to-hidden projections of all timesteps and all four gates are one matrix product;
+  only the recurrent product and the cell's elementwise quantizers step through time;
+- the generative decoder reads the quantized concatenation [q(h_t) ; q(v_y)] (one scale, an
+  elementwise quantizer, so it splits exactly), so W_h q(h_t) is computed once for every label and
+  only the label's own logit offset W_v q(v_y) + b differs per label.
+
+The LSTM part keeps Brevitas' operand and addition order and is bit-identical to it on CPU; the
+split decoder sums the same products in another order, so generative scores differ from
+Brevitas' by float rounding (measured and checked in every PTQ cell, see steps.quantize_cell).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .artifact import Artifact, ArtifactError, activation_range, read
+
+GATE_ACCUMULATORS = ("lstm.input_acc", "lstm.forget_acc", "lstm.cell_acc", "lstm.output_acc")
+SIGMOIDS = ("lstm.input_sigmoid", "lstm.forget_sigmoid", "lstm.output_sigmoid")  # gates i, f, o
+DECODER_CHUNK_ELEMENTS = 2**24  # positions x vocabulary logits held at once (64 MB of fp32)
+
+
+class FakeQuant(nn.Module):
+    """One activation quantizer: scale (a 0-dim or broadcastable fp32 tensor) and integer range."""
+
+    def __init__(self, scale: torch.Tensor, bits: int, signed: bool):
+        super().__init__()
+        self.register_buffer("scale", scale.to(torch.float32))
+        self.low, self.high = activation_range(bits, signed)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x / s, not x * (1/s): Brevitas divides, and the two differ in the last bit
+        return torch.clamp(torch.round(x / self.scale), self.low, self.high) * self.scale
+
+
+def _stacked(artifact: Artifact, names: tuple[str, ...], hidden: int) -> FakeQuant:
+    """Quantizers of the same bits and signedness (one per gate) as one, its scale per gate row."""
+    specs = [artifact.activations[name] for name in names]
+    if len({(bits, signed) for _, bits, signed in specs}) != 1:
+        raise ArtifactError(f"{artifact.path}: {names} differ in bits or signedness")
+    scale = torch.stack([s.reshape(()) for s, _, _ in specs]).repeat_interleave(hidden)
+    return FakeQuant(scale, specs[0][1], specs[0][2])
+
+
+class QuantizedLSTM(nn.Module):
+    """Brevitas QuantLSTM (one layer, batch_first, zero initial state, output-only io quantizer)."""
+
+    def __init__(self, artifact: Artifact):
+        super().__init__()
+        w_ih, w_hh = artifact.weights["lstm.weight_ih"], artifact.weights["lstm.weight_hh"]
+        self.hidden = w_hh.integers.shape[1]
+        self.register_buffer("weight_ih", w_ih.dequantized())  # (4H, E), gate rows i, f, g, o
+        self.register_buffer("weight_hh", w_hh.dequantized())  # (4H, H)
+        self.register_buffer("bias", artifact.floats["lstm.bias"])  # b_ih + b_hh, float
+        quantizer = lambda name: FakeQuant(*artifact.activations[name])  # noqa: E731
+        self.accumulators = _stacked(artifact, GATE_ACCUMULATORS, self.hidden)
+        self.sigmoids = _stacked(artifact, SIGMOIDS, self.hidden)
+        self.cell_tanh = quantizer("lstm.cell_tanh")
+        self.cell_state = quantizer("lstm.cell_state")
+        self.hidden_state_tanh = quantizer("lstm.hidden_state_tanh")
+        self.output = quantizer("lstm.output")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, E) quantized inputs -> (B, T, H) hidden states."""
+        batch, steps, _ = x.shape
+        H = self.hidden
+        input_part = F.linear(x, self.weight_ih)  # every timestep and gate at once
+        h = x.new_zeros(batch, H)  # the initial state is zero and not quantized, as in Brevitas
+        c = x.new_zeros(batch, H)
+        outputs = x.new_empty(batch, steps, H)
+        for t in range(steps):
+            # (x W_ih^T + h W_hh^T) + b: Brevitas' addition order, kept for bit-identical sums
+            gates = self.accumulators((input_part[:, t] + F.linear(h, self.weight_hh)) + self.bias)
+            ifo = self.sigmoids(torch.sigmoid(torch.cat([gates[:, : 2 * H], gates[:, 3 * H :]], dim=1)))
+            i, f, o = ifo[:, :H], ifo[:, H : 2 * H], ifo[:, 2 * H :]
+            g = self.cell_tanh(torch.tanh(gates[:, 2 * H : 3 * H]))
+            c = self.cell_state(self.cell_state(f * c) + self.cell_state(i * g))
+            h = self.output(o * self.hidden_state_tanh(torch.tanh(c)))
+            outputs[:, t] = h
+        return outputs
+
+
+class QuantizedClassifier(nn.Module):
+    """Shared part of both classifiers: quantized embedding lookup -> QuantizedLSTM."""
+
+    def __init__(self, artifact: Artifact):
+        super().__init__()
+        self.header = artifact.header
+        self.kind = artifact.kind
+        self.register_buffer("embedding", artifact.weights["embedding.weight"].dequantized())
+        self.lstm_input = FakeQuant(*artifact.activations["lstm_input"])
+        self.lstm = QuantizedLSTM(artifact)
+        self.head_input = FakeQuant(*artifact.activations["head_input"])
+
+    def encode(self, ids: torch.Tensor) -> torch.Tensor:
+        if ids.numel() and int(ids.max()) >= self.embedding.size(0):
+            raise ValueError(f"token id {int(ids.max())} is outside this model's vocabulary of {self.embedding.size(0)}")
+        return self.lstm(self.lstm_input(F.embedding(ids, self.embedding)))
+
+
+class QuantizedDiscriminative(QuantizedClassifier):
+    def __init__(self, artifact: Artifact):
+        super().__init__(artifact)
+        self.register_buffer("weight", artifact.weights["classifier.weight"].dequantized())
+        self.register_buffer("bias", artifact.floats["classifier.bias"])
+
+    @torch.no_grad()
+    def class_scores(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        out = self.encode(ids)
+        last = out[torch.arange(out.size(0), device=out.device), (lengths - 1).to(out.device)]
+        return F.linear(self.head_input(last), self.weight, self.bias).log_softmax(-1)
+
+
+class QuantizedGenerative(QuantizedClassifier):
+    def __init__(self, artifact: Artifact):
+        super().__init__(artifact)
+        weight = artifact.weights["decoder.weight"].dequantized()  # (V, H + L)
+        labels = artifact.weights["label_embedding.weight"].dequantized()  # (K, L)
+        hidden = self.lstm.hidden
+        self.register_buffer("weight_hidden", weight[:, :hidden].contiguous())
+        # per label: W_v q(v_y) + b, the part of the logits that does not depend on the document
+        self.register_buffer("label_logits", F.linear(self.head_input(labels), weight[:, hidden:], artifact.floats["decoder.bias"]))
+        self.register_buffer("label_top", self.label_logits.max(dim=1).values)
+        self.register_buffer("label_factors", torch.exp(self.label_logits - self.label_top[:, None]))
+        self.register_buffer("log_prior", artifact.floats["log_prior"])
+
+    @torch.no_grad()
+    def class_scores(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(B, K) log p(x | y) + log p(y), positions as in GenerativeLSTM.encode."""
+        out = self.encode(ids[:, :-1])
+        steps = torch.arange(ids.size(1) - 1, device=ids.device)
+        mask = steps[None, :] < (lengths.to(ids.device) - 1)[:, None]
+        doc = torch.arange(ids.size(0), device=ids.device)[:, None].expand_as(mask)[mask]
+        states, targets = self.head_input(out[mask]), ids[:, 1:][mask]
+        vocab = self.label_logits.size(1)
+        scores = states.new_zeros(ids.size(0), self.label_logits.size(0))
+        chunk = max(1, DECODER_CHUNK_ELEMENTS // vocab)
+        for start in range(0, states.size(0), chunk):
+            part = slice(start, start + chunk)
+            shared = F.linear(states[part], self.weight_hidden)  # (n, V), once for every label
+            target = targets[part]
+            target_logits = shared.gather(1, target[:, None]) + self.label_logits.T[target]  # (n, K)
+            scores.index_add_(0, doc[part], target_logits - self.log_normalizers(shared))
+        return scores + self.log_prior
+
+    def log_normalizers(self, shared: torch.Tensor) -> torch.Tensor:
+        """(n, K) logsumexp_v(shared + label_logits[y]) for every label, from one exp pass:
+        sum_v e^(shared_v - m) e^(l_yv - m_y) is a matrix product with the (K, V) label factors."""
+        top = shared.max(dim=1, keepdim=True).values
+        mass = torch.exp(shared - top) @ self.label_factors.T
+        normalizers = mass.log() + top + self.label_top
+        if torch.isfinite(normalizers).all():
+            return normalizers
+        # a sum underflowed (label logits spread by more than ~80 nats): one logsumexp per label
+        return torch.stack([torch.logsumexp(shared + offset, dim=-1) for offset in self.label_logits], dim=1)
+
+def agreement(reference: np.ndarray, scores: np.ndarray, rel_tolerance: float = 1e-4) -> dict:
+    """How the engine's (N, K) class scores compare with Brevitas' `reference` scores.
+
+    `within_tolerance`: every score within rel_tolerance * (1 + |reference|). A prediction that
+    differs is `explained` when Brevitas' own scores for the two labels are closer than twice the
+    largest score difference (a tie broken by float rounding), else it counts as unexplained.
+    """
+    difference = np.abs(scores - reference)
+    ours, theirs = scores.argmax(1), reference.argmax(1)
+    differ = np.flatnonzero(ours != theirs)
+    margins = np.abs(reference[differ, theirs[differ]] - reference[differ, ours[differ]])
+    return {
+        "max_abs_score_difference": float(difference.max()) if difference.size else 0.0,
+        "within_tolerance": bool((difference <= rel_tolerance * (1 + np.abs(reference))).all()),
+        "prediction_agreement": float(1 - len(differ) / max(len(reference), 1)),
+        "disagreements": int(len(differ)),
+        "unexplained_disagreements": int((margins > 2 * difference.max(initial=0.0)).sum()),
+        "disagreement_margins": [float(m) for m in margins],
+    }
+
+
+ENGINES = {"discriminative": QuantizedDiscriminative, "generative": QuantizedGenerative}
+
+
+def load(path: str | Path, *, kind: str | None = None, vocab_file: str | Path | None = None) -> QuantizedClassifier:
+    """The engine for an artifact, checked against the model kind and vocabulary it will be fed."""
+    fingerprint = None
+    if vocab_file is not None:
+        from .tokenizer import vocabulary_sha256
+
+        fingerprint = vocabulary_sha256(vocab_file)
+    artifact = read(path, kind=kind, vocab_sha256=fingerprint, vocab_file=str(vocab_file) if vocab_file else None)
+    try:
+        return ENGINES[artifact.kind](artifact).eval()
+    except (KeyError, RuntimeError) as err:  # a missing tensor or a shape that does not fit
+        raise ArtifactError(f"{path}: inconsistent {artifact.kind} model ({type(err).__name__}: {err}); delete it and rebuild its PTQ cell") from err
