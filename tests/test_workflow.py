@@ -84,6 +84,13 @@ def test_tiny_run_writes_every_output(tiny_run):
     fp32 = table.set_index("model")["accuracy"]
     assert (ptq["float_reference_accuracy"] == ptq["model"].map(fp32)).all()
     assert (ptq["compression_ratio"] > 6).all()
+    for cell in root.glob("*/seed0/*/gpfq/w4"):
+        # each PTQ cell checked its artifact against Brevitas; its noise cells ran the artifact
+        check = json.loads((cell / "metrics.json").read_text())["engine_check"]
+        assert check["within_tolerance"] and check["prediction_agreement"] >= 0.999, check
+        noise = json.loads((cell / "noise" / "eps0.1.json").read_text())
+        assert noise["engine"].startswith("lstmptq.engine") and noise["startup_seconds"] > 0
+    assert len(list(root.glob("*/seed0/*/gpfq/w4/quantized.safetensors"))) == 4
     ks = pd.read_csv(root / "tables" / "ks.csv", keep_default_na=False)
     assert set(ks["comparison"]) == {"fp32_vs_quantized", "pre_vs_post_calibration", "balanced_vs_random"}
     assert ks["ks"].between(0, 1).all()

@@ -1,0 +1,150 @@
+"""How fast is the plain-PyTorch engine against the FP32 model and Brevitas, how big are the
+artifacts, and what does a noise cell cost before it scores its first document?
+
+Prints one `name: value` line per figure. Needs the default grid's PTQ cells (8 and 4 bits):
+    snakemake --cores 8 && python bench/engine.py
+
+- `<kind>/...`: the embedded test set scored side by side in this process (batch 64, 1 thread,
+  interleaved, median of --repeats) by the FP32 model, the engine (4-bit artifact) and Brevitas
+  (the same cell's quantized.pt); `lstm_...` times the embedding + LSTM part alone.
+- `<kind>/w<b>/...`: artifact size on disk vs the counted bits (metrics.json `size_bits`).
+- `<kind>/latency_ms/...`: median per-document latency at batch 1.
+- `noise_cell/...`: a real noise-cell job (snakemake, forced) from process start to the first
+  document scored, against `python -c "import torch"`; medians over --repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lstmptq import engine, quant
+from lstmptq.models import load_checkpoint
+from lstmptq.training import Encoded, collate, predict, sorted_batches
+
+KINDS = ("generative", "discriminative")
+
+
+def timed(function) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def encoder_time(model, batches, lstm) -> float:
+    """Embedding + LSTM over every batch (no head): where Brevitas' time goes."""
+    with torch.no_grad():
+        return timed(lambda: [lstm(model, ids) for ids, _ in batches])
+
+
+def fp32_lstm(model, ids):
+    return model.lstm(model.lstm_input(model.embedding(ids)))
+
+
+def engine_lstm(model, ids):
+    return model.encode(ids)
+
+
+def side_by_side(cell: Path, test: Encoded, repeats: int, batch_size: int) -> dict[str, float]:
+    fp32, _ = load_checkpoint(cell.parents[2] / "fp32" / "model.pt")
+    fp32.eval()
+    brevitas, _ = quant.load_quantized(fp32, cell / "quantized.pt")
+    ours = engine.load(cell / "quantized.safetensors")
+    batches = [collate(test, b, "cpu")[:2] for b in sorted_batches(test.lengths, batch_size)]
+    models = {"fp32": (fp32, fp32_lstm), "engine": (ours, engine_lstm), "brevitas": (brevitas, fp32_lstm)}
+    times = {f"{part}{name}": [] for name in models for part in ("", "lstm_")}
+    scores = {}
+    for _ in range(repeats):
+        for name, (model, lstm) in models.items():
+            start = time.perf_counter()
+            _, scores[name] = predict(model, test, batch_size, "cpu")
+            times[name].append(time.perf_counter() - start)
+            times[f"lstm_{name}"].append(encoder_time(model, batches, lstm))
+    median = {name: statistics.median(values) for name, values in times.items()}
+    check = engine.agreement(scores["brevitas"], scores["engine"])
+    return {
+        **{f"{name}_seconds": value for name, value in median.items()},
+        "engine_over_fp32": median["engine"] / median["fp32"],
+        "brevitas_over_engine": median["brevitas"] / median["engine"],
+        "lstm_engine_over_fp32": median["lstm_engine"] / median["lstm_fp32"],
+        "lstm_brevitas_over_engine": median["lstm_brevitas"] / median["lstm_engine"],
+        "engine_vs_brevitas_max_abs_score_difference": check["max_abs_score_difference"],
+        "engine_vs_brevitas_prediction_agreement": check["prediction_agreement"],
+    }
+
+
+def latency_ms(model, test: Encoded, documents: int) -> float:
+    per_document = []
+    for i in range(min(documents, len(test))):
+        ids, lengths, _ = collate(test, [i], "cpu")
+        with torch.no_grad():
+            per_document.append(timed(lambda: model.class_scores(ids, lengths)))
+    return 1000 * statistics.median(per_document)
+
+
+def noise_cell_startup(cell_json: Path, repeats: int) -> dict[str, float]:
+    """Force one real noise cell `repeats` times, interleaved with `python -c "import torch"`."""
+    startup, import_torch = [], []
+    for _ in range(repeats):
+        done = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--force", "--allowed-rules", "evaluate_ptq", str(cell_json)],
+                              capture_output=True, text=True)  # fmt: skip
+        if done.returncode:
+            raise SystemExit(f"snakemake failed on {cell_json}:\n{done.stderr[-3000:]}")
+        startup.append(json.loads(cell_json.read_text())["startup_seconds"])
+        import_torch.append(timed(lambda: subprocess.run([sys.executable, "-c", "import torch"], check=True)))
+    return {
+        "startup_seconds": statistics.median(startup),
+        "import_torch_seconds": statistics.median(import_torch),
+        "startup_over_import_torch": statistics.median(startup) / statistics.median(import_torch),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", default="results/bbc_news", help="a dataset's results folder")
+    parser.add_argument("--cell", default="seed0/balanced/gpfq", help="seed/strategy/method of the PTQ cells")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--latency-docs", type=int, default=100)
+    parser.add_argument("--skip-startup", action="store_true", help="do not run snakemake for the noise-cell figure")
+    args = parser.parse_args()
+    torch.set_num_threads(1)  # as the noise cells
+    root = Path(args.results)
+    cells = {(kind, bits): root / kind / args.cell / f"w{bits}" for kind in KINDS for bits in (8, 4)}
+    missing = [str(c / "quantized.safetensors") for c in cells.values() if not (c / "quantized.safetensors").exists()]
+    if missing:
+        raise SystemExit(f"missing PTQ cells; build them first: snakemake --cores 8 {' '.join(missing)}")
+    test = Encoded.from_frame(pd.read_parquet(root / "tokens" / "test.parquet"))
+    figures: dict[str, float] = {}
+    for kind in KINDS:
+        for name, value in side_by_side(cells[kind, 4], test, args.repeats, batch_size=64).items():
+            figures[f"{kind}/{name}"] = value
+        fp32, _ = load_checkpoint(root / kind / "seed0" / "fp32" / "model.pt")
+        figures[f"{kind}/fp32_model_pt_bytes"] = (root / kind / "seed0" / "fp32" / "model.pt").stat().st_size
+        figures[f"{kind}/latency_ms/fp32"] = latency_ms(fp32.eval(), test, args.latency_docs)
+        for bits in (8, 4):
+            cell = cells[kind, bits]
+            counted = json.loads((cell / "metrics.json").read_text())["size_bits"] / 8
+            size = (cell / "quantized.safetensors").stat().st_size
+            figures[f"{kind}/w{bits}/artifact_bytes"] = size
+            figures[f"{kind}/w{bits}/counted_bytes"] = counted
+            figures[f"{kind}/w{bits}/artifact_over_counted"] = size / counted
+            figures[f"{kind}/latency_ms/engine_w{bits}"] = latency_ms(engine.load(cell / "quantized.safetensors"), test, args.latency_docs)
+    if not args.skip_startup:
+        for name, value in noise_cell_startup(cells["generative", 4] / "noise" / "eps0.05.json", args.repeats).items():
+            figures[f"noise_cell/{name}"] = value
+    for name, value in figures.items():
+        print(f"{name}: {value:.4g}" if isinstance(value, float) else f"{name}: {value}")
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
