@@ -59,7 +59,7 @@ def write_frame(path: str | os.PathLike, frame) -> None:
             raise ValueError(f"{path}: unsupported table format {suffix!r} (use .parquet or .csv)")
 
 
-_PACKAGES = ("torch", "numpy", "pandas", "scikit-learn", "datasets", "snakemake", "brevitas")
+_PACKAGES = ("torch", "numpy", "pandas", "scikit-learn", "datasets", "snakemake", "brevitas", "safetensors")
 
 
 def provenance(**extra: Any) -> dict[str, Any]:

@@ -1,0 +1,60 @@
+"""What did the noise stage of finished runs cost? Compare runs (e.g. before/after a change).
+
+Reads Snakemake's per-job benchmark files (`benchmarks/**/noise/eps*.tsv`, wall seconds `s`) and
+the cells' own timings (`load_seconds`, `score_seconds`, `startup_seconds` where recorded) of each
+run folder, and prints one `name: value` line per figure:
+    python bench/noise_stage.py /path/to/run_before /path/to/run_after
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+import pandas as pd
+
+
+def noise_jobs(run: Path) -> pd.DataFrame:
+    rows = []
+    for tsv in sorted(run.glob("benchmarks/*/*/seed*/**/noise/eps*.tsv")):
+        parts = tsv.relative_to(run / "benchmarks").parts
+        cell = run / "results" / tsv.relative_to(run / "benchmarks").with_suffix(".json")
+        timings = json.loads(cell.read_text()) if cell.exists() else {}
+        rows.append(
+            {
+                "model": parts[1],
+                "quantized": parts[3] != "fp32",
+                "job_seconds": float(pd.read_csv(tsv, sep="\t")["s"].iloc[0]),
+                **{k: timings.get(k) for k in ("load_seconds", "score_seconds", "startup_seconds")},
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path, help="workflow folders of finished runs")
+    args = parser.parse_args()
+    totals = []
+    for run in args.runs:
+        jobs = noise_jobs(run)
+        if jobs.empty:
+            raise SystemExit(f"{run}: no noise-cell benchmark files under benchmarks/")
+        name = run.name
+        totals.append(jobs["job_seconds"].sum())
+        print(f"{name}/noise_jobs: {len(jobs)}")
+        print(f"{name}/noise_job_seconds_total: {totals[-1]:.0f}")
+        for (model, quantized), group in jobs.groupby(["model", "quantized"]):
+            label = f"{name}/{model}/{'quantized' if quantized else 'fp32'}"
+            print(f"{label}/median_job_seconds: {statistics.median(group['job_seconds']):.2f}")
+            for column in ("score_seconds", "startup_seconds"):
+                if group[column].notna().any():
+                    print(f"{label}/median_{column}: {statistics.median(group[column].dropna()):.2f}")
+    if len(totals) == 2:
+        print(f"noise_job_seconds_before_over_after: {totals[0] / totals[1]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
