@@ -27,8 +27,10 @@ from torch import nn
 
 from .artifact import Artifact, ArtifactError, activation_range, read
 
-GATE_ACCUMULATORS = ("lstm.input_acc", "lstm.forget_acc", "lstm.cell_acc", "lstm.output_acc")
-SIGMOIDS = ("lstm.input_sigmoid", "lstm.forget_sigmoid", "lstm.output_sigmoid")  # gates i, f, o
+# The engine keeps gate rows in the order i, f, o, g (the artifact has nn.LSTM's i, f, g, o), so
+# that one sigmoid covers a contiguous 3H slice; a row permutation changes no arithmetic.
+GATE_ACCUMULATORS = ("lstm.input_acc", "lstm.forget_acc", "lstm.output_acc", "lstm.cell_acc")
+SIGMOIDS = ("lstm.input_sigmoid", "lstm.forget_sigmoid", "lstm.output_sigmoid")
 DECODER_CHUNK_ELEMENTS = 2**24  # positions x vocabulary logits held at once (64 MB of fp32)
 
 
@@ -42,7 +44,7 @@ class FakeQuant(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x / s, not x * (1/s): Brevitas divides, and the two differ in the last bit
-        return torch.clamp(torch.round(x / self.scale), self.low, self.high) * self.scale
+        return torch.round(x / self.scale).clamp_(self.low, self.high).mul_(self.scale)
 
 
 def _stacked(artifact: Artifact, names: tuple[str, ...], hidden: int) -> FakeQuant:
@@ -60,10 +62,11 @@ class QuantizedLSTM(nn.Module):
     def __init__(self, artifact: Artifact):
         super().__init__()
         w_ih, w_hh = artifact.weights["lstm.weight_ih"], artifact.weights["lstm.weight_hh"]
-        self.hidden = w_hh.integers.shape[1]
-        self.register_buffer("weight_ih", w_ih.dequantized())  # (4H, E), gate rows i, f, g, o
-        self.register_buffer("weight_hh", w_hh.dequantized())  # (4H, H)
-        self.register_buffer("bias", artifact.floats["lstm.bias"])  # b_ih + b_hh, float
+        H = self.hidden = w_hh.integers.shape[1]
+        ifog = torch.cat([torch.arange(2 * H), torch.arange(3 * H, 4 * H), torch.arange(2 * H, 3 * H)])
+        self.register_buffer("weight_ih", w_ih.dequantized()[ifog])  # (4H, E)
+        self.register_buffer("weight_hh", w_hh.dequantized()[ifog])  # (4H, H)
+        self.register_buffer("bias", artifact.floats["lstm.bias"][ifog])  # b_ih + b_hh, float
         quantizer = lambda name: FakeQuant(*artifact.activations[name])  # noqa: E731
         self.accumulators = _stacked(artifact, GATE_ACCUMULATORS, self.hidden)
         self.sigmoids = _stacked(artifact, SIGMOIDS, self.hidden)
@@ -76,16 +79,15 @@ class QuantizedLSTM(nn.Module):
         """(B, T, E) quantized inputs -> (B, T, H) hidden states."""
         batch, steps, _ = x.shape
         H = self.hidden
-        input_part = F.linear(x, self.weight_ih)  # every timestep and gate at once
+        input_part = F.linear(x, self.weight_ih).transpose(0, 1).contiguous()  # every step and gate at once: (T, B, 4H)
         h = x.new_zeros(batch, H)  # the initial state is zero and not quantized, as in Brevitas
         c = x.new_zeros(batch, H)
         outputs = x.new_empty(batch, steps, H)
         for t in range(steps):
             # (x W_ih^T + h W_hh^T) + b: Brevitas' addition order, kept for bit-identical sums
-            gates = self.accumulators((input_part[:, t] + F.linear(h, self.weight_hh)) + self.bias)
-            ifo = self.sigmoids(torch.sigmoid(torch.cat([gates[:, : 2 * H], gates[:, 3 * H :]], dim=1)))
-            i, f, o = ifo[:, :H], ifo[:, H : 2 * H], ifo[:, 2 * H :]
-            g = self.cell_tanh(torch.tanh(gates[:, 2 * H : 3 * H]))
+            gates = self.accumulators((input_part[t] + F.linear(h, self.weight_hh)) + self.bias)
+            i, f, o = self.sigmoids(torch.sigmoid(gates[:, : 3 * H])).split(H, dim=1)
+            g = self.cell_tanh(torch.tanh(gates[:, 3 * H :]))
             c = self.cell_state(self.cell_state(f * c) + self.cell_state(i * g))
             h = self.output(o * self.hidden_state_tanh(torch.tanh(c)))
             outputs[:, t] = h
