@@ -168,6 +168,7 @@ class QuantizedGenerative(QuantizedClassifier):
         # a sum underflowed (label logits spread by more than ~80 nats): one logsumexp per label
         return torch.stack([torch.logsumexp(shared + offset, dim=-1) for offset in self.label_logits], dim=1)
 
+
 def agreement(reference: np.ndarray, scores: np.ndarray, rel_tolerance: float = 1e-4) -> dict:
     """How the engine's (N, K) class scores compare with Brevitas' `reference` scores.
 
@@ -196,9 +197,9 @@ def load(path: str | Path, *, kind: str | None = None, vocab_file: str | Path | 
     """The engine for an artifact, checked against the model kind and vocabulary it will be fed."""
     fingerprint = None
     if vocab_file is not None:
-        from .tokenizer import vocabulary_sha256
+        from .tokenizer import Tokenizer
 
-        fingerprint = vocabulary_sha256(vocab_file)
+        fingerprint = Tokenizer.load(vocab_file).sha256()
     artifact = read(path, kind=kind, vocab_sha256=fingerprint, vocab_file=str(vocab_file) if vocab_file else None)
     try:
         return ENGINES[artifact.kind](artifact).eval()

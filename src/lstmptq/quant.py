@@ -103,9 +103,11 @@ def quantize_model(model: nn.Module, stage_bits: dict[str, int], percentile: flo
     missing = set(STAGES) - set(stage_bits)
     if missing:
         raise ValueError(f"no bit width for stage(s) {sorted(missing)}")
+    from .artifact import SUPPORTED_BITS  # what the exported artifact and its engine can hold
+
     for stage, bits in stage_bits.items():
-        if not 2 <= int(bits) <= 16:
-            raise ValueError(f"bit width {bits} for stage {stage!r} is outside 2..16")
+        if int(bits) not in SUPPORTED_BITS:
+            raise ValueError(f"bit width {bits} for stage {stage!r} is outside {SUPPORTED_BITS.start}..{SUPPORTED_BITS.stop - 1}")
     q = copy.deepcopy(model).cpu().eval()
     emb, lstm, head = (int(stage_bits[s]) for s in STAGES)
     q.embedding = quant_embedding(model.embedding, emb, percentile)

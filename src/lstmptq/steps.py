@@ -237,10 +237,10 @@ def quantize_cell(
     import torch
 
     from . import engine, quant
-    from .tokenizer import Tokenizer
     from .metrics import classification_metrics
     from .models import load_checkpoint
     from .runtime import resolve_device, seed_everything, set_threads
+    from .tokenizer import Tokenizer
     from .training import Encoded, collate, predict, sorted_batches
 
     use_gpfq, stage_bits = parse_method(method, bits)
@@ -309,7 +309,7 @@ def quantize_cell(
         "float_reference": float_reference,
         "activation_thresholds": quant.activation_thresholds(qmodel),
         "weight_scales": {name: scale for name, (_, scale, _) in quant.quantized_weights(qmodel).items()},
-        "config": {**meta, "seed": meta["seed"]},
+        "config": meta,
         "provenance": provenance(device=str(torch_device), threads=threads, seed=meta["seed"]),
     }
     out_dir = Path(out_dir)
@@ -327,7 +327,8 @@ def quantize_cell(
     with atomic_path(out_dir / "quantized.safetensors") as artifact:
         metrics["artifact_bytes"] = quant.export_artifact(qmodel, artifact, header)
         start = time.perf_counter()
-        _, engine_scores = predict(engine.load(artifact, kind=meta["kind"], vocab_file=vocab_file).to(torch_device), test, batch_size, torch_device)
+        # no vocabulary check: the header's fingerprint was taken from `tokenizer` just above
+        _, engine_scores = predict(engine.load(artifact, kind=meta["kind"]).to(torch_device), test, batch_size, torch_device)
         metrics["engine_check"] = {**engine.agreement(scores, engine_scores), "test_seconds": time.perf_counter() - start}
         log.info("engine vs Brevitas on the test set: %s", metrics["engine_check"])
         if not metrics["engine_check"]["within_tolerance"] or metrics["engine_check"]["unexplained_disagreements"]:

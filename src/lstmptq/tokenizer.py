@@ -86,6 +86,3 @@ class Tokenizer:
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise ValueError(f"{path}: not a readable vocabulary file ({err}); rebuild it with the tokenize rule") from err
 
-
-def vocabulary_sha256(path: str | Path) -> str:
-    return Tokenizer.load(path).sha256()
