@@ -13,7 +13,8 @@ SRC = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, SRC)
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 
-from lstmptq.config import check_config, format_eps, model_settings, ptq_methods, source_files
+from lstmptq.config import check_config, model_settings, source_files
+from lstmptq.grid import WILDCARDS, format_eps, ptq_methods
 from lstmptq.plots import PLOTS
 from lstmptq.resources import device_of, gpus_of, mem_mb_of, scaled
 
@@ -26,8 +27,9 @@ configfile: "config.yaml"
 report: "workflow/report/workflow.rst"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
-check_config(config)
+SCHEMA = "workflow/schemas/config.schema.yaml"
+validate(config, SCHEMA)
+check_config(config, Path(workflow.basedir) / SCHEMA)
 
 
 SPLITS = ["train", "valid", "test"]
@@ -42,13 +44,7 @@ EPS = [format_eps(eps) for eps in config["noise"]["eps"]]
 
 
 wildcard_constraints:
-    dataset="[a-z][a-z0-9_]*",
-    model="discriminative|generative",
-    seed="[0-9]+",
-    strategy="[a-z][a-z0-9_]*",
-    bits="[0-9]+",
-    method="(gpfq|plain)(-(embedding|lstm|head)8)?",
-    eps="[0-9.e+-]+",
+    **WILDCARDS,
 
 
 include: "workflow/rules/data.smk"

@@ -5,7 +5,10 @@ import yaml
 from snakemake.utils import validate
 
 from conftest import REPO
-from lstmptq.config import ConfigError, check_config, model_settings
+from pathlib import Path
+
+from lstmptq.config import ConfigError, check_config, main, model_settings
+from lstmptq.grid import NAME, axis_problems
 
 SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
 
@@ -92,3 +95,74 @@ def test_model_settings_hold_only_what_each_classifier_uses(config):
     checked(config)
     assert model_settings(config, "discriminative") == {"embedding_dim": 100, "hidden_dim": 100, "dropout": 0.5}
     assert set(model_settings(config, "generative")) == {"embedding_dim", "hidden_dim", "label_embedding_dim", "prior", "dropout"}
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        # YAML reads `4.0` as a float: `w4.0` names files no rule makes, and a finished run would
+        # then say "Nothing to be done" while its tables describe the old grid
+        (lambda c: c["ptq"].update(bits=[4.0, 3]), r"`ptq.bits\[0\]`: 4.0 is not a whole number; write 4"),
+        (lambda c: c.update(seeds=[0, 1.0]), r"`seeds\[1\]`: 1.0 is not a whole number"),
+        (lambda c: c["ptq"].update(batch_size=32.0), r"`ptq.batch_size`: 32.0 is not a whole number"),
+        (lambda c: c["noise"].update(batch_size=64.0), r"`noise.batch_size`: 64.0 is not a whole number"),
+        (lambda c: c["checks"].update(min_train_per_class=2.0), r"`checks.min_train_per_class`"),
+    ],
+)
+def test_grid_values_must_be_whole_numbers_where_they_name_files(config, edit, message):
+    edit(config)
+    validate(config, SCHEMA)  # JSON Schema's `integer` admits 4.0: this check is the one that refuses it
+    with pytest.raises(ConfigError, match=message):
+        check_config(config, SCHEMA)
+
+
+def test_every_axis_value_is_spelt_as_its_wildcard_matches(config):
+    checked(config)
+    assert axis_problems(config) == []
+    config["ptq"]["bits"] = [4.0]  # what the whole-number check stops first
+    config["calibration"]["strategies"] = ["balanced", "balanced"]
+    problems = "\n".join(axis_problems(config))
+    assert "`ptq.bits`: '4.0' cannot name a file" in problems
+    assert "`calibration.strategies`: ['balanced'] appear more than once" in problems
+
+
+def test_schema_repeats_the_grid_patterns(config):
+    schema = yaml.safe_load(Path(SCHEMA).read_text())
+    assert schema["definitions"]["name"]["pattern"] == f"^{NAME}$"
+
+
+def typo_paths(config, path=()):
+    """Every object of the config whose keys are settings (not names of sources or strategies)."""
+    if not isinstance(config, dict):
+        return
+    if path not in {("sources",), ("calibration", "definitions")}:
+        yield path
+    for key, value in config.items():
+        yield from typo_paths(value, (*path, key))
+
+
+def test_a_misspelt_key_is_refused_at_any_depth(config):
+    checked(config)
+    paths = list(typo_paths(config))
+    assert ("sources", "bbc_news") in paths and ("model", "dropout") in paths and ("calibration", "definitions", "skewed") in paths
+    for path in paths:
+        broken = copy.deepcopy(config)
+        node = broken
+        for key in path:
+            node = node[key]
+        node["misspelt_key"] = 1
+        with pytest.raises(Exception, match="misspelt_key"):
+            validate(broken, SCHEMA)
+
+
+def test_check_config_command_names_the_file_line_and_key(tmp_path, capsys):
+    bad_yaml = tmp_path / "mine.yaml"
+    bad_yaml.write_text("ptq:\n  bits: [4, 3\nnoise: {eps: [0]}\n")
+    assert main(["--workflow", str(REPO), str(bad_yaml)]) == 1
+    assert f"{bad_yaml}: not valid YAML: line 3, column 6" in capsys.readouterr().err
+    floats = tmp_path / "floats.yaml"
+    floats.write_text("ptq: {bits: [4.0]}\n")
+    assert main(["--workflow", str(REPO), str(floats)]) == 1
+    assert "`ptq.bits[0]`: 4.0 is not a whole number" in capsys.readouterr().err
+    assert main(["--workflow", str(REPO), str(REPO / "tests" / "configs" / "tiny.yaml")]) == 0
+    assert "ok:" in capsys.readouterr().out

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from lstmptq import artifact, engine, quant
+from lstmptq.io import content_sha256
 from lstmptq.models import build_model
 from lstmptq.tokenizer import SPECIALS, Tokenizer
 from lstmptq.training import Encoded, collate, predict, sorted_batches
@@ -182,7 +183,7 @@ def test_unsupported_bit_width_is_refused(exported, tmp_path):
         header = json.loads(handle.metadata()[artifact.METADATA_KEY])
         tensors = {name: handle.get_tensor(name) for name in handle.keys()}
     header["activations"]["head_input"]["bits"] = 32
-    header["sha256"] = artifact._digest(header, tensors)
+    header["sha256"] = content_sha256(header, tensors)
     save_file(tensors, str(tmp_path / "wide.safetensors"), metadata={artifact.METADATA_KEY: json.dumps(header)})
     with pytest.raises(artifact.ArtifactError, match="bit width 32 is not supported"):
         engine.load(tmp_path / "wide.safetensors")

@@ -78,20 +78,26 @@ def write_cell(path, **fields):
     return str(path)
 
 
-def test_study_table_joins_sizes_and_summarizes_seeds(tmp_path):
-    cells, ptq = [], []
+def test_study_table_joins_sizes_and_flags_and_summarizes_seeds(tmp_path):
+    cells, ptq, fp32_metrics = [], [], []
     for seed, (fp32, quantized) in enumerate([(0.9, 0.8), (0.8, 0.6)]):
         base = {"model": "generative", "seed": seed, "eps": 0.0}
         cells.append(write_cell(tmp_path / f"f{seed}.json", **base, strategy="fp32", method="fp32", bits=32, accuracy=fp32, drop_vs_fp32=0.0))
         cells.append(write_cell(tmp_path / f"q{seed}.json", **base, strategy="balanced", method="gpfq", bits=4, accuracy=quantized, drop_vs_fp32=fp32 - quantized))
         (tmp_path / f"p{seed}.json").write_text(json.dumps({"config": {"kind": "generative", "seed": seed}, "strategy": "balanced", "method": "gpfq",
-                                                            "bits": 4, "size_bits": 100, "fp32_size_bits": 800, "compression_ratio": 8.0}))  # fmt: skip
+                                                            "bits": 4, "size_bits": 100, "fp32_size_bits": 800, "compression_ratio": 8.0,
+                                                            "flags": ["calibration_misses_class"] if seed else []}))  # fmt: skip
         ptq.append(str(tmp_path / f"p{seed}.json"))
-    table = build_study_table("toy", cells, ptq)
+        (tmp_path / f"m{seed}.json").write_text(json.dumps({"config": {"kind": "generative", "seed": seed}, "flags": []}))
+        fp32_metrics.append(str(tmp_path / f"m{seed}.json"))
+    table = build_study_table("toy", cells, ptq, fp32_metrics)
     assert len(table) == 4 and (table["dataset"] == "toy").all()
     fp32_rows = table[table["strategy"] == "fp32"]
     assert (fp32_rows["size_bits"] == 800).all() and (fp32_rows["compression_ratio"] == 1).all()
+    # each row carries its own cell's flags; the summary flags a grid cell if any seed is flagged
+    assert table.set_index(["strategy", "seed"])["flags"].to_dict() == {("fp32", 0): "", ("fp32", 1): "", ("balanced", 0): "", ("balanced", 1): "calibration_misses_class"}
     summary = summarize_over_seeds(table).set_index("strategy")
+    assert summary.loc["balanced", "flags"] == "calibration_misses_class" and summary.loc["fp32", "flags"] == ""
     assert summary.loc["balanced", "n_seeds"] == 2
     assert summary.loc["balanced", "accuracy_mean"] == pytest.approx(0.7)
     assert summary.loc["balanced", "drop_vs_fp32_mean"] == pytest.approx(0.15)

@@ -1,8 +1,11 @@
 import math
+import zipfile
 
 import pytest
 import torch
+from test_io import refused
 
+from lstmptq.io import ResultFileError
 from lstmptq.models import DiscriminativeLSTM, GenerativeLSTM, build_model, load_checkpoint, log_prior_from, save_checkpoint
 from lstmptq.tokenizer import BOS_ID, EOS_ID, PAD_ID
 
@@ -90,10 +93,50 @@ def test_checkpoint_round_trip_with_weights_only(tmp_path, kind):
     assert torch.allclose(again.eval().class_scores(*batch()), model.class_scores(*batch()))
 
 
-def test_truncated_checkpoint_is_a_clear_error(tmp_path):
-    model = build_model("discriminative", V, K, {"embedding_dim": 6, "hidden_dim": 5})
-    save_checkpoint(tmp_path / "m.pt", model, {"vocab_size": V, "num_classes": K, "model": {"embedding_dim": 6, "hidden_dim": 5}})
-    data = (tmp_path / "m.pt").read_bytes()
-    (tmp_path / "m.pt").write_bytes(data[: len(data) // 2])
-    with pytest.raises(ValueError, match=r"m\.pt: not a readable checkpoint"):
-        load_checkpoint(tmp_path / "m.pt")
+@pytest.fixture
+def checkpoint(tmp_path):
+    """A saved checkpoint (in a folder like the workflow's) and its model."""
+    hp = {"embedding_dim": 6, "hidden_dim": 5}
+    model = build_model("discriminative", V, K, hp)
+    path = tmp_path / "fp32" / "model.pt"
+    save_checkpoint(path, model, {"vocab_size": V, "num_classes": K, "model": hp})
+    return path, model
+
+
+def test_a_flipped_byte_in_a_checkpoint_tensor_is_refused(checkpoint):
+    path, model = checkpoint
+    data = bytearray(path.read_bytes())
+    offset = data.find(model.classifier.weight.detach().numpy().tobytes())  # the tensor's bytes in the zip
+    assert offset > 0
+    data[offset + 5] ^= 0x10
+    path.write_bytes(bytes(data))
+    with pytest.raises(ResultFileError, match=refused(path, "content does not match its checksum: the file was edited or corrupted")):
+        load_checkpoint(path)
+
+
+def test_an_edited_zip_entry_with_a_valid_crc_is_refused(checkpoint):
+    """Rewriting the tensor's zip entry keeps the zip consistent: only the checksum can tell."""
+    path, _ = checkpoint
+    with zipfile.ZipFile(path) as archive:
+        entries = {info: archive.read(info) for info in archive.infolist()}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        for info, content in entries.items():
+            if info.filename.endswith("/data/0"):
+                content = bytes([content[0] ^ 0xFF]) + content[1:]
+            archive.writestr(info, content)
+    with pytest.raises(ResultFileError, match=refused(path, "content does not match its checksum: .*")):
+        load_checkpoint(path)
+
+
+def test_truncated_missing_or_old_checkpoints_are_refused(checkpoint):
+    path, model = checkpoint
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ResultFileError, match=refused(path, r"truncated or not a checkpoint \(PytorchStreamReader failed .*\)")):
+        load_checkpoint(path)
+    path.unlink()
+    with pytest.raises(ResultFileError, match=refused(path, "not found")):
+        load_checkpoint(path)
+    torch.save({"format": 1, "kind": model.kind, "meta": {}, "state_dict": model.state_dict()}, path)  # before checksums
+    with pytest.raises(ResultFileError, match=refused(path, "checkpoint in format 1, but this code reads format 2")):
+        load_checkpoint(path)

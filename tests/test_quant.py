@@ -97,16 +97,39 @@ def test_bit_widths_outside_2_to_16_are_refused(model):
         quant.quantize_model(model, {"embedding": 1, "lstm": 4, "head": 4}, 99.99)
 
 
-def test_saved_quantized_state_reloads_without_recalibration(model, tmp_path):
+def save_calibrated(model, path):
+    """A calibrated 4-bit model saved as a PTQ cell saves it; returns the quantized model."""
     q = quant.quantize_model(model, {s: 4 for s in quant.STAGES}, 99.99)
     quant.calibrate(q, batches(data()))
-    torch.save({"stage_bits": {s: 4 for s in quant.STAGES}, "percentile": 99.99, "state_dict": q.state_dict()}, tmp_path / "q.pt")
-    again, _ = quant.load_quantized(model, tmp_path / "q.pt")
+    quant.save_quantized(path, q, {"kind": model.kind}, {s: 4 for s in quant.STAGES}, 99.99, "plain")
+    return q
+
+
+def test_saved_quantized_state_reloads_without_recalibration(model, tmp_path):
+    q = save_calibrated(model, tmp_path / "q.pt")
+    again, payload = quant.load_quantized(model, tmp_path / "q.pt")
+    assert payload["method"] == "plain" and payload["fp32_meta"] == {"kind": model.kind}
     test = data(seed=3)
     assert np.array_equal(predict(again, test, 16, "cpu")[1], predict(q, test, 16, "cpu")[1])
 
 
 def test_corrupt_quantized_file_is_a_clear_error(model, tmp_path):
-    (tmp_path / "q.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match=r"q\.pt: not a readable quantized model"):
-        quant.load_quantized(model, tmp_path / "q.pt")
+    path = tmp_path / "q.pt"
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match=r"q\.pt: truncated or not a quantized model .*snakemake .*q\.pt --force$"):
+        quant.load_quantized(model, path)
+    torch.save({"format": 1, "stage_bits": {s: 4 for s in quant.STAGES}, "percentile": 99.99, "state_dict": {}}, path)
+    with pytest.raises(ValueError, match=r"q\.pt: quantized model in format 1, but this code reads format 2"):
+        quant.load_quantized(model, path)
+
+
+def test_edited_quantized_state_is_refused(model, tmp_path):
+    path = tmp_path / "q.pt"
+    q = save_calibrated(model, path)
+    data = bytearray(path.read_bytes())
+    offset = data.find(q.state_dict()["embedding.weight"].numpy().tobytes())
+    assert offset > 0
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"q\.pt: content does not match its checksum: the file was edited or corrupted; rebuild it with"):
+        quant.load_quantized(model, path)

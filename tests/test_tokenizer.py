@@ -40,7 +40,10 @@ def test_saved_tokenizer_encodes_identically(tmp_path):
 
 def test_corrupt_vocabulary_file_is_named(tmp_path):
     (tmp_path / "vocab.json").write_text("{not json")
-    with pytest.raises(ValueError, match=r"vocab\.json: not a readable vocabulary file"):
+    with pytest.raises(ValueError, match=r"vocab\.json: truncated or not JSON .*line 1 column 2.*snakemake .*vocab\.json --force"):
+        Tokenizer.load(tmp_path / "vocab.json")
+    (tmp_path / "vocab.json").write_text('{"format": 0}')
+    with pytest.raises(ValueError, match=r"vocab\.json: not a vocabulary file of this code \(format 0"):
         Tokenizer.load(tmp_path / "vocab.json")
 
 

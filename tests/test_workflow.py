@@ -2,6 +2,7 @@
 
 import json
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -107,6 +108,11 @@ def test_tiny_run_writes_every_output(tiny_run):
     ptq_accuracy = ptq.set_index(["model", "strategy"])["accuracy"]
     assert (clean[clean["strategy"] != "fp32"].set_index(["model", "strategy"])["accuracy"] == ptq_accuracy).all()
     assert len(pd.read_csv(root / "tables" / "study_summary.csv")) == 12
+    # the tiny data are too small to trust, and every table says so (src/lstmptq/flags.py)
+    assert (study["flags"].str.contains("small_test_set") & study["flags"].str.contains("few_train_documents")).all()
+    assert study.loc[study["strategy"] != "fp32", "flags"].str.contains("calibration_smaller_than_batch").all()
+    assert table["flags"].str.contains("small_test_set").all() and ptq["flags"].str.contains("calibration_smaller_than_batch").all()
+    assert "small_test_set" in (tiny_run / "logs" / "bbc_tiny" / "discriminative" / "seed0" / "train.log").read_text()
     for name in PLOTS:
         for ext, magic in (("png", b"\x89PNG"), ("pdf", b"%PDF")):
             assert (root / "plots" / f"{name}.{ext}").read_bytes().startswith(magic)
@@ -150,14 +156,65 @@ def test_naming_one_noise_cell_rebuilds_only_that_cell(tiny_run):
         # a strategy: its subset and cells; KS compares every strategy of a bit width, so it reruns
         ("calibration: {strategies: [balanced, random, skewed]}",
          {"calibration_subset": 1, "ptq": 2, "ptq_table": 1, "ks_statistics": 2, "ks_table": 1, "evaluate_ptq": 4}),
+        # fewer values: the tables that collected them are rebuilt from exactly the cells left
+        ("noise: {eps: [0]}", {}),
+        ("calibration: {strategies: [balanced]}", {"ptq_table": 1, "ks_statistics": 2, "ks_table": 1}),
     ],
 )  # fmt: skip
-def test_growing_a_grid_axis_schedules_only_the_new_cells(tiny_run, tmp_path, change, expected):
+def test_changing_a_grid_axis_schedules_only_the_new_cells_and_the_tables(tiny_run, tmp_path, change, expected):
     more = tmp_path / "more.yaml"
     more.write_text(change + "\n")
     result = snakemake(tiny_run, "-n", "--quiet", "rules", configfiles=(REPO / "tests" / "configs" / "tiny.yaml", more))
     assert result.returncode == 0, result.stderr
     assert job_counts(result.stdout) == {**expected, "study_table": 1, "plots": 1, "all": 1}
+
+
+def test_a_float_bit_width_is_refused_before_the_dag(tiny_run, tmp_path):
+    floats = tmp_path / "floats.yaml"
+    floats.write_text("ptq: {bits: [4.0]}\n")
+    result = snakemake(tiny_run, "-n", configfiles=(REPO / "tests" / "configs" / "tiny.yaml", floats))
+    assert result.returncode != 0 and "Nothing to be done" not in result.stdout + result.stderr
+    assert "config key `ptq.bits[0]`: 4.0 is not a whole number; write 4" in result.stdout + result.stderr
+
+
+def test_a_second_run_and_a_sigterm_mid_ptq_leave_no_result_that_looks_valid(tiny_run, tmp_path):
+    """A scheduler's SIGTERM in the middle of a PTQ cell, and a second snakemake on the same
+    directory meanwhile: the second is refused, the cell is left missing (never half-written),
+    and a plain rerun rebuilds it with the same numbers (README: after a killed run)."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    workdir = tmp_path / "copy"
+    shutil.copytree(tiny_run, workdir, symlinks=True)
+    cell = Path("results/bbc_tiny/generative/seed0/balanced/gpfq/w4")
+    before = json.loads((workdir / cell / "metrics.json").read_text())
+    log = workdir / "logs/bbc_tiny/generative/seed0/balanced/gpfq/w4/ptq.log"
+    log.unlink()
+    cmd = [sys.executable, "-m", "snakemake", str(cell / "metrics.json"), "--force", "--cores", "1", "--snakefile", str(REPO / "Snakefile"),
+           "--directory", str(workdir), "--configfile", str(REPO / "config.yaml"), str(REPO / "tests" / "configs" / "tiny.yaml")]  # fmt: skip
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not (log.exists() and "calibrating" in log.read_text()):
+        assert first.poll() is None and time.monotonic() < deadline, "the PTQ job did not start"
+        time.sleep(0.2)
+    second = snakemake(workdir, "--cores", "1", str(cell / "quantized.pt"))
+    assert second.returncode != 0 and "cannot be locked" in second.stdout + second.stderr
+    os.killpg(first.pid, signal.SIGTERM)  # what scancel does: every process of the job
+    first.wait(timeout=60)
+    assert first.returncode != 0
+    assert not [p.name for p in (workdir / cell).iterdir() if p.is_file()], "a killed PTQ cell left files behind"
+    assert not list(workdir.rglob("*.tmp"))
+    # the same command again (without --force) redoes exactly the killed cell
+    dry = snakemake(workdir, str(cell / "metrics.json"), "-n", "--quiet", "rules")
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    assert job_counts(dry.stdout) == {"ptq": 1}
+    rerun = snakemake(workdir, "--cores", "2", str(cell / "metrics.json"))
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert json.loads((workdir / cell / "metrics.json").read_text())["accuracy"] == before["accuracy"]
 
 
 def test_report_renders_every_plot_in_a_browser(tiny_run):

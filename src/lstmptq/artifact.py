@@ -16,7 +16,6 @@ docs/quantized-artifact.md describes the format for readers outside this package
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .io import atomic_path
+from .io import atomic_path, content_sha256
 
 FORMAT = "lstmptq.quantized-lstm-classifier"
 VERSION = 1
@@ -76,15 +75,6 @@ def unpack(packed: torch.Tensor, bits: int, shape: list[int]) -> torch.Tensor:
     for bit in range(bits):
         unsigned |= planes[:, bit].astype(np.int32) << bit
     return torch.from_numpy(unsigned + weight_range(bits)[0]).reshape(shape)
-
-
-def _digest(header: dict[str, Any], tensors: dict[str, torch.Tensor]) -> str:
-    sha = hashlib.sha256(json.dumps({k: v for k, v in header.items() if k != "sha256"}, sort_keys=True).encode())
-    for name in sorted(tensors):
-        tensor = tensors[name].contiguous()
-        sha.update(f"{name}|{tensor.dtype}|{list(tensor.shape)}|".encode())
-        sha.update(tensor.numpy().tobytes())
-    return sha.hexdigest()
 
 
 @dataclass
@@ -141,7 +131,7 @@ def write(
         check_bits(bits, f"activation {name}")
         tensors[f"act.{name}.scale"] = scale.detach().to(torch.float32).reshape(()).clone()
         header["activations"][name] = {"bits": bits, "signed": signed}
-    header["sha256"] = _digest(header, tensors)
+    header["sha256"] = content_sha256(header, tensors)
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata={METADATA_KEY: json.dumps(header)})
     return Path(path).stat().st_size
@@ -168,7 +158,7 @@ def read(path: str | Path, *, kind: str | None = None, vocab_sha256: str | None 
         raise ArtifactError(f"{path}: no lstmptq header; not a quantized model written by this pipeline") from err
     if header.get("format") != FORMAT or header.get("version") != VERSION:
         raise ArtifactError(f"{path}: format {header.get('format')!r} version {header.get('version')!r}; this code reads {FORMAT!r} version {VERSION}; {rebuild}")
-    if header.get("sha256") != _digest(header, tensors):
+    if header.get("sha256") != content_sha256(header, tensors):
         raise ArtifactError(f"{path}: content does not match its checksum (the file was edited or corrupted); {rebuild}")
     if kind is not None and header["kind"] != kind:
         raise ArtifactError(f"{path}: holds a {header['kind']} model, but a {kind} model is expected here; the file is misplaced: {rebuild}")

@@ -1,17 +1,53 @@
-"""Config checks that a JSON schema cannot express. Imported by the Snakefile: stdlib only."""
+"""Config checks that a JSON schema cannot express. Imported by the Snakefile: stdlib at import
+(jsonschema and PyYAML, which Snakemake brings, inside the one check that needs them)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
+
+from .grid import axis_problems, format_eps
 
 
 class ConfigError(ValueError):
     """A bad config value: the message names the key and what to do."""
 
 
-def check_config(config: dict[str, Any]) -> None:
-    """Run after schema validation, before any job starts."""
+def config_key(path) -> str:
+    """`ptq.bits[0]` from a JSON path such as deque(['ptq', 'bits', 0])."""
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path).lstrip(".")
+
+
+def check_whole_numbers(config: dict[str, Any], schema_file: str | Path) -> None:
+    """Refuse a float wherever the schema asks for an integer.
+
+    JSON Schema's `integer` admits 4.0, and YAML reads `4.0` as a float: a bit width of 4.0
+    names files (`w4.0`) that no rule makes, and a batch size of 32.0 breaks the code that
+    slices with it. (jsonschema and PyYAML come with Snakemake.)
+    """
+    import jsonschema
+    import yaml
+
+    schema = yaml.safe_load(Path(schema_file).read_text(encoding="utf-8"))
+    base = jsonschema.Draft202012Validator
+    whole = base.TYPE_CHECKER.redefine("integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool))
+    errors = sorted(jsonschema.validators.extend(base, type_checker=whole)(schema).iter_errors(config), key=lambda e: config_key(e.absolute_path))
+    if errors:
+        raise ConfigError(
+            "\n".join(
+                f"config key `{config_key(e.absolute_path)}`: {e.instance!r} is not a whole number; write {int(e.instance)}"
+                if isinstance(e.instance, float) and e.instance.is_integer()
+                else f"config key `{config_key(e.absolute_path)}`: {e.message}"
+                for e in errors
+            )
+        )
+
+
+def check_config(config: dict[str, Any], schema_file: str | Path | None = None) -> None:
+    """Run after schema validation (which fills in defaults), before any job starts."""
+    if schema_file is not None:
+        check_whole_numbers(config, schema_file)
     sources = config["sources"]
     for name in config["datasets"]:
         if name not in sources:
@@ -46,6 +82,9 @@ def check_config(config: dict[str, Any]) -> None:
     for eps in config["noise"]["eps"]:
         if float(format_eps(eps)) != eps:
             raise ConfigError(f"config key `noise.eps`: {eps!r} has more than 6 significant digits; round it (it names files)")
+    problems = axis_problems(config)
+    if problems:
+        raise ConfigError("\n".join(problems))
 
 
 def source_files(spec: dict[str, Any]) -> list[str]:
@@ -68,12 +107,54 @@ def model_settings(config: dict[str, Any], kind: str) -> dict[str, Any]:
     return {**{key: config["model"][key] for key in MODEL_KEYS[kind]}, "dropout": config["model"]["dropout"][kind]}
 
 
-def ptq_methods(config: dict[str, Any]) -> list[str]:
-    """Method names of the PTQ grid: each method, and each with one stage kept at 8 bits."""
-    ptq = config["ptq"]
-    return [*ptq["methods"], *(f"{m}-{stage}8" for m in ptq["methods"] for stage in ptq["keep_8bit_stages"])]
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """One YAML/JSON config file; a syntax error names the file, line and column.
+
+    (Snakemake reads `--configfile`s itself, before the workflow runs, and its message does not
+    name the file: `lstmptq-check-config FILE` does.)
+    """
+    import yaml
+
+    try:
+        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start}); save it as UTF-8") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = " ".join(str(p) for p in (getattr(err, "context", None), getattr(err, "problem", None)) if p) or str(err)
+        raise ConfigError(f"{path}: not valid YAML: {where}{problem}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: a config file holds keys at its top level (`datasets: [...]`), not a {type(loaded).__name__}")
+    return loaded
 
 
-def format_eps(eps: float) -> str:
-    """The eps part of a cell's file name: `0`, `0.01`, `0.002` (float() reads it back)."""
-    return f"{eps:g}"
+def main(argv: list[str] | None = None) -> int:
+    """`lstmptq-check-config [--workflow DIR] FILE...`: check config files as `snakemake
+    --configfile FILE...` would merge them onto the workflow's config.yaml, without running it."""
+    import argparse
+
+    from snakemake.utils import update_config, validate
+
+    parser = argparse.ArgumentParser(prog="lstmptq-check-config", description=main.__doc__)
+    parser.add_argument("files", nargs="*", help="config files, in the order given to --configfile")
+    parser.add_argument("--workflow", default=".", help="the workflow's folder (holds config.yaml and workflow/schemas/); default: .")
+    args = parser.parse_args(argv)
+    workflow = Path(args.workflow)
+    schema = workflow / "workflow" / "schemas" / "config.schema.yaml"
+    try:
+        config = read_config_file(workflow / "config.yaml")
+        for path in args.files:
+            update_config(config, read_config_file(path))
+        validate(config, str(schema))
+        check_config(config, schema)
+    except Exception as err:  # ConfigError, or Snakemake's ValidationError (it names the key)
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"ok: {', '.join(map(str, [workflow / 'config.yaml', *args.files]))}; datasets {config['datasets']}")
+    return 0

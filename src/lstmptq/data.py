@@ -8,19 +8,26 @@ Every source ends in the same checked form: DataFrames with a `text` (str) and a
   every file at import, the other goes to the network). Split here, stratified and seeded.
 - ``hub``: a Hugging Face hub dataset through ``datasets.load_dataset``.
 - ``files``: local CSV / TSV / Parquet / JSONL files.
+
+Every source is also checked for documents that occur in more than one split (compared as the
+tokenizer sees them): a test set that overlaps train measures memory, not classification.
 """
 
 from __future__ import annotations
 
+import codecs
+import io
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from .tokenizer import SPECIALS, Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +45,8 @@ class Splits:
     frames: dict[str, pd.DataFrame]  # split -> DataFrame(text: str, label: int)
     label_names: list[str]
     dropped_empty: dict[str, int]
+    duplicates: dict[str, Any] = field(default_factory=dict)  # see check_duplicates
+    decoding: dict[str, dict[str, Any]] = field(default_factory=dict)  # split -> file, encoding, replaced bytes
 
 
 # ---------------------------------------------------------------------------------------
@@ -48,16 +57,19 @@ def load_source(name: str, spec: dict[str, Any]) -> Splits:
     """Read, split and check the dataset `name` described by its config entry `spec`."""
     kind = spec["kind"]
     label_order = None  # label names in the source's own order, where it has one
+    decoding = {}  # how local text files were decoded (files only)
     if kind == "embedded":
         raw = read_embedded_bbc()
         frames = split_stratified(raw, spec["valid_fraction"], spec["test_fraction"], spec["split_seed"])
     elif kind == "hub":
         frames, label_order = load_hub(name, spec)
     elif kind == "files":
-        frames = load_files(name, spec)
+        frames, decoding = load_files(name, spec)
     else:
         raise DataError(f"dataset {name!r}: unknown source kind {kind!r} (embedded, hub or files)")
-    return finalize(name, frames, spec, label_order)
+    splits = finalize(name, frames, spec, label_order)
+    splits.decoding = decoding
+    return splits
 
 
 # ---------------------------------------------------------------------------------------
@@ -162,37 +174,87 @@ def hub_frames(name: str, spec: dict[str, Any], dataset_dict) -> tuple[dict[str,
 # ---------------------------------------------------------------------------------------
 # local files
 
-_READERS = {
-    ".csv": lambda p: pd.read_csv(p, encoding="utf-8"),
-    ".tsv": lambda p: pd.read_csv(p, sep="\t", encoding="utf-8"),
-    ".parquet": pd.read_parquet,
-    ".jsonl": lambda p: pd.read_json(p, lines=True, encoding="utf-8"),
-    ".json": lambda p: pd.read_json(p, lines=True, encoding="utf-8"),
+# Text formats are decoded here, not by pandas: pandas decodes in chunks and so reports a bad
+# byte at a wrong place. Parquet is binary and carries its own encoding.
+_TEXT_PARSERS = {
+    ".csv": lambda text: pd.read_csv(io.StringIO(text)),
+    ".tsv": lambda text: pd.read_csv(io.StringIO(text), sep="\t"),
+    ".jsonl": lambda text: pd.read_json(io.StringIO(text), lines=True),
+    ".json": lambda text: pd.read_json(io.StringIO(text), lines=True),
 }
+_FORMATS = sorted([*_TEXT_PARSERS, ".parquet"])
+
+_COUNT_AND_REPLACE = "lstmptq.count_and_replace"
+_replaced_bytes = [0]  # the handler's counter; data loading is single-threaded
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
+def _count_and_replace(err: UnicodeDecodeError) -> tuple[str, int]:
+    """Codec error handler: like errors="replace" (one U+FFFD per bad byte sequence), counting the bytes."""
+    _replaced_bytes[0] += err.end - err.start
+    return "\ufffd", err.end
+
+
+codecs.register_error(_COUNT_AND_REPLACE, _count_and_replace)
+
+
+def decode_file(path: Path, name: str, encoding: str = "utf-8", errors: str = "strict") -> tuple[str, int]:
+    """The text of `path` and the number of bytes replaced by U+FFFD (errors="replace"; else 0)."""
+    data = path.read_bytes()
+    _replaced_bytes[0] = 0
+    try:
+        text = data.decode(encoding, _COUNT_AND_REPLACE if errors == "replace" else "strict")
+    except LookupError as err:
+        raise DataError(
+            f"dataset {name!r}: unknown text encoding {encoding!r} in `sources.{name}.encoding` ({err}); "
+            f"use a Python codec name such as utf-8, cp1252 or latin-1"
+        ) from None
+    except UnicodeDecodeError as err:
+        raise DataError(decode_error_message(path, name, encoding, data, err)) from None
+    return text.removeprefix("\ufeff"), _replaced_bytes[0]  # a byte-order mark is not part of the first column name
+
+
+def decode_error_message(path: Path, name: str, encoding: str, data: bytes, err: UnicodeDecodeError) -> str:
+    # err.start is an offset into `data`, the whole file; the line comes from the text before it
+    line = data[: err.start].decode(encoding, "replace").count("\n") + 1
+    around = data[max(err.start - 16, 0) : err.end + 16]
+    return (
+        f"dataset {name!r}: {path}: not valid {encoding} at line {line}, byte offset {err.start} of the file "
+        f"(counting from 0): bad byte(s) {data[err.start : err.end]!r} ({err.reason}) in {around!r}. "
+        f"If the file is in another encoding, set `sources.{name}.encoding` to it (e.g. cp1252); "
+        f"if it is UTF-8 with a few bad bytes, set `sources.{name}.encoding_errors: replace` "
+        f"(each bad byte sequence becomes U+FFFD, and the number of replaced bytes is recorded in labels.json)."
+    )
+
+
+def read_table(path: str | Path, name: str, encoding: str = "utf-8", errors: str = "strict") -> tuple[pd.DataFrame, int | None]:
+    """The table in `path` and the number of bytes replaced while decoding it (None for Parquet)."""
     path = Path(path)
-    reader = _READERS.get(path.suffix.lower())
-    if reader is None:
-        raise DataError(f"{path}: unsupported file type {path.suffix!r}; use one of {sorted(_READERS)}")
+    suffix = path.suffix.lower()
+    if suffix not in _FORMATS:
+        raise DataError(f"{path}: unsupported file type {path.suffix!r}; use one of {_FORMATS}")
     if not path.is_file():
         raise DataError(f"{path}: file not found")
+    text, replaced = (None, None) if suffix == ".parquet" else decode_file(path, name, encoding, errors)
     try:
-        return reader(path)
-    except UnicodeDecodeError as err:
-        raise DataError(f"{path}: not valid UTF-8 ({err}); re-encode it, e.g. `iconv -f latin1 -t utf-8`") from err
+        return (pd.read_parquet(path) if text is None else _TEXT_PARSERS[suffix](text)), replaced
     except ValueError as err:
         raise DataError(f"{path}: could not be read as {path.suffix} ({err})") from err
 
 
-def load_files(name: str, spec: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    frames = {}
+def load_files(name: str, spec: dict[str, Any]) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, Any]]]:
+    """Frames per split, and per text file how it was decoded (for labels.json)."""
+    encoding, errors = spec.get("encoding", "utf-8"), spec.get("encoding_errors", "strict")
+    frames, decoding = {}, {}
     for split in SPLITS:
         path = spec.get(split)
         if path:
-            frames[split] = select_columns(read_table(path), spec, f"{path}")
-    return frames
+            table, replaced = read_table(path, name, encoding, errors)
+            frames[split] = select_columns(table, spec, f"{path}")
+            if replaced is not None:
+                decoding[split] = {"file": str(path), "encoding": encoding, "errors": errors, "replaced_bytes": replaced}
+            if replaced:
+                log.warning("dataset %r, %s: %d byte(s) that are not valid %s replaced by U+FFFD", name, path, replaced, encoding)
+    return frames, decoding
 
 
 def select_columns(frame: pd.DataFrame, spec: dict[str, Any], where: str) -> pd.DataFrame:
@@ -207,7 +269,9 @@ def select_columns(frame: pd.DataFrame, spec: dict[str, Any], where: str) -> pd.
     labels = frame[spec["label_column"]]
     if labels.isna().any():
         raise DataError(f"{where}: {int(labels.isna().sum())} row(s) have no value in label column {spec['label_column']!r}")
-    parts = frame[spec["text_columns"]].fillna("").astype(str)
+    # object first: a categorical column (Parquet) refuses "" as a fill value; a missing text becomes
+    # "" (dropped and counted in finalize), never the string "nan"
+    parts = frame[spec["text_columns"]].astype(object).fillna("").astype(str)
     text = parts.apply(lambda row: "\n".join(p for p in row if p.strip()), axis=1) if len(parts.columns) > 1 else parts.iloc[:, 0]
     return pd.DataFrame({"text": text.to_numpy(dtype=object), "label": labels.to_numpy()})
 
@@ -226,9 +290,62 @@ def subsample_per_class(frame: pd.DataFrame, fraction: float, seed: int) -> pd.D
     return frame.loc[sorted(keep)]
 
 
+_words = Tokenizer(list(SPECIALS), max_len=1).split  # the tokenizer's lowercase words, untruncated
+
+
+def normalised(text: str) -> str:
+    """A document as the model sees it: texts differing only in case, punctuation or spacing are equal."""
+    return " ".join(_words(text))
+
+
+def check_duplicates(name: str, frames: dict[str, pd.DataFrame], spec: dict[str, Any]) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Count documents of valid found in train and of test found in train or valid; drop them
+    (`drop_duplicates`) or refuse more than `max_duplicate_share` of test. Returns the frames and
+    the counts for labels.json."""
+    keys = {split: frames[split]["text"].map(normalised) for split in SPLITS}
+    train, valid = set(keys["train"]), set(keys["valid"])
+    found = {
+        "valid_in_train": keys["valid"].isin(train),
+        "test_in_train": keys["test"].isin(train),
+        "test_in_valid": keys["test"].isin(valid),
+        "test_in_train_or_valid": keys["test"].isin(train | valid),  # the one the threshold applies to
+    }
+    counts = {what: int(mask.sum()) for what, mask in found.items()}
+    # share of the split named first: valid_in_train of valid, the others of test
+    shares = {what: n / max(len(frames[what.split("_")[0]]), 1) for what, n in counts.items()}
+    limit = spec.get("max_duplicate_share", 0.01)
+    report = {"counts": counts, "shares": shares, "max_duplicate_share": limit, "dropped": {"valid": 0, "test": 0}}
+    n_valid, n_test = len(frames["valid"]), len(frames["test"])
+    summary = (
+        f"{counts['test_in_train_or_valid']} of {n_test} test documents ({shares['test_in_train_or_valid']:.1%}) also occur in "
+        f"train or valid ({counts['test_in_train']} in train, {counts['test_in_valid']} in valid), and "
+        f"{counts['valid_in_train']} of {n_valid} valid documents in train (compared as lowercase word sequences, as the tokenizer sees them)"
+    )
+    if any(counts.values()):
+        log.warning("dataset %r: %s", name, summary)
+    if spec.get("drop_duplicates"):
+        report["dropped"] = {"valid": counts["valid_in_train"], "test": counts["test_in_train_or_valid"]}
+        frames = {
+            **frames,
+            "valid": frames["valid"][~found["valid_in_train"]].reset_index(drop=True),
+            "test": frames["test"][~found["test_in_train_or_valid"]].reset_index(drop=True),
+        }
+        if any(report["dropped"].values()):
+            log.warning("dataset %r: drop_duplicates: dropped %s", name, report["dropped"])
+    elif shares["test_in_train_or_valid"] > limit:
+        accept = math.ceil(shares["test_in_train_or_valid"] * 100) / 100  # the next whole percent
+        raise DataError(
+            f"dataset {name!r}: {summary}; that is more than max_duplicate_share = {limit}, and test accuracy would "
+            f"partly measure memory. To accept them, set `sources.{name}.max_duplicate_share: {accept}`; "
+            f"to drop from valid those in train and from test those in train or valid, set `sources.{name}.drop_duplicates: true`."
+        )
+    return frames, report
+
+
 def finalize(name: str, frames: dict[str, pd.DataFrame], spec: dict[str, Any], label_order: list[str] | None = None) -> Splits:
     """Drop empty texts, carve valid from train if the source has none, subsample per class,
-    encode labels as 0..K-1 in train's classes, and check the splits agree."""
+    check for documents shared between splits, encode labels as 0..K-1 in train's classes, and
+    check the splits agree."""
     dropped = {}
     cleaned = {}
     for split, frame in frames.items():
@@ -259,11 +376,13 @@ def finalize(name: str, frames: dict[str, pd.DataFrame], spec: dict[str, Any], l
                 f"dataset {name!r}: {split} split has label(s) {unseen[:10]} that never occur in train; "
                 f"fix the files or drop those rows"
             )
+    cleaned, duplicates = check_duplicates(name, cleaned, spec)
+    for split in ("valid", "test"):  # after check_duplicates, which may drop documents
         if cleaned[split].empty:
             raise DataError(f"dataset {name!r}: the {split} split is empty")
     index = {label: i for i, label in enumerate(names)}
     out = {s: pd.DataFrame({"text": f["text"], "label": f["label"].map(index).astype("int64")}) for s, f in cleaned.items()}
-    return Splits(frames=out, label_names=[str(n) for n in names], dropped_empty=dropped)
+    return Splits(frames=out, label_names=[str(n) for n in names], dropped_empty=dropped, duplicates=duplicates)
 
 
 def _label_sort_key(label):

@@ -14,8 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from .config import format_eps
-from .io import provenance, read_json, write_frame, write_json
+from .grid import format_eps
+from .io import provenance, read_frame, read_json, write_frame, write_json
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def noisy_test_set(data_file: str | Path, vocab_file: str | Path, out_file: str 
 
     check_alphabet(alphabet)
     tokenizer = Tokenizer.load(vocab_file)
-    frame = pd.read_parquet(data_file)
+    frame = read_frame(data_file)
     rows = []
     for document, text in enumerate(frame["text"]):
         noisy = corrupt(text, eps, seed, document, alphabet)
@@ -117,7 +117,7 @@ def evaluate_cell(
     start = time.perf_counter()
     model, meta = load_cell_model(kind, checkpoint, artifact, vocab_file)
     model.to(torch_device)
-    table = pd.read_parquet(noisy_file)
+    table = read_frame(noisy_file)
     data = Encoded.from_frame(table)
     load_seconds = time.perf_counter() - start
     startup_seconds = process_seconds()  # interpreter, imports, model and data: the fixed cost

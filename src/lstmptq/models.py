@@ -23,10 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .io import atomic_path
+from .io import ResultFileError, load_torch, save_torch
 from .tokenizer import PAD_ID
 
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2  # 2: with a SHA-256 over meta and weights
 
 
 class DiscriminativeLSTM(nn.Module):
@@ -167,23 +167,17 @@ def log_prior_from(config: str, train_labels, num_classes: int) -> torch.Tensor:
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, meta: dict[str, Any]) -> None:
-    """State dict + everything needed to rebuild the model; loadable with weights_only=True."""
-    payload = {"format": CHECKPOINT_FORMAT, "kind": model.kind, "meta": meta, "state_dict": model.state_dict()}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    """State dict (of a CPU model) + everything needed to rebuild the model, with a checksum."""
+    save_torch(path, {"format": CHECKPOINT_FORMAT, "kind": model.kind, "meta": meta, "state_dict": model.state_dict()})
 
 
-def load_checkpoint(path: str | Path, map_location="cpu") -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild a model from `save_checkpoint` output without executing code from the file."""
+def load_checkpoint(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild a model on the CPU from verified `save_checkpoint` output (no code from the file runs)."""
+    payload = load_torch(path, CHECKPOINT_FORMAT, "checkpoint")
+    meta = payload["meta"]
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-        if payload.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"checkpoint format {payload.get('format')!r}, expected {CHECKPOINT_FORMAT}")
-        meta = payload["meta"]
         model = build_model(payload["kind"], meta["vocab_size"], meta["num_classes"], meta["model"])
         model.load_state_dict(payload["state_dict"])
-    except FileNotFoundError as err:
-        raise FileNotFoundError(f"{path}: checkpoint not found; train it first (snakemake {path})") from err
-    except Exception as err:  # torch raises many types for truncated or foreign files
-        raise ValueError(f"{path}: not a readable checkpoint ({type(err).__name__}: {err}); delete it and retrain") from err
+    except (KeyError, ValueError, RuntimeError) as err:  # intact, but written for other model code
+        raise ResultFileError(path, f"does not fit this code's {payload.get('kind')} model ({err})") from err
     return model, meta

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .io import atomic_path
+from .io import atomic_path, read_frame
 from .steps import between_strategies
 from .study import t_interval
 
@@ -43,6 +43,31 @@ def _percent(frame: pd.DataFrame, columns) -> pd.DataFrame:
     return frame.assign(**{c: 100 * frame[c] for c in columns})
 
 
+def _flagged(frame: pd.DataFrame) -> pd.Series:
+    return frame["flags"].fillna("").ne("")
+
+
+def mark_flagged(axes_by_panel: dict, data: pd.DataFrame, x: str, y: str, panel: str | None, series: list[str]) -> int:
+    """Ring every plotted point (mean over seeds) that has a flagged cell in red; returns how many.
+    (A ring, not a marker shape: seaborn's style markers already use x and the like.)"""
+    flagged = data[_flagged(data)]
+    marked = 0
+    for key, group in flagged.groupby([*([panel] if panel else []), *series, x], sort=False):
+        ax = axes_by_panel[key[0]] if panel else next(iter(axes_by_panel.values()))
+        ax.scatter([key[-1]], [group[y].mean()], marker="o", facecolors="none", edgecolors="red", s=110, linewidths=1.3, zorder=10)
+        marked += 1
+    return marked
+
+
+def flag_note(figure, study: pd.DataFrame) -> None:
+    """A footnote naming the flags of the dataset's cells (src/lstmptq/flags.py), if any."""
+    codes = study.loc[_flagged(study), "flags"].str.split(";").explode().value_counts()
+    if codes.empty:
+        return
+    listed = ", ".join(f"{code} ({n} of {len(study)} rows)" for code, n in codes.items())
+    figure.text(0.01, -0.02, f"red ring or frame = flagged cell, not sound: {listed}", fontsize=7, ha="left", va="top", color="firebrick", wrap=True)
+
+
 def _finish(grid, xlabel: str, ylabel: str, titles: str, title: str):
     """Labels of a seaborn FacetGrid; returns its figure."""
     grid.set_axis_labels(xlabel, ylabel)
@@ -57,6 +82,7 @@ def accuracy_vs_bits(sns, study):
         data=clean[clean["strategy"] != "fp32"], x="bits", y="accuracy", hue="model", style="strategy", col="method",
         kind="line", palette=MODEL_COLORS, markers=True, errorbar=t_interval, height=3.8, aspect=1.3,
     )  # fmt: skip
+    mark_flagged(grid.axes_dict, clean[clean["strategy"] != "fp32"], "bits", "accuracy", "method", ["model", "strategy"])
     fp32 = clean[clean["strategy"] == "fp32"].groupby("model")["accuracy"].mean()
     for ax in grid.axes.flat:
         for model, accuracy in fp32.items():
@@ -71,6 +97,7 @@ def drop_vs_bits(sns, study):
         data=clean, x="bits", y="drop_vs_fp32", hue="strategy", style="method", col="model", kind="line",
         markers=True, errorbar=t_interval, height=3.6, aspect=1.1, facet_kws={"sharey": True},
     )  # fmt: skip
+    mark_flagged(grid.axes_dict, clean, "bits", "drop_vs_fp32", "model", ["strategy", "method"])
     for ax in grid.axes.flat:
         ax.axhline(0, color="grey", linewidth=0.8)
         ax.invert_xaxis()
@@ -84,6 +111,7 @@ def accuracy_vs_eps(sns, study):
         data=data, x="eps", y="accuracy", hue="model", style="strategy", col="panel", col_order=order, col_wrap=min(4, len(order)),
         kind="line", palette=MODEL_COLORS, markers=True, errorbar=t_interval, height=2.8, aspect=1.1,
     )  # fmt: skip
+    mark_flagged(grid.axes_dict, data, "eps", "accuracy", "panel", ["model", "strategy"])
     return _finish(grid, "character noise eps", "test accuracy (%)", "{col_name}", "Accuracy under character noise")
 
 
@@ -98,6 +126,9 @@ def accuracy_heatmap(sns, study):
     for ax, ((model, strategy, method), group) in zip(axes.flat, panels):
         matrix = group.pivot_table(index="bits", columns="eps", values="accuracy", aggfunc="mean").sort_index(ascending=False)
         sns.heatmap(matrix, ax=ax, vmin=0, vmax=100, cmap="viridis", annot=True, fmt=".0f", annot_kws={"fontsize": 7}, cbar_kws={"label": "accuracy (%)"})
+        flagged = group[_flagged(group)]
+        for bits, eps in set(zip(flagged["bits"], flagged["eps"])):  # a red frame around each flagged cell
+            ax.add_patch(plt.Rectangle((list(matrix.columns).index(eps), list(matrix.index).index(bits)), 1, 1, fill=False, edgecolor="red", linewidth=1.3))
         ax.set(title=f"{model}, {strategy}" + (f", {method}" if data["method"].nunique() > 1 else ""), xlabel="eps", ylabel="bits")
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
@@ -131,6 +162,7 @@ def size_vs_accuracy(sns, study):
     mean = clean.groupby(["model", "strategy", "method", "bits"], as_index=False)[["size_kib", "accuracy"]].mean()
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     sns.scatterplot(data=mean, x="size_kib", y="accuracy", hue="model", style="strategy", palette=MODEL_COLORS, s=60, ax=ax)
+    mark_flagged({None: ax}, clean, "size_kib", "accuracy", None, ["model", "strategy", "method", "bits"])
     for row in mean[mean["strategy"].isin(["fp32", mean["strategy"].iloc[0]])].itertuples():
         ax.annotate("FP32" if row.bits == 32 else f"{row.bits}b", (row.size_kib, row.accuracy), textcoords="offset points", xytext=(4, 3), fontsize=7)
     ax.set(xscale="log", xlabel="model size (KiB, counted bits)", ylabel="clean test accuracy (%)", title="The compression trade-off")
@@ -142,8 +174,8 @@ def make_plots(study_file: str | Path, ks_file: str | Path, out_dir: str | Path)
     import matplotlib.pyplot as plt
 
     sns = _setup()
-    study = pd.read_parquet(study_file)
-    ks = pd.read_csv(ks_file, keep_default_na=False)
+    study = read_frame(study_file)
+    ks = read_frame(ks_file, keep_default_na=False)
     makers = {
         "accuracy_vs_bits": lambda: accuracy_vs_bits(sns, study),
         "drop_vs_bits": lambda: drop_vs_bits(sns, study),
@@ -155,6 +187,7 @@ def make_plots(study_file: str | Path, ks_file: str | Path, out_dir: str | Path)
     out_dir = Path(out_dir)
     for name in PLOTS:
         figure = makers[name]()
+        flag_note(figure, study)
         _save(figure, out_dir / f"{name}.png", out_dir / f"{name}.pdf")
         plt.close(figure)
         log.info("wrote %s.png/.pdf", out_dir / name)

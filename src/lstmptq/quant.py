@@ -30,9 +30,9 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
-log = logging.getLogger(__name__)
+from .grid import STAGES
 
-STAGES = ("embedding", "lstm", "head")
+log = logging.getLogger(__name__)
 
 
 def _quantizers(bits: int, percentile: float):
@@ -256,12 +256,25 @@ def export_artifact(model: nn.Module, path, header: dict) -> int:
     return write(path, {"kind": model.kind, **header}, weights, floats, activations)
 
 
+QUANTIZED_FORMAT = 2  # 2: with a SHA-256 over settings and state
+
+
+def save_quantized(path, qmodel: nn.Module, fp32_meta: dict, stage_bits: dict[str, int], percentile: float, method: str) -> None:
+    """A PTQ cell's calibrated Brevitas state (quantized.pt, for KS), with a checksum; `qmodel` on the CPU."""
+    from .io import save_torch
+
+    settings = {"fp32_meta": fp32_meta, "stage_bits": stage_bits, "percentile": percentile, "method": method}
+    save_torch(path, {"format": QUANTIZED_FORMAT, **settings, "state_dict": qmodel.state_dict()})
+
+
 def load_quantized(model: nn.Module, path) -> tuple[nn.Module, dict]:
-    """Rebuild a PTQ cell's calibrated model from its FP32 model and quantized.pt (no re-calibration)."""
+    """Rebuild a PTQ cell's calibrated model from its FP32 model and verified quantized.pt (no re-calibration)."""
+    from .io import ResultFileError, load_torch
+
+    payload = load_torch(path, QUANTIZED_FORMAT, "quantized model")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
         qmodel = quantize_model(model, payload["stage_bits"], payload["percentile"])
         qmodel.load_state_dict(payload["state_dict"])
-    except Exception as err:
-        raise ValueError(f"{path}: not a readable quantized model ({type(err).__name__}: {err}); rebuild the PTQ cell") from err
+    except (KeyError, ValueError, RuntimeError) as err:  # intact, but not for this FP32 model or this code
+        raise ResultFileError(path, f"does not fit this {model.kind} model ({err})") from err
     return qmodel.eval(), payload

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
+import signal
 import sys
+import threading
 
 import numpy as np
 
@@ -55,11 +58,45 @@ def process_seconds() -> float | None:
         return None
 
 
+class Terminated(SystemExit):
+    """SIGTERM, raised in the main thread; a SystemExit, so the job exits with status 143."""
+
+
+def _terminate(signum, frame):
+    raise Terminated(128 + signum)
+
+
+@contextlib.contextmanager
+def _job_signals():
+    """For the step's duration, turn the signals that would kill the job outright into exceptions,
+    so `finally` blocks run and `atomic_path` removes its temporary file:
+
+    - SIGXFSZ (a write past the file-size limit, `ulimit -f`): ignored, the write raises OSError(EFBIG)
+      (the `python` binary already ignores it at start-up; an embedding interpreter may not);
+    - SIGTERM (a scheduler cancelling the job): raises `Terminated`.
+    """
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    handlers = {signal.SIGXFSZ: signal.SIG_IGN, signal.SIGTERM: _terminate}
+    previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def run_step(log_path: str | None, step, **kwargs):
     """Run a workflow step with logging to its log file; a failure's traceback lands there too."""
     setup_logging(log_path)
+    log = logging.getLogger(step.__module__)
     try:
-        return step(**kwargs)
-    except Exception:
-        logging.getLogger(step.__module__).exception("step %s failed", step.__name__)
+        with _job_signals():
+            return step(**kwargs)
+    except Terminated:
+        log.error("step %s terminated by SIGTERM", step.__name__)
+        raise
+    except Exception as err:  # the error on the first line too: a full disk may cut the traceback
+        log.exception("step %s failed: %s", step.__name__, err)
         raise

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from .io import atomic_path, provenance, read_json, write_frame, write_json
+from .io import atomic_path, provenance, read_frame, read_json, write_frame, write_json
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,8 @@ def prepare_data(name: str, spec: dict[str, Any], out_dir: str | Path) -> None:
             "label_names": names,
             "counts": counts,
             "dropped_empty_texts": splits.dropped_empty,
+            "duplicates": splits.duplicates,  # documents shared between splits, see data.check_duplicates
+            "decoding": splits.decoding,  # local text files: encoding and bytes replaced by U+FFFD
             "source": spec,
             "provenance": provenance(),
         },
@@ -52,7 +54,7 @@ def tokenize(data_dir: str | Path, out_dir: str | Path, settings: dict[str, Any]
     from .tokenizer import UNK_ID, Tokenizer
 
     data_dir, out_dir = Path(data_dir), Path(out_dir)
-    frames = {s: pd.read_parquet(data_dir / f"{s}.parquet") for s in SPLITS}
+    frames = {s: read_frame(data_dir / f"{s}.parquet") for s in SPLITS}
     tokenizer = Tokenizer.build(frames["train"]["text"], settings["min_freq"], settings["max_size"], settings["max_len"])
     stats: dict[str, Any] = {"vocab_size": len(tokenizer), "settings": settings}
     for split, frame in frames.items():
@@ -82,10 +84,12 @@ def train_classifier(
     model_settings: dict[str, Any],
     training_settings: dict[str, Any],
     seed: int,
+    checks: dict[str, Any],
     device: str = "auto",
     threads: int = 1,
 ) -> dict[str, Any]:
     """Train one classifier -> fp32/model.pt, fp32/train_log.csv, fp32/metrics.json."""
+    from .flags import dataset_flags
     from .metrics import classification_metrics
     from .models import build_model, log_prior_from, save_checkpoint
     from .runtime import resolve_device, seed_everything, set_threads
@@ -96,9 +100,11 @@ def train_classifier(
     seed_everything(seed)
     torch_device = resolve_device(device)
     tokens_dir, out_dir = Path(tokens_dir), Path(out_dir)
-    label_names = read_json(labels_file)["label_names"]
+    labels = read_json(labels_file)
+    label_names = labels["label_names"]
+    flags = dataset_flags(labels["counts"], checks)
     vocab_size = len(Tokenizer.load(tokens_dir / "vocab.json"))
-    data = {s: Encoded.from_frame(pd.read_parquet(tokens_dir / f"{s}.parquet")) for s in SPLITS}
+    data = {s: Encoded.from_frame(read_frame(tokens_dir / f"{s}.parquet")) for s in SPLITS}
 
     log_prior = log_prior_from(model_settings["prior"], data["train"].labels, len(label_names)) if kind == "generative" else None
     model = build_model(kind, vocab_size, len(label_names), model_settings, log_prior).to(torch_device)
@@ -134,6 +140,7 @@ def train_classifier(
         "seconds_per_epoch": float(history_frame["epoch_seconds"].mean()),
         "test_seconds": test_seconds,
         "padded_share": float(history_frame["padded_share"].mean()),
+        "flags": flags,
         "config": meta,
         "provenance": provenance(device=str(torch_device), threads=threads, seed=seed),
     }
@@ -152,7 +159,7 @@ def tfidf_baseline(data_dir: str | Path, vocab_file: str | Path, out_file: str |
     from .tokenizer import Tokenizer
 
     data_dir = Path(data_dir)
-    frames = {s: pd.read_parquet(data_dir / f"{s}.parquet") for s in SPLITS}
+    frames = {s: read_frame(data_dir / f"{s}.parquet") for s in SPLITS}
     label_names = read_json(data_dir / "labels.json")["label_names"]
     predictions, fit = run_baseline(frames, Tokenizer.load(vocab_file), seed)
     metrics = {
@@ -181,21 +188,32 @@ def table_from_metrics(metric_files: list[str], columns: dict[str, str]) -> pd.D
 def summarize_fp32(metric_files: list[str], baseline_file: str, out_file: str | Path) -> pd.DataFrame:
     """One row per trained model (and the baseline): test accuracy, macro-F1, training cost."""
     keys = ["accuracy", "macro_f1", "valid_accuracy", "best_epoch", "epochs_run", "seconds_per_epoch", "padded_share", "n_parameters"]
-    models = table_from_metrics(metric_files, {"model": "config.kind", "seed": "config.seed", **{k: k for k in keys}})
+    from .flags import DATASET_FLAGS, joined
+
+    models = table_from_metrics(metric_files, {"model": "config.kind", "seed": "config.seed", **{k: k for k in keys}, "flags": "flags"})
     b = read_json(baseline_file)
-    baseline = pd.DataFrame([{"model": "tfidf_logreg", "accuracy": b["accuracy"], "macro_f1": b["macro_f1"]}])
+    # the baseline shares the models' data, so it shares their dataset-level flags
+    baseline_flags = DATASET_FLAGS.intersection(*models["flags"]) if len(models) else set()
+    baseline = pd.DataFrame([{"model": "tfidf_logreg", "accuracy": b["accuracy"], "macro_f1": b["macro_f1"], "flags": sorted(baseline_flags)}])
     table = pd.concat([models, baseline], ignore_index=True).astype({"seed": "Int64", "best_epoch": "Int64", "epochs_run": "Int64", "n_parameters": "Int64"})
+    table["flags"] = table["flags"].map(joined)
     write_frame(out_file, table)
     log.info("\n%s", table.to_string(index=False))
     return table
 
 
-def calibration_subset(train_file: str | Path, labels_file: str | Path, out_file: str | Path, strategy: str, definition: dict[str, Any], fraction: float, seed: int) -> dict[str, Any]:
-    """One strategy's calibration subset of the training split -> calibration/seed{seed}/{strategy}.json."""
+def calibration_subset(
+    train_file: str | Path, labels_file: str | Path, out_file: str | Path, strategy: str, definition: dict[str, Any], fraction: float, seed: int, batch_size: int
+) -> dict[str, Any]:
+    """One strategy's calibration subset of the training split -> calibration/seed{seed}/{strategy}.json
+    (flagged where it misses a class or is smaller than one PTQ batch of `batch_size`)."""
     from .calibration import sample
+    from .flags import calibration_flags
 
-    labels = pd.read_parquet(train_file, columns=["label"])["label"].to_numpy()
-    subset = sample(labels, read_json(labels_file)["label_names"], fraction, strategy, definition, seed)
+    labels = read_frame(train_file, columns=["label"])["label"].to_numpy()
+    dataset = read_json(labels_file)
+    subset = sample(labels, dataset["label_names"], fraction, strategy, definition, seed)
+    subset["flags"] = calibration_flags(subset, dataset["counts"]["train"], batch_size)
     log.info("strategy %r: %d of %d training documents; composition %s", strategy, subset["size"], len(labels), subset["composition"])
     write_json(out_file, subset)
     return subset
@@ -203,7 +221,7 @@ def calibration_subset(train_file: str | Path, labels_file: str | Path, out_file
 
 def parse_method(method: str, bits: int) -> tuple[bool, dict[str, int]]:
     """`gpfq`, `plain`, or either with `-<stage>8` (that stage kept at 8 bits): (use GPFQ, stage bits)."""
-    from .quant import STAGES
+    from .grid import STAGES
 
     base, _, keep = method.partition("-")
     if base not in ("gpfq", "plain") or (keep and keep[:-1] not in STAGES) or (keep and not keep.endswith("8")):
@@ -234,8 +252,6 @@ def quantize_cell(
     The artifact is scored by the engine on the test set and compared with Brevitas' scores; the
     cell fails, leaving no artifact, if they disagree beyond float rounding.
     """
-    import torch
-
     from . import engine, quant
     from .metrics import classification_metrics
     from .models import load_checkpoint
@@ -251,14 +267,17 @@ def quantize_cell(
     seed_everything(meta["seed"])
     fp32 = read_json(fp32_metrics_file)
     subset = read_json(calibration_file)
-    train = Encoded.from_frame(pd.read_parquet(Path(tokens_dir) / "train.parquet"))
-    test = Encoded.from_frame(pd.read_parquet(Path(tokens_dir) / "test.parquet"))
+    train = Encoded.from_frame(read_frame(Path(tokens_dir) / "train.parquet"))
+    test = Encoded.from_frame(read_frame(Path(tokens_dir) / "test.parquet"))
     index = subset["indices"]
     if index and max(index) >= len(train):
         raise ValueError(f"{calibration_file}: indices beyond the {len(train)} training documents; rebuild it")
     calib = Encoded([train.ids[i] for i in index], train.labels[index])
     batches = [collate(calib, b, torch_device)[:2] for b in sorted_batches(calib.lengths, batch_size)]
     log.info("%s, %d bits %s, %s: calibrating on %d documents (%s)", meta["kind"], bits, stage_bits, method, len(calib), subset["strategy"])
+    flags = sorted({*fp32["flags"], *subset["flags"]})  # this cell inherits its model's and its subset's
+    if flags:
+        log.warning("this cell is flagged %s (see the FP32 and calibration logs for why)", flags)
 
     qmodel = quant.quantize_model(model, stage_bits, percentile).to(torch_device)
     with quant.float_reference(qmodel) as reference:
@@ -299,6 +318,7 @@ def quantize_cell(
         "strategy": subset["strategy"],
         "calibration_size": len(calib),
         "calibration_composition": subset["composition"],
+        "flags": flags,
         "percentile": percentile,
         "size_bits": quant_bits,
         "fp32_size_bits": fp32_bits,
@@ -333,11 +353,7 @@ def quantize_cell(
         log.info("engine vs Brevitas on the test set: %s", metrics["engine_check"])
         if not metrics["engine_check"]["within_tolerance"] or metrics["engine_check"]["unexplained_disagreements"]:
             raise RuntimeError(f"{out_dir}: the engine's scores differ from Brevitas' beyond float rounding: {metrics['engine_check']}")
-    with atomic_path(out_dir / "quantized.pt") as tmp:
-        torch.save(
-            {"format": 1, "fp32_meta": meta, "stage_bits": stage_bits, "percentile": percentile, "method": method, "state_dict": qmodel.state_dict()},
-            tmp,
-        )
+    quant.save_quantized(out_dir / "quantized.pt", qmodel, meta, stage_bits, percentile, method)
     write_json(out_dir / "metrics.json", metrics)
     log.info(
         "test accuracy %.4f (FP32 %.4f, drop %+.4f); %.2fx smaller; calibration %.1fs, GPFQ %s",
@@ -349,9 +365,11 @@ def quantize_cell(
 
 def summarize_ptq(metric_files: list[str], out_file: str | Path) -> pd.DataFrame:
     """Long table of every PTQ cell of a dataset (one row per cell), plus a pivot in the log."""
-    keys = ["strategy", "method", "bits", "accuracy", "fp32_accuracy", "accuracy_drop", "macro_f1", "size_bits", "compression_ratio", "calibration_seconds", "gpfq_seconds"]
+    from .flags import joined
+
+    keys = ["strategy", "method", "bits", "accuracy", "fp32_accuracy", "accuracy_drop", "macro_f1", "size_bits", "compression_ratio", "calibration_seconds", "gpfq_seconds", "flags"]
     columns = {"model": "config.kind", "seed": "config.seed", **{k: k for k in keys}, "float_reference_accuracy": "float_reference.accuracy"}
-    table = table_from_metrics(metric_files, columns)
+    table = table_from_metrics(metric_files, columns).assign(flags=lambda t: t["flags"].map(joined))
     table = table.sort_values(["model", "seed", "strategy", "method", "bits"], ascending=[True, True, True, True, False])
     write_frame(out_file, table)
     pivot = table.pivot_table(index="bits", columns=["model", "strategy", "method"], values="accuracy", aggfunc="mean").sort_index(ascending=False)
@@ -384,7 +402,7 @@ def ks_statistics(
     set_threads(threads)
     model, meta = load_checkpoint(checkpoint)
     model.eval()
-    test = Encoded.from_frame(pd.read_parquet(Path(tokens_dir) / "test.parquet"))
+    test = Encoded.from_frame(read_frame(Path(tokens_dir) / "test.parquet"))
     # a fixed, seeded probe set of test documents
     probe_index = np.sort(np.random.default_rng(meta["seed"]).choice(len(test), size=min(probe_size, len(test)), replace=False))
     probe = Encoded([test.ids[i] for i in probe_index], test.labels[probe_index])
@@ -426,7 +444,7 @@ def between_strategies(ks_table: pd.DataFrame) -> pd.Series:
 def summarize_ks(dataset: str, table_files: list[str], signal_files: list[str], out_ks: str | Path, out_signal: str | Path) -> None:
     """Dataset-level KS table (long: dataset, model, seed, strategy, bits, tensor, comparison, KS,
     p-value) and the |h_T| signal-health table."""
-    table = pd.concat([pd.read_csv(f, keep_default_na=False) for f in table_files], ignore_index=True)
+    table = pd.concat([read_frame(f, keep_default_na=False) for f in table_files], ignore_index=True)
     columns = ["dataset", "model", "seed", "method", "strategy", "bits", "tensor", "comparison", "ks", "p_value", "probe_documents"]
     table = table.assign(dataset=dataset)[columns]
     write_frame(out_ks, table)

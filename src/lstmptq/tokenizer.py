@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from .io import atomic_path
+from .io import ResultFileError, atomic_path, read_json
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
 SPECIALS = (PAD, UNK, BOS, EOS)
@@ -78,11 +78,11 @@ class Tokenizer:
 
     @classmethod
     def load(cls, path: str | Path) -> Tokenizer:
+        data = read_json(path)
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
             if data.get("format") != FORMAT_VERSION:
-                raise ValueError(f"format {data.get('format')!r}, expected {FORMAT_VERSION}")
+                raise ValueError(f"format {data.get('format')!r}, but this code reads format {FORMAT_VERSION}")
             return cls(data["itos"], data["max_len"], data["pattern"])
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise ValueError(f"{path}: not a readable vocabulary file ({err}); rebuild it with the tokenize rule") from err
+        except (AttributeError, ValueError, KeyError, TypeError) as err:
+            raise ResultFileError(path, f"not a vocabulary file of this code ({err})") from err
 

@@ -8,6 +8,7 @@ rule calibration_subset:
     params:
         definition=lambda w: config["calibration"]["definitions"][w.strategy],
         fraction=config["calibration"]["fraction"],
+        batch_size=config["ptq"]["batch_size"],  # a subset smaller than one PTQ batch is flagged
     conda:
         ENV
     log:

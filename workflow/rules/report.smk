@@ -16,6 +16,7 @@ rule study_table:
             method=METHODS,
             bits=BITS,
         ),
+        fp32=expand("results/{{dataset}}/{model}/seed{seed}/fp32/metrics.json", model=CLASSIFIERS, seed=SEEDS),
     output:
         parquet="results/{dataset}/tables/study.parquet",
         csv=report("results/{dataset}/tables/study.csv", caption="../report/study_table.rst", category="Tables", subcategory="{dataset}"),

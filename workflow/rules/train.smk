@@ -11,6 +11,7 @@ rule train:
     params:
         model=lambda w: model_settings(config, w.model),
         training=config["training"],
+        checks=config["checks"],
         device=device_of(config, "train"),
     threads: 2
     resources:

@@ -11,4 +11,5 @@ run_step(
     definition=dict(snakemake.params.definition),
     fraction=snakemake.params.fraction,
     seed=int(snakemake.wildcards.seed),
+    batch_size=snakemake.params.batch_size,
 )

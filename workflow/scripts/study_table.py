@@ -7,6 +7,7 @@ run_step(
     dataset=snakemake.wildcards.dataset,
     cell_files=list(snakemake.input.cells),
     ptq_metric_files=list(snakemake.input.ptq),
+    fp32_metric_files=list(snakemake.input.fp32),
     out_parquet=snakemake.output.parquet,
     out_csv=snakemake.output.csv,
     out_summary=snakemake.output.summary,

@@ -11,6 +11,7 @@ run_step(
     model_settings=dict(snakemake.params.model),
     training_settings=dict(snakemake.params.training),
     seed=int(snakemake.wildcards.seed),
+    checks=dict(snakemake.params.checks),
     device=snakemake.params.device,
     threads=snakemake.threads,
 )
