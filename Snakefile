@@ -17,6 +17,7 @@ from lstmptq.config import check_config, model_settings, source_files
 from lstmptq.grid import WILDCARDS, format_eps, ptq_methods
 from lstmptq.plots import PLOTS
 from lstmptq.resources import device_of, gpus_of, mem_mb_of, scaled
+from lstmptq.runtime import DETERMINISTIC_ENV
 
 min_version("9.0")
 
@@ -30,6 +31,8 @@ report: "workflow/report/workflow.rst"
 SCHEMA = "workflow/schemas/config.schema.yaml"
 validate(config, SCHEMA)
 check_config(config, Path(workflow.basedir) / SCHEMA)
+if config["deterministic"]:  # jobs inherit it (also through sbatch), before they import torch
+    os.environ.update(DETERMINISTIC_ENV)
 
 
 SPLITS = ["train", "valid", "test"]

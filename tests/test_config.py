@@ -83,6 +83,7 @@ def test_missing_local_file_is_named(config, tmp_path):
         (lambda c: c["noise"].update(eps=[0, 0.0123456789]), r"`noise.eps`: 0.0123456789 has more than 6 significant digits"),
         (lambda c: c["noise"].update(alphabet="ab cd"), r"`noise.alphabet`"),
         (lambda c: c["calibration"]["definitions"].update(fp32={"kind": "random"}), r"calibration.definitions: `fp32`"),
+        (lambda c: c.update(deterministic=True, device="cuda"), r"`deterministic: true` and `device: cuda`"),
     ],
 )
 def test_config_checks_name_the_key(config, edit, message):

@@ -1,6 +1,7 @@
 """Faults during a job: a write past the file-size limit, SIGTERM from a scheduler. Each runs a
 tiny job in its own process; neither may leave a result or a temporary file behind."""
 
+import json
 import os
 import signal
 import subprocess
@@ -56,3 +57,23 @@ def test_sigterm_removes_the_temporary_file_and_is_logged(tmp_path):
     assert process.returncode == 128 + signal.SIGTERM, stderr
     assert "step hang terminated by SIGTERM" in (tmp_path / "job.log").read_text()
     assert_nothing_written(tmp_path)
+
+
+def test_deterministic_mode_pins_what_decides_float_results():
+    """`deterministic: true` (Snakefile -> DETERMINISTIC_ENV -> every job): one thread, oneDNN off,
+    deterministic algorithms, and the kernel pins recorded in each result's provenance."""
+    from lstmptq.runtime import DETERMINISTIC_ENV
+
+    probe = (
+        "import json, torch\n"
+        "from lstmptq.io import provenance\n"
+        "from lstmptq.runtime import set_threads\n"
+        "set_threads(2)\n"
+        "print(json.dumps(provenance()['numerics']))\n"
+    )
+    env = {**os.environ, **DETERMINISTIC_ENV, "PYTHONPATH": str(REPO / "src")}
+    result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    numerics = json.loads(result.stdout)
+    assert numerics["torch"]["threads"] == 1 and numerics["torch"]["deterministic_algorithms"] is True
+    assert numerics["torch"]["mkldnn_enabled"] is False
+    assert numerics["env"]["MKL_CBWR"] == "COMPATIBLE" and numerics["env"]["ATEN_CPU_CAPABILITY"] == "avx2"

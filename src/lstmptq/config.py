@@ -82,6 +82,8 @@ def check_config(config: dict[str, Any], schema_file: str | Path | None = None) 
     for eps in config["noise"]["eps"]:
         if float(format_eps(eps)) != eps:
             raise ConfigError(f"config key `noise.eps`: {eps!r} has more than 6 significant digits; round it (it names files)")
+    if config["deterministic"] and config["device"].startswith("cuda"):
+        raise ConfigError("config keys `deterministic: true` and `device: cuda`: deterministic mode runs on the CPU; set `device: auto` or `cpu`")
     problems = axis_problems(config)
     if problems:
         raise ConfigError("\n".join(problems))

@@ -1,4 +1,7 @@
-"""What every job does first: log to its Snakemake log, set threads, seeds and device."""
+"""What every job does first: log to its Snakemake log, set threads, seeds and device.
+
+Imported by the Snakefile (for `DETERMINISTIC_ENV`): stdlib only at import.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,18 @@ import signal
 import sys
 import threading
 
-import numpy as np
+# `deterministic: true`: the same float results on any x86 CPU with AVX2, whatever its own kernels
+# (bench/determinism.py measures it). Set by the Snakefile for every job, so they are in place
+# before the job imports torch: ATen's kernels at the AVX2 level, MKL's code path that gives the
+# same results on every CPU, one thread; and in `set_threads`: oneDNN off (nn.LSTM then runs ATen's
+# cell on MKL) and torch's deterministic algorithms.
+DETERMINISTIC_ENV = {
+    "LSTMPTQ_DETERMINISTIC": "1",
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "MKL_CBWR": "COMPATIBLE",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
 
 
 def setup_logging(log_path: str | None = None) -> None:
@@ -21,14 +35,29 @@ def setup_logging(log_path: str | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=handlers, force=True)
 
 
+def deterministic() -> bool:
+    return os.environ.get("LSTMPTQ_DETERMINISTIC") == "1"
+
+
 def set_threads(threads: int) -> None:
-    """Use exactly the job's Snakemake `threads`, so parallel jobs do not oversubscribe cores."""
+    """Use exactly the job's Snakemake `threads`, so parallel jobs do not oversubscribe cores
+    (one in deterministic mode, whose rules ask for one)."""
     import torch
 
+    if deterministic():
+        if torch.backends.cpu.get_cpu_capability() != "AVX2":  # the pin took no effect: other kernels
+            raise RuntimeError(
+                f"config key `deterministic` is true, which needs an x86 CPU with AVX2; torch dispatches to "
+                f"{torch.backends.cpu.get_cpu_capability()} here. Set `deterministic: false`"
+            )
+        torch.backends.mkldnn.enabled = False
+        torch.use_deterministic_algorithms(True)
+        threads = 1
     torch.set_num_threads(max(1, int(threads)))
 
 
 def seed_everything(seed: int) -> None:
+    import numpy as np
     import torch
 
     random.seed(seed)
@@ -40,6 +69,10 @@ def resolve_device(setting: str):
     """`auto` -> CUDA when present, else CPU; anything else is passed to torch.device."""
     import torch
 
+    if deterministic():  # GPU kernels cannot reproduce the CPU's results
+        if setting not in ("auto", "cpu"):
+            raise RuntimeError(f"config key `device` is {setting!r}, but `deterministic: true` runs on the CPU; use `auto` or `cpu`")
+        return torch.device("cpu")
     if setting == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(setting)

@@ -12,8 +12,9 @@ rule train:
         model=lambda w: model_settings(config, w.model),
         training=config["training"],
         checks=config["checks"],
+        deterministic=config["deterministic"],  # other numbers: retrain (and so redo all after)
         device=device_of(config, "train"),
-    threads: 2
+    threads: 1 if config["deterministic"] else 2
     resources:
         mem_mb=mem_mb_of(config, config["training"]["batch_size"], tensors=6),
         # minutes: measured on CPU, ~0.35 (generative) / ~0.02 (discriminative) min per epoch per MB of token files
