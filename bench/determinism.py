@@ -10,10 +10,10 @@ the child's environment as the machine would have them. Modes:
 
 - `off`: the pipeline as it is.
 - `flag`: torch.use_deterministic_algorithms(True) + a fixed thread count (1), nothing else.
-- `det`: `flag` + the pins that the `off` runs show to matter, set inside the process before
-  torch is imported (as `lstmptq.runtime.run_step` would do it): ATEN_CPU_CAPABILITY=avx2,
-  MKL_CBWR=COMPATIBLE and oneDNN off (torch.backends.mkldnn.enabled = False, so nn.LSTM runs
-  ATen's own cell on MKL gemms), OMP/MKL thread counts 1.
+- `det`: the pipeline's `deterministic: true`: `flag` + the pins that the `off` runs show to
+  matter (lstmptq.runtime.DETERMINISTIC_ENV, set before torch is imported, and set_threads):
+  ATEN_CPU_CAPABILITY=avx2, MKL_CBWR=COMPATIBLE and oneDNN off (torch.backends.mkldnn.enabled =
+  False, so nn.LSTM runs ATen's own cell on MKL gemms), OMP/MKL thread counts 1.
 - `det_2threads` (only with --pairs): `det` with 2 threads, to see whether the count must be 1.
 
 The `det` pins override the same knobs the machines are emulated with, so one hash under `det`
@@ -73,15 +73,18 @@ MACHINES: dict[str, tuple[dict[str, str], int]] = {
 MODES: dict[str, dict] = {
     "off": {},
     "flag": {"deterministic_algorithms": True, "threads": 1},
-    "det": {
-        "deterministic_algorithms": True,
-        "threads": 1,
-        "env": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "COMPATIBLE", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
-        "mkldnn": False,
-    },
+    # the pipeline's own `deterministic: true`: lstmptq.runtime.DETERMINISTIC_ENV, set before torch
+    # is imported; the package's set_threads (inside train_classifier) then turns oneDNN off, torch's
+    # deterministic algorithms on and the thread count to 1
+    "det": {"pipeline": True},
 }
-# Not in the default plan (--pairs): `det` with 2 threads, to see whether the fixed count must be 1.
-MODES["det_2threads"] = {**MODES["det"], "threads": 2, "env": {**MODES["det"]["env"], "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}}
+# Not in the default plan (--pairs): the same pins by hand with 2 threads: must the count be 1?
+MODES["det_2threads"] = {
+    "deterministic_algorithms": True,
+    "threads": 2,
+    "env": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "COMPATIBLE", "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"},
+    "mkldnn": False,
+}
 
 # (mode, machine) pairs to run; a pair listed twice is a repeatability check.
 PLAN: list[tuple[str, str]] = [
@@ -111,6 +114,10 @@ def child(spec: dict) -> None:
     mode = MODES[spec["mode"]]
     assert "torch" not in sys.modules, "the mode's environment must be set before torch is imported"
     os.environ.update(mode.get("env", {}))
+    if mode.get("pipeline"):
+        from lstmptq.runtime import DETERMINISTIC_ENV  # stdlib only: torch is not imported yet
+
+        os.environ.update(DETERMINISTIC_ENV)
     import torch
 
     if mode.get("deterministic_algorithms"):
