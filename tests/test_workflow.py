@@ -200,11 +200,15 @@ def test_a_second_run_and_a_sigterm_mid_ptq_leave_no_result_that_looks_valid(tin
     deadline = time.monotonic() + 120
     while not (log.exists() and "calibrating" in log.read_text()):
         assert first.poll() is None and time.monotonic() < deadline, "the PTQ job did not start"
-        time.sleep(0.2)
+        time.sleep(0.05)
+    # freeze the run mid-cell, so that neither check below races the end of the (short) tiny job
+    os.killpg(first.pid, signal.SIGSTOP)
     second = snakemake(workdir, "--cores", "1", str(cell / "quantized.pt"))
     assert second.returncode != 0 and "cannot be locked" in second.stdout + second.stderr
-    os.killpg(first.pid, signal.SIGTERM)  # what scancel does: every process of the job
+    os.killpg(first.pid, signal.SIGTERM)  # what scancel does: every process of the job ...
+    os.killpg(first.pid, signal.SIGCONT)  # ... delivered as they resume
     first.wait(timeout=60)
+    assert "terminated by SIGTERM" in log.read_text()
     assert first.returncode != 0
     assert not [p.name for p in (workdir / cell).iterdir() if p.is_file()], "a killed PTQ cell left files behind"
     assert not list(workdir.rglob("*.tmp"))
