@@ -20,7 +20,7 @@ def config():
 
 def checked(config):
     validate(config, SCHEMA)
-    check_config(config)
+    check_config(config, SCHEMA)
     return config
 
 

@@ -44,10 +44,9 @@ def check_whole_numbers(config: dict[str, Any], schema_file: str | Path) -> None
         )
 
 
-def check_config(config: dict[str, Any], schema_file: str | Path | None = None) -> None:
-    """Run after schema validation (which fills in defaults), before any job starts."""
-    if schema_file is not None:
-        check_whole_numbers(config, schema_file)
+def check_config(config: dict[str, Any], schema_file: str | Path) -> None:
+    """Run after validation against `schema_file` (which fills in defaults), before any job starts."""
+    check_whole_numbers(config, schema_file)
     sources = config["sources"]
     for name in config["datasets"]:
         if name not in sources:
