@@ -1,7 +1,7 @@
 """Does a "deterministic mode" make FP32 training bit-identical across CPUs, and what must it pin?
 
 Trains the discriminative classifier on the embedded default data with the package's own step
-(`lstmptq.steps.train_classifier`, default config.yaml settings except --max-epochs, default 15
+(`lstmptq.stages.train.train_classifier`, default config.yaml settings except --max-epochs, default 15
 instead of 60: a shortened run, so its accuracies are not the README's) in a fresh process per
 run. Each run emulates "another CPU" on this machine through the knobs that decide which kernels
 run: torch's thread count, ATen's kernel dispatch level (ATEN_CPU_CAPABILITY), oneDNN's ISA
@@ -128,17 +128,33 @@ def child(spec: dict) -> None:
 
     from lstmptq.models import load_checkpoint
     from lstmptq.runtime import setup_logging
-    from lstmptq.steps import train_classifier
 
     setup_logging(None)
     config = yaml.safe_load((Path(spec["root"]) / "config.yaml").read_text())
     model = {"embedding_dim": config["model"]["embedding_dim"], "hidden_dim": config["model"]["hidden_dim"], "dropout": config["model"]["dropout"]["discriminative"]}
     training = {**config["training"], "max_epochs": spec["max_epochs"]}
-    extra = {"checks": config.get("checks", {})} if "checks" in inspect.signature(train_classifier).parameters else {}
+    tokens = Path(spec["tokens_dir"])
     with tempfile.TemporaryDirectory(prefix="determinism.") as out:
-        metrics = train_classifier(spec["tokens_dir"], spec["labels_file"], out, "discriminative", model, training, seed=0, device="cpu", threads=threads, **extra)
-        state_dict = load_checkpoint(Path(out) / "model.pt")[0].state_dict()
-        log = (Path(out) / "train_log.csv").read_text().splitlines()
+        out = Path(out)
+        try:  # this package: the step takes the files its rule names
+            from lstmptq.stages.train import train_classifier
+
+            files = {
+                "token_files": {split: tokens / f"{split}.parquet" for split in ("train", "valid", "test")},
+                "vocab_file": tokens / "vocab.json",
+                "labels_file": spec["labels_file"],
+                "model_file": out / "model.pt",
+                "train_log_file": out / "train_log.csv",
+                "metrics_file": out / "metrics.json",
+            }
+        except ImportError:  # a --root checkout from before lstmptq.stages: folders in, a folder out
+            from lstmptq.steps import train_classifier
+
+            files = {"tokens_dir": tokens, "labels_file": spec["labels_file"], "out_dir": out}
+        extra = {"checks": config.get("checks", {})} if "checks" in inspect.signature(train_classifier).parameters else {}
+        metrics = train_classifier(**files, kind="discriminative", model_settings=model, training_settings=training, seed=0, device="cpu", threads=threads, **extra)
+        state_dict = load_checkpoint(out / "model.pt")[0].state_dict()
+        log = (out / "train_log.csv").read_text().splitlines()
     first_loss = log[1].split(",")[1]  # epoch,train_loss,...: the loss as pandas wrote it (full repr)
     print(json.dumps({
         "accuracy": metrics["accuracy"],

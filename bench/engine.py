@@ -9,8 +9,9 @@ Prints one `name: value` line per figure. Needs the default grid's PTQ cells (8 
   (the same cell's quantized.pt); `lstm_...` times the embedding + LSTM part alone.
 - `<kind>/w<b>/...`: artifact size on disk vs the counted bits (metrics.json `size_bits`).
 - `<kind>/latency_ms/...`: median per-document latency at batch 1.
-- `noise_cell/...`: a real noise-cell job (snakemake, forced) from process start to the first
-  document scored, against `python -c "import torch"`; medians over --repeats.
+- `noise_cell/...`: a real noise-cell job (snakemake, forced; the generative 4-bit cell's, noise
+  model --noise at eps 0.05) from process start to the first document scored, against
+  `python -c "import torch"`; medians over --repeats.
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", default="results/bbc_news", help="a dataset's results folder")
     parser.add_argument("--cell", default="seed0/balanced/gpfq", help="seed/strategy/method of the PTQ cells")
+    parser.add_argument("--noise", default="char_substitution", help="noise model of the noise cell whose startup is timed")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--latency-docs", type=int, default=100)
     parser.add_argument("--skip-startup", action="store_true", help="do not run snakemake for the noise-cell figure")
@@ -138,7 +140,7 @@ def main() -> None:
             figures[f"{kind}/w{bits}/artifact_over_counted"] = size / counted
             figures[f"{kind}/latency_ms/engine_w{bits}"] = latency_ms(engine.load(cell / "quantized.safetensors"), test, args.latency_docs)
     if not args.skip_startup:
-        for name, value in noise_cell_startup(cells["generative", 4] / "noise" / "eps0.05.json", args.repeats).items():
+        for name, value in noise_cell_startup(cells["generative", 4] / "noise" / args.noise / "eps0.05.json", args.repeats).items():
             figures[f"noise_cell/{name}"] = value
     for name, value in figures.items():
         print(f"{name}: {value:.4g}" if isinstance(value, float) else f"{name}: {value}")

@@ -1,8 +1,11 @@
 """What did the noise stage of finished runs cost? Compare runs (e.g. before/after a change).
 
-Reads Snakemake's per-job benchmark files (`benchmarks/**/noise/eps*.tsv`, wall seconds `s`) and
-the cells' own timings (`load_seconds`, `score_seconds`, `startup_seconds` where recorded) of each
-run folder, and prints one `name: value` line per figure:
+Reads Snakemake's per-job benchmark files of the noise cells (wall seconds `s`):
+`benchmarks/evaluate_fp32/<dataset>/<model>/seed<seed>/<noise>/eps<eps>.tsv` and
+`benchmarks/evaluate_ptq/<dataset>/<model>/seed<seed>/<strategy>/<method>/w<bits>/<noise>/eps<eps>.tsv`
+(runs made before the noise-model axis, `benchmarks/<dataset>/<model>/seed<seed>/**/noise/eps<eps>.tsv`,
+are read too), and the cells' own timings (`load_seconds`, `score_seconds`, `startup_seconds`
+where recorded) of each run folder, and prints one `name: value` line per figure:
     python bench/noise_stage.py /path/to/run_before /path/to/run_after
 """
 
@@ -11,21 +14,39 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 
 
+def cells(run: Path) -> Iterator[tuple[Path, str, bool, Path]]:
+    """(benchmark file, model, quantized, the cell's metrics JSON) of every noise cell of a run."""
+    from lstmptq.grid import path
+
+    bench = run / "benchmarks"
+    for rule, quantized in (("evaluate_fp32", False), ("evaluate_ptq", True)):
+        for tsv in sorted((bench / rule).glob("*/*/seed*/**/eps*.tsv")):
+            # dataset, model, seed<seed>, [strategy, method, w<bits>,] noise, eps<eps>.tsv
+            parts = tsv.relative_to(bench / rule).with_suffix("").parts
+            values = {"dataset": parts[0], "model": parts[1], "seed": parts[2].removeprefix("seed"), "noise": parts[-2], "eps": parts[-1].removeprefix("eps")}
+            if quantized:
+                values.update(strategy=parts[3], method=parts[4], bits=parts[5].removeprefix("w"))
+            yield tsv, parts[1], quantized, run / path("ptq_noise_cell" if quantized else "fp32_noise_cell", **values)
+    # runs from before the noise-model axis: the benchmark file mirrored the cell's own path
+    for tsv in sorted(bench.glob("*/*/seed*/**/noise/eps*.tsv")):
+        parts = tsv.relative_to(bench).parts
+        yield tsv, parts[1], parts[3] != "fp32", run / "results" / tsv.relative_to(bench).with_suffix(".json")
+
+
 def noise_jobs(run: Path) -> pd.DataFrame:
     rows = []
-    for tsv in sorted(run.glob("benchmarks/*/*/seed*/**/noise/eps*.tsv")):
-        parts = tsv.relative_to(run / "benchmarks").parts
-        cell = run / "results" / tsv.relative_to(run / "benchmarks").with_suffix(".json")
+    for tsv, model, quantized, cell in cells(run):
         timings = json.loads(cell.read_text()) if cell.exists() else {}
         rows.append(
             {
-                "model": parts[1],
-                "quantized": parts[3] != "fp32",
+                "model": model,
+                "quantized": quantized,
                 "job_seconds": float(pd.read_csv(tsv, sep="\t")["s"].iloc[0]),
                 **{k: timings.get(k) for k in ("load_seconds", "score_seconds", "startup_seconds")},
             }

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from lstmptq.calibration import CalibrationError, sample, spread
+from lstmptq.registry import RegistryError
 
 NAMES = ["a", "b", "c", "d"]
 # an imbalanced training split: 100 / 60 / 30 / 10 documents
@@ -57,9 +58,14 @@ def test_spread_never_exceeds_what_a_class_has():
         ({"kind": "balanced"}, 0.001, "is 0; raise it"),
         ({"kind": "single_class", "class": "zebra"}, 0.25, r"class is 'zebra'; use a label name"),
         ({"kind": "single_class", "class": 9}, 0.25, "index 0..3"),
-        ({"kind": "clustered"}, 0.25, "unknown kind 'clustered'"),
     ],
 )
 def test_bad_requests_are_clear_errors(definition, fraction, message):
     with pytest.raises(CalibrationError, match=message):
         draw(definition, fraction=fraction)
+
+
+def test_unknown_kind_is_refused_naming_the_known_ones():
+    # kinds are looked up in lstmptq.registry (the config check refuses an unknown one first)
+    with pytest.raises(RegistryError, match=r"unknown calibration kind 'clustered'; known: \['balanced', 'random', 'single_class', 'skewed'\]"):
+        draw({"kind": "clustered"})

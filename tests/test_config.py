@@ -8,7 +8,7 @@ from conftest import REPO
 from pathlib import Path
 
 from lstmptq.config import ConfigError, check_config, main, model_settings
-from lstmptq.grid import NAME, axis_problems
+from lstmptq.grid import BITS, NAME, axis_problems
 
 SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
 
@@ -45,7 +45,6 @@ def test_every_preset_is_valid(config):
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (lambda c: c.update(classifiers=["transformer"]), "transformer"),
         (lambda c: c["sources"]["bbc_news"].update(kind="web"), "web"),
         (lambda c: c["training"].update(lr="fast"), "fast"),
         (lambda c: c["training"].update(batch_size=0), "0"),
@@ -81,8 +80,20 @@ def test_missing_local_file_is_named(config, tmp_path):
     "edit, message",
     [
         (lambda c: c["noise"].update(eps=[0, 0.0123456789]), r"`noise.eps`: 0.0123456789 has more than 6 significant digits"),
-        (lambda c: c["noise"].update(alphabet="ab cd"), r"`noise.alphabet`"),
-        (lambda c: c["calibration"]["definitions"].update(fp32={"kind": "random"}), r"calibration.definitions: `fp32`"),
+        (lambda c: c["noise"]["definitions"]["char_substitution"].update(alphabet="ab cd"), r"`noise.definitions.char_substitution`: noise alphabet 'ab cd'"),
+        (lambda c: c["noise"]["definitions"]["char_substitution"].update(alphabt="xyz"), r"`noise.definitions.char_substitution`: unknown setting\(s\) \['alphabt'\]"),
+        (lambda c: c["noise"].update(models=["char_substitution", "typos"]), r"`noise.models` lists 'typos', which is not a key of `noise.definitions`"),
+        (lambda c: c["noise"]["definitions"].update(typos={"kind": "keyboard"}), r"`noise.definitions.typos.kind`: unknown noise model 'keyboard'"),
+        (lambda c: c["ptq"].update(methods=["gpfq", "adaround"]), r"`ptq.methods`: unknown ptq method 'adaround'; known: \['gpfq', 'plain'\]"),
+        (lambda c: c["calibration"]["definitions"].update(odd={"kind": "clustered"}), r"`calibration.definitions.odd.kind`: unknown calibration kind 'clustered'"),
+        (lambda c: c["model"]["dropout"].update(discrimnative=0.3), r"`model.dropout.discrimnative`: unknown classifier 'discrimnative'"),
+        (lambda c: c["calibration"]["strategies"].append("nine"), r"`calibration.strategies` lists 'nine', which is not a key of `calibration.definitions`"),
+        # `fp32` names the FP32 models' cells: a strategy may not be called so (a definition
+        # that no strategy lists names no files, and is no longer refused)
+        (
+            lambda c: (c["calibration"]["definitions"].update(fp32={"kind": "random"}), c["calibration"]["strategies"].append("fp32")),
+            r"`fp32` names the unquantized models' cells",
+        ),
         (lambda c: c.update(deterministic=True, device="cuda"), r"`deterministic: true` and `device: cuda`"),
     ],
 )
@@ -90,6 +101,14 @@ def test_config_checks_name_the_key(config, edit, message):
     edit(config)
     with pytest.raises(ConfigError, match=message):
         checked(config)
+
+
+def test_unknown_classifier_is_refused_naming_the_key(config):
+    # the schema no longer lists the classifiers (extensions add their own): the config check does
+    config["classifiers"] = ["discriminative", "transformer"]
+    validate(config, SCHEMA)
+    with pytest.raises(ConfigError, match=r"config key `classifiers`: unknown classifier 'transformer'; known: \['discriminative', 'generative'\]"):
+        check_config(config, SCHEMA)
 
 
 def test_model_settings_hold_only_what_each_classifier_uses(config):
@@ -132,6 +151,11 @@ def test_schema_repeats_the_grid_patterns(config):
     assert schema["definitions"]["name"]["pattern"] == f"^{NAME}$"
 
 
+def test_schema_bit_widths_are_the_grids(config):
+    items = yaml.safe_load(Path(SCHEMA).read_text())["properties"]["ptq"]["properties"]["bits"]["items"]
+    assert (items["minimum"], items["maximum"]) == (BITS.start, BITS.stop - 1)
+
+
 def typo_paths(config, path=()):
     """Every object of the config whose keys are settings (not names of sources or strategies)."""
     if not isinstance(config, dict):
@@ -146,6 +170,7 @@ def test_a_misspelt_key_is_refused_at_any_depth(config):
     checked(config)
     paths = list(typo_paths(config))
     assert ("sources", "bbc_news") in paths and ("model", "dropout") in paths and ("calibration", "definitions", "skewed") in paths
+    assert ("noise", "definitions", "char_substitution") in paths
     for path in paths:
         broken = copy.deepcopy(config)
         node = broken
@@ -153,7 +178,10 @@ def test_a_misspelt_key_is_refused_at_any_depth(config):
             node = node[key]
         node["misspelt_key"] = 1
         with pytest.raises(Exception, match="misspelt_key"):
-            validate(broken, SCHEMA)
+            if path[:2] == ("noise", "definitions") and len(path) == 3:
+                checked(broken)  # a noise model's settings are its own: its `check` refuses them
+            else:
+                validate(broken, SCHEMA)
 
 
 def test_check_config_command_names_the_file_line_and_key(tmp_path, capsys):

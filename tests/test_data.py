@@ -10,7 +10,8 @@ import yaml
 
 from conftest import REPO, TINY_CONFIG
 from lstmptq.data import DataError, decode_file, hub_frames, load_source, read_embedded_bbc, split_stratified
-from lstmptq.steps import prepare_data
+from lstmptq.grid import SPLITS
+from lstmptq.stages.data import prepare_data
 
 # as config.yaml: the corpus repeats articles, 36 of the 445 test documents are also in train or valid
 EMBEDDED = {"kind": "embedded", "valid_fraction": 0.1, "test_fraction": 0.2, "split_seed": 0, "max_duplicate_share": 0.09}
@@ -243,7 +244,8 @@ def test_drop_duplicates_drops_and_records_them_in_labels_json(tmp_path):
     valid = pd.concat([_frame(2, first=VALID), _frame(1)])  # a0, b0 are in train
     test = pd.concat([_frame(2, first=TEST), _frame(1, first=1), _frame(1, first=VALID)])  # 2 in train, 2 in valid
     spec = _files_spec(tmp_path, _frame(), test, valid=valid, drop_duplicates=True)
-    prepare_data("local", spec, tmp_path / "data")
+    data = tmp_path / "data"
+    prepare_data("local", spec, {s: data / f"{s}.parquet" for s in SPLITS}, data / "labels.json")
     labels = json.loads((tmp_path / "data" / "labels.json").read_text())
     duplicates = labels["duplicates"]
     assert duplicates["counts"] == {"valid_in_train": 2, "test_in_train": 2, "test_in_valid": 2, "test_in_train_or_valid": 4}
@@ -342,7 +344,7 @@ def test_hub_offline_fails_at_once_naming_the_dataset():
 
 
 def test_prepare_data_writes_tables_and_label_names(tmp_path):
-    prepare_data("bbc", {**EMBEDDED, "subsample": {"train": 0.1}}, tmp_path)
+    prepare_data("bbc", {**EMBEDDED, "subsample": {"train": 0.1}}, {s: tmp_path / f"{s}.parquet" for s in SPLITS}, tmp_path / "labels.json")
     labels = json.loads((tmp_path / "labels.json").read_text())
     assert labels["label_names"][0] == "business"
     train = pd.read_parquet(tmp_path / "train.parquet")

@@ -14,6 +14,7 @@ import torch
 from lstmptq import artifact, engine, quant
 from lstmptq.io import content_sha256
 from lstmptq.models import build_model
+from lstmptq.registry import family
 from lstmptq.tokenizer import SPECIALS, Tokenizer
 from lstmptq.training import Encoded, collate, predict, sorted_batches
 
@@ -66,10 +67,10 @@ def export(model, bits, path, vocab, gpfq=True):
     q = quant.quantize_model(model, {s: bits for s in quant.STAGES}, 99.99)
     quant.calibrate(q, batches(documents(128, seed=1)))
     if gpfq:
-        quant.apply_gpfq(q, batches(documents(128, seed=1)))
+        quant.apply_gpfq(q, family(model.kind), batches(documents(128, seed=1)))
     meta = {"kind": model.kind, "seed": 0, "label_names": ["a", "b", "c"], "vocab_size": V, "num_classes": K, "model": HP}
     header = {"vocab": {"size": V, "sha256": Tokenizer.load(vocab).sha256()}, "label_names": meta["label_names"], "fp32_meta": meta}
-    return q, quant.export_artifact(q, path, header)
+    return q, family(model.kind).export(q, path, header)
 
 
 @pytest.mark.parametrize("bits", [8, 6, 4, 3])
@@ -199,8 +200,8 @@ def test_noise_cell_runs_the_artifact_without_importing_brevitas(exported, tmp_p
     (tmp_path / "fp32.json").write_text(json.dumps({"accuracy": 1.0}))
     code = f"""
 import sys
-from lstmptq.evaluation import evaluate_cell
-cell = evaluate_cell({kind!r}, {str(tmp_path / 'eps0.parquet')!r}, {str(tmp_path / 'cell.json')!r}, 0.0, artifact={str(path)!r},
+from lstmptq.stages.noise import evaluate_cell
+cell = evaluate_cell({kind!r}, {str(tmp_path / 'eps0.parquet')!r}, {str(tmp_path / 'cell.json')!r}, "char_substitution", 0.0, artifact={str(path)!r},
                      vocab_file={str(vocab)!r}, strategy="balanced", method="plain", bits=4, fp32_cell={str(tmp_path / 'fp32.json')!r})
 assert "brevitas" not in sys.modules, "the noise cell imported brevitas"
 assert "sklearn" not in sys.modules, "the noise cell imported scikit-learn"

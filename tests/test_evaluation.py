@@ -7,14 +7,20 @@ import pandas as pd
 import pytest
 import torch
 
-from lstmptq.evaluation import evaluate_cell, noisy_test_set
 from lstmptq.models import build_model, save_checkpoint
-from lstmptq.study import build_study_table, summarize_over_seeds, t_interval
+from lstmptq.stages.noise import evaluate_cell, noisy_test_set
+from lstmptq.tables import build_study_table, summarize_over_seeds, t_interval
 from lstmptq.tokenizer import Tokenizer
 
 TEXTS = ["markets rallied as shares rose", "the striker scored twice", "ministers debated the budget", "a new phone was launched"] * 5
 LABELS = [0, 1, 2, 3] * 5
 NAMES = ["business", "sport", "politics", "tech"]
+NOISE = "char_substitution"
+
+
+def substitution(alphabet):
+    """The config's noise definition of the character-substitution model."""
+    return {"kind": "char_substitution", "alphabet": alphabet}
 
 
 @pytest.fixture
@@ -31,7 +37,7 @@ def stage(tmp_path):
 
 def test_noisy_test_set_at_eps_zero_is_the_clean_encoding(stage):
     path, tokenizer = stage
-    summary = noisy_test_set(path / "test.parquet", path / "vocab.json", path / "eps0.parquet", 0.0, seed=0, alphabet="abc")
+    summary = noisy_test_set(path / "test.parquet", path / "vocab.json", path / "eps0.parquet", NOISE, substitution("abc"), 0.0, seed=0)
     table = pd.read_parquet(path / "eps0.parquet")
     assert [list(x) for x in table["ids"]] == tokenizer.encode_many(TEXTS)
     assert table["label"].tolist() == LABELS
@@ -40,7 +46,7 @@ def test_noisy_test_set_at_eps_zero_is_the_clean_encoding(stage):
 
 def test_noise_turns_words_unknown(stage):
     path, _ = stage
-    summary = noisy_test_set(path / "test.parquet", path / "vocab.json", path / "eps.parquet", 0.5, seed=0, alphabet="xyz")
+    summary = noisy_test_set(path / "test.parquet", path / "vocab.json", path / "eps.parquet", NOISE, substitution("xyz"), 0.5, seed=0)
     assert 0.4 < summary["corruption_rate"] < 0.6
     # every word in the vocabulary is known when clean, so every unknown word became unknown
     assert summary["became_unknown_share"] == summary["unknown_share"] > 0.5
@@ -49,21 +55,25 @@ def test_noise_turns_words_unknown(stage):
 def test_cells_take_their_drops_against_their_references(stage):
     path, _ = stage
     for eps in (0.0, 0.3):
-        noisy_test_set(path / "test.parquet", path / "vocab.json", path / f"eps{eps}.parquet", eps, seed=0, alphabet="xyz")
-    clean = evaluate_cell("discriminative", path / "eps0.0.parquet", path / "clean.json", 0.0, checkpoint=path / "model.pt")
+        noisy_test_set(path / "test.parquet", path / "vocab.json", path / f"eps{eps}.parquet", NOISE, substitution("xyz"), eps, seed=0)
+    clean = evaluate_cell("discriminative", path / "eps0.0.parquet", path / "clean.json", NOISE, 0.0, checkpoint=path / "model.pt")
     assert clean["drop_vs_clean"] == clean["drop_vs_fp32"] == 0 and clean["bits"] == 32 and clean["strategy"] == "fp32"
+    assert clean["noise"] == NOISE
     # fake references, so the arithmetic is checked against known numbers
     (path / "ref0.json").write_text(json.dumps({"accuracy": 0.75}))
     (path / "fp32.json").write_text(json.dumps({"accuracy": 0.6}))
-    noisy = evaluate_cell("discriminative", path / "eps0.3.parquet", path / "noisy.json", 0.3, checkpoint=path / "model.pt", clean_cell=path / "ref0.json", fp32_cell=path / "fp32.json")
+    noisy = evaluate_cell(
+        "discriminative", path / "eps0.3.parquet", path / "noisy.json", NOISE, 0.3, checkpoint=path / "model.pt", clean_cell=path / "ref0.json", fp32_cell=path / "fp32.json"
+    )
     assert noisy["drop_vs_clean"] == pytest.approx(0.75 - noisy["accuracy"])
     assert noisy["drop_vs_fp32"] == pytest.approx(0.6 - noisy["accuracy"])
     assert noisy["corruption_rate"] > 0.2 and json.loads((path / "noisy.json").read_text())["eps"] == 0.3
+    assert json.loads((path / "noisy.json").read_text())["noise"] == NOISE
     with pytest.raises(ValueError, match="eps-0 cell"):
-        evaluate_cell("discriminative", path / "eps0.3.parquet", path / "bad.json", 0.3, checkpoint=path / "model.pt")
+        evaluate_cell("discriminative", path / "eps0.3.parquet", path / "bad.json", NOISE, 0.3, checkpoint=path / "model.pt")
     assert not (path / "bad.json").exists()
     with pytest.raises(ValueError, match="generative model is expected"):
-        evaluate_cell("generative", path / "eps0.0.parquet", path / "bad.json", 0.0, checkpoint=path / "model.pt")
+        evaluate_cell("generative", path / "eps0.0.parquet", path / "bad.json", NOISE, 0.0, checkpoint=path / "model.pt")
 
 
 def test_t_interval():
@@ -81,7 +91,7 @@ def write_cell(path, **fields):
 def test_study_table_joins_sizes_and_flags_and_summarizes_seeds(tmp_path):
     cells, ptq, fp32_metrics = [], [], []
     for seed, (fp32, quantized) in enumerate([(0.9, 0.8), (0.8, 0.6)]):
-        base = {"model": "generative", "seed": seed, "eps": 0.0}
+        base = {"model": "generative", "seed": seed, "noise": NOISE, "eps": 0.0}
         cells.append(write_cell(tmp_path / f"f{seed}.json", **base, strategy="fp32", method="fp32", bits=32, accuracy=fp32, drop_vs_fp32=0.0))
         cells.append(write_cell(tmp_path / f"q{seed}.json", **base, strategy="balanced", method="gpfq", bits=4, accuracy=quantized, drop_vs_fp32=fp32 - quantized))
         (tmp_path / f"p{seed}.json").write_text(json.dumps({"config": {"kind": "generative", "seed": seed}, "strategy": "balanced", "method": "gpfq",
@@ -92,6 +102,8 @@ def test_study_table_joins_sizes_and_flags_and_summarizes_seeds(tmp_path):
         fp32_metrics.append(str(tmp_path / f"m{seed}.json"))
     table = build_study_table("toy", cells, ptq, fp32_metrics)
     assert len(table) == 4 and (table["dataset"] == "toy").all()
+    columns = list(table.columns)
+    assert columns[columns.index("bits") : columns.index("bits") + 3] == ["bits", "noise", "eps"] and (table["noise"] == NOISE).all()
     fp32_rows = table[table["strategy"] == "fp32"]
     assert (fp32_rows["size_bits"] == 800).all() and (fp32_rows["compression_ratio"] == 1).all()
     # each row carries its own cell's flags; the summary flags a grid cell if any seed is flagged
@@ -99,6 +111,7 @@ def test_study_table_joins_sizes_and_flags_and_summarizes_seeds(tmp_path):
     summary = summarize_over_seeds(table).set_index("strategy")
     assert summary.loc["balanced", "flags"] == "calibration_misses_class" and summary.loc["fp32", "flags"] == ""
     assert summary.loc["balanced", "n_seeds"] == 2
+    assert (summary["noise"] == NOISE).all()
     assert summary.loc["balanced", "accuracy_mean"] == pytest.approx(0.7)
     assert summary.loc["balanced", "drop_vs_fp32_mean"] == pytest.approx(0.15)
     assert summary.loc["balanced", "accuracy_ci_low"] < 0.7 < summary.loc["balanced", "accuracy_ci_high"]

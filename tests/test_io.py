@@ -60,7 +60,7 @@ def refused(path, problem: str) -> str:
 
 
 def test_a_truncated_noise_cell_is_refused_with_the_rebuild_command(tmp_path):
-    from lstmptq.steps import table_from_metrics  # how the study table reads noise cells
+    from lstmptq.tables import table_from_metrics  # how the study table reads noise cells
 
     cell = tmp_path / "noise" / "eps0.1.json"
     write_json(cell, {"accuracy": 0.9, "eps": 0.1, "config": {"kind": "generative"}})

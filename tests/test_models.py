@@ -84,8 +84,9 @@ def test_empirical_and_uniform_priors():
 @pytest.mark.parametrize("kind", ["discriminative", "generative"])
 def test_checkpoint_round_trip_with_weights_only(tmp_path, kind):
     hp = {"embedding_dim": 6, "hidden_dim": 5, "label_embedding_dim": 4, "dropout": 0.0}
-    prior = log_prior_from("empirical", [0, 1, 1, 2], K) if kind == "generative" else None
-    model = build_model(kind, V, K, hp, prior).eval()
+    model = build_model(kind, V, K, hp).eval()
+    if kind == "generative":  # a non-uniform prior, so the round trip must carry it
+        model.log_prior.copy_(log_prior_from("empirical", [0, 1, 1, 2], K))
     meta = {"vocab_size": V, "num_classes": K, "model": hp}
     save_checkpoint(tmp_path / "m.pt", model, meta)
     again, meta_again = load_checkpoint(tmp_path / "m.pt")
@@ -140,3 +141,12 @@ def test_truncated_missing_or_old_checkpoints_are_refused(checkpoint):
     torch.save({"format": 1, "kind": model.kind, "meta": {}, "state_dict": model.state_dict()}, path)  # before checksums
     with pytest.raises(ResultFileError, match=refused(path, "checkpoint in format 1, but this code reads format 2")):
         load_checkpoint(path)
+
+
+def test_generative_prior_comes_from_its_settings_and_the_training_labels():
+    hp = {"embedding_dim": 6, "hidden_dim": 5, "label_embedding_dim": 4, "dropout": 0.0}
+    labels = [0, 1, 1, 2]
+    empirical = build_model("generative", V, K, {**hp, "prior": "empirical"}, labels)
+    assert torch.allclose(empirical.log_prior, log_prior_from("empirical", labels, K))
+    uniform = build_model("generative", V, K, {**hp, "prior": "uniform"}, labels)
+    assert torch.allclose(uniform.log_prior, torch.full((K,), -math.log(K)))

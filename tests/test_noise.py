@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lstmptq.noise import DEFAULT_ALPHABET, check_alphabet, corrupt
+from lstmptq.noise import DEFAULT_ALPHABET, check, check_alphabet, corrupt
 from lstmptq.tokenizer import Tokenizer
 
 TEXT = "The BBC's Q3 report: profits rose 12% in 2004, don't you know? Café prices fell.\n" * 40
@@ -62,3 +62,13 @@ def test_bad_alphabets_are_refused(alphabet):
 def test_eps_outside_the_unit_interval_is_refused():
     with pytest.raises(ValueError, match="eps=1.5"):
         corrupt(TEXT, 1.5, seed=0, document=0)
+
+
+def test_settings_check_of_the_noise_model():
+    # the noise-model interface (lstmptq.registry.NOISE_MODELS): the config check calls it
+    check({})
+    check({"alphabet": "xyz"})
+    with pytest.raises(ValueError, match="alphabet"):
+        check({"alphabet": "aab"})
+    with pytest.raises(ValueError, match=r"unknown setting\(s\) \['alphabt'\]"):
+        check({"alphabt": "xyz"})

@@ -4,7 +4,8 @@ import itertools
 
 import pandas as pd
 
-from lstmptq.plots import PLOTS, make_plots
+from lstmptq.grid import PLOTS
+from lstmptq.stages.plots import make_plots
 
 
 def test_make_plots_writes_png_and_pdf_for_every_figure(tmp_path):
@@ -14,7 +15,7 @@ def test_make_plots_writes_png_and_pdf_for_every_figure(tmp_path):
     ):
         accuracy = 0.9 - eps - (0.1 if bits == 4 else 0) + 0.01 * seed
         method = "fp32" if strategy == "fp32" else "gpfq"
-        rows.append({"dataset": "toy", "model": model, "seed": seed, "strategy": strategy, "method": method, "bits": bits, "eps": eps,
+        rows.append({"dataset": "toy", "model": model, "seed": seed, "strategy": strategy, "method": method, "bits": bits, "noise": "char_substitution", "eps": eps,
                      "accuracy": accuracy, "drop_vs_fp32": 0.9 - eps - accuracy, "size_bits": 1000 * bits,
                      "flags": "calibration_smaller_than_batch" if (seed, strategy, bits) == (1, "random", 4) else ""})  # fmt: skip
     for model, seed, bits, (comparison, strategy, tensor) in itertools.product(
@@ -24,7 +25,10 @@ def test_make_plots_writes_png_and_pdf_for_every_figure(tmp_path):
         ks_rows.append({"model": model, "seed": seed, "bits": bits, "comparison": comparison, "strategy": strategy, "tensor": tensor, "ks": 0.4 / bits + 0.01 * seed})
     pd.DataFrame(rows).to_parquet(tmp_path / "study.parquet")
     pd.DataFrame(ks_rows).to_csv(tmp_path / "ks.csv", index=False)
-    make_plots(tmp_path / "study.parquet", tmp_path / "ks.csv", tmp_path / "plots")
+    plots = tmp_path / "plots"
+    png_files = {name: plots / f"{name}.png" for name in PLOTS}
+    pdf_files = {name: plots / f"{name}.pdf" for name in PLOTS}
+    make_plots(tmp_path / "study.parquet", tmp_path / "ks.csv", png_files, pdf_files)
     for name in PLOTS:
         assert (tmp_path / "plots" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
         assert (tmp_path / "plots" / f"{name}.pdf").read_bytes()[:4] == b"%PDF"

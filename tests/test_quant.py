@@ -6,7 +6,8 @@ import torch
 
 from lstmptq import quant
 from lstmptq.models import build_model
-from lstmptq.steps import parse_method
+from lstmptq.grid import parse_method
+from lstmptq.registry import family
 from lstmptq.training import Encoded, collate, predict, sorted_batches
 
 V, K = 30, 3
@@ -60,9 +61,9 @@ def test_calibration_sets_every_activation_threshold_and_gpfq_changes_only_the_f
     # LSTM input, 11 in the LSTM cell, its output, the final layer's input
     assert len(calibrated) == 14 and all(v > 0 for v in calibrated.values())
     weights = {k: v[0].clone() for k, v in quant.quantized_weights(q).items()}
-    quant.apply_gpfq(q, batches(data()))
+    quant.apply_gpfq(q, family(model.kind), batches(data()))
     after = quant.quantized_weights(q)
-    final = quant.final_layer_name(model)
+    final = family(model.kind).GPFQ_LAYER
     changed = {k for k in weights if not torch.equal(weights[k], after[k][0])}
     assert changed == {final}
     assert not hasattr(getattr(q, final), "weight_orig")
@@ -86,10 +87,14 @@ def test_size_counts_bits_not_stored_floats(model):
 
 
 def test_stage_isolation_keeps_one_stage_at_8_bits():
-    assert parse_method("gpfq", 3) == (True, {"embedding": 3, "lstm": 3, "head": 3})
-    assert parse_method("plain-lstm8", 3) == (False, {"embedding": 3, "lstm": 8, "head": 3})
-    with pytest.raises(ValueError, match="unknown PTQ method 'adaround'"):
-        parse_method("adaround", 4)
+    assert parse_method("gpfq", 3) == ("gpfq", {"embedding": 3, "lstm": 3, "head": 3})
+    assert parse_method("plain-lstm8", 3) == ("plain", {"embedding": 3, "lstm": 8, "head": 3})
+    assert parse_method("gpfq-head8", 4) == ("gpfq", {"embedding": 4, "lstm": 4, "head": 8})
+    # any registered name parses (an unknown one is refused by the config check, see test_config)
+    assert parse_method("adaround", 4) == ("adaround", {"embedding": 4, "lstm": 4, "head": 4})
+    for malformed in ("gpfq-foo8", "gpfq-lstm4", "GPFQ", "gpfq-", ""):
+        with pytest.raises(ValueError, match=f"PTQ method {malformed!r}"):
+            parse_method(malformed, 4)
 
 
 def test_bit_widths_outside_2_to_16_are_refused(model):

@@ -1,7 +1,8 @@
 import pandas as pd
 import pytest
 
-from lstmptq.steps import tokenize
+from lstmptq.grid import SPLITS
+from lstmptq.stages.tokenize import tokenize
 from lstmptq.tokenizer import BOS_ID, EOS_ID, SPECIALS, UNK_ID, Tokenizer
 
 
@@ -52,7 +53,10 @@ def test_tokenize_step_builds_vocabulary_from_train_only(tmp_path):
     data.mkdir()
     for split, text in (("train", "alpha alpha beta"), ("valid", "gamma gamma gamma"), ("test", "delta alpha")):
         pd.DataFrame({"text": [text, text], "label": [0, 1]}).to_parquet(data / f"{split}.parquet")
-    tokenize(data, tmp_path / "tokens", {"min_freq": 1, "max_size": 100, "max_len": 80})
+    tokens = tmp_path / "tokens"
+    split_files = {s: data / f"{s}.parquet" for s in SPLITS}
+    token_files = {s: tokens / f"{s}.parquet" for s in SPLITS}
+    tokenize(split_files, token_files, tokens / "vocab.json", tokens / "stats.json", {"min_freq": 1, "max_size": 100, "max_len": 80})
     vocab = Tokenizer.load(tmp_path / "tokens" / "vocab.json")
     assert set(vocab.itos) - set(SPECIALS) == {"alpha", "beta"}
     test = pd.read_parquet(tmp_path / "tokens" / "test.parquet")

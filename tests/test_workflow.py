@@ -10,7 +10,7 @@ import pytest
 import browser
 from conftest import REPO, snakemake
 from lstmptq.models import load_checkpoint
-from lstmptq.plots import PLOTS
+from lstmptq.grid import PLOTS
 
 pytestmark = pytest.mark.workflow
 
@@ -37,6 +37,12 @@ def test_dry_run_of_the_default_grid(tmp_path):
         "evaluate_ptq": 2 * 2 * 6 * 11,
         "study_table": 1, "plots": 1, "all": 1,
     }  # fmt: skip
+
+
+def test_lint_finds_nothing(tmp_path):
+    result = snakemake(tmp_path, "--lint", configfiles=())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("preset", ["ag_news", "dbpedia_14"])
@@ -77,8 +83,8 @@ def test_tiny_run_writes_every_output(tiny_run):
         assert len(log) == metrics["epochs_run"] <= 2
         model, meta = load_checkpoint(cell / "model.pt")  # weights_only=True inside
         assert meta["kind"] == kind
-        assert "epoch" in (tiny_run / "logs" / "bbc_tiny" / kind / "seed0" / "train.log").read_text()
-        assert (tiny_run / "benchmarks" / "bbc_tiny" / kind / "seed0" / "train.tsv").is_file()
+        assert "epoch" in (tiny_run / "logs" / "train" / "bbc_tiny" / kind / "seed0.log").read_text()
+        assert (tiny_run / "benchmarks" / "train" / "bbc_tiny" / kind / "seed0.tsv").is_file()
     ptq = pd.read_csv(root / "tables" / "ptq_accuracy.csv")
     assert len(ptq) == 4 and set(ptq["bits"]) == {4} and set(ptq["method"]) == {"gpfq"}
     # the Brevitas graph with its quantizers off reproduces each FP32 model
@@ -89,7 +95,7 @@ def test_tiny_run_writes_every_output(tiny_run):
         # each PTQ cell checked its artifact against Brevitas; its noise cells ran the artifact
         check = json.loads((cell / "metrics.json").read_text())["engine_check"]
         assert check["within_tolerance"] and check["prediction_agreement"] >= 0.999, check
-        noise = json.loads((cell / "noise" / "eps0.1.json").read_text())
+        noise = json.loads((cell / "noise" / "char_substitution" / "eps0.1.json").read_text())
         assert noise["engine"].startswith("lstmptq.engine") and noise["startup_seconds"] > 0
     assert len(list(root.glob("*/seed0/*/gpfq/w4/quantized.safetensors"))) == 4
     ks = pd.read_csv(root / "tables" / "ks.csv", keep_default_na=False)
@@ -112,7 +118,7 @@ def test_tiny_run_writes_every_output(tiny_run):
     assert (study["flags"].str.contains("small_test_set") & study["flags"].str.contains("few_train_documents")).all()
     assert study.loc[study["strategy"] != "fp32", "flags"].str.contains("calibration_smaller_than_batch").all()
     assert table["flags"].str.contains("small_test_set").all() and ptq["flags"].str.contains("calibration_smaller_than_batch").all()
-    assert "small_test_set" in (tiny_run / "logs" / "bbc_tiny" / "discriminative" / "seed0" / "train.log").read_text()
+    assert "small_test_set" in (tiny_run / "logs" / "train" / "bbc_tiny" / "discriminative" / "seed0.log").read_text()
     for name in PLOTS:
         for ext, magic in (("png", b"\x89PNG"), ("pdf", b"%PDF")):
             assert (root / "plots" / f"{name}.{ext}").read_bytes().startswith(magic)
@@ -138,7 +144,7 @@ def test_changing_a_generative_setting_reruns_only_the_generative_model(tiny_run
 
 
 def test_naming_one_noise_cell_rebuilds_only_that_cell(tiny_run):
-    cell = tiny_run / "results" / "bbc_tiny" / "generative" / "seed0" / "random" / "gpfq" / "w4" / "noise" / "eps0.1.json"
+    cell = tiny_run / "results" / "bbc_tiny" / "generative" / "seed0" / "random" / "gpfq" / "w4" / "noise" / "char_substitution" / "eps0.1.json"
     before = json.loads(cell.read_text())
     cell.unlink()
     result = snakemake(tiny_run, str(cell.relative_to(tiny_run)), "--cores", "1")
@@ -192,7 +198,7 @@ def test_a_second_run_and_a_sigterm_mid_ptq_leave_no_result_that_looks_valid(tin
     shutil.copytree(tiny_run, workdir, symlinks=True)
     cell = Path("results/bbc_tiny/generative/seed0/balanced/gpfq/w4")
     before = json.loads((workdir / cell / "metrics.json").read_text())
-    log = workdir / "logs/bbc_tiny/generative/seed0/balanced/gpfq/w4/ptq.log"
+    log = workdir / "logs/ptq/bbc_tiny/generative/seed0/balanced/gpfq/w4.log"
     log.unlink()
     cmd = [sys.executable, "-m", "snakemake", str(cell / "metrics.json"), "--force", "--cores", "1", "--snakefile", str(REPO / "Snakefile"),
            "--directory", str(workdir), "--configfile", str(REPO / "config.yaml"), str(REPO / "tests" / "configs" / "tiny.yaml")]  # fmt: skip

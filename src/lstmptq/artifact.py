@@ -24,12 +24,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from .grid import BITS  # packed storage and fp32 fake quantization are exact up to 16 bits
 from .io import atomic_path, content_sha256
 
 FORMAT = "lstmptq.quantized-lstm-classifier"
 VERSION = 1
 METADATA_KEY = "lstmptq"
-SUPPORTED_BITS = range(2, 17)  # packed storage and fp32 fake quantization are exact up to 16 bits
 
 
 class ArtifactError(ValueError):
@@ -37,8 +37,8 @@ class ArtifactError(ValueError):
 
 
 def check_bits(bits: Any, what: str) -> int:
-    if not isinstance(bits, int) or isinstance(bits, bool) or bits not in SUPPORTED_BITS:
-        raise ArtifactError(f"{what}: bit width {bits!r} is not supported (the engine runs {SUPPORTED_BITS.start}..{SUPPORTED_BITS.stop - 1} bits)")
+    if not isinstance(bits, int) or isinstance(bits, bool) or bits not in BITS:
+        raise ArtifactError(f"{what}: bit width {bits!r} is not supported (the engine runs {BITS.start}..{BITS.stop - 1} bits)")
     return bits
 
 

@@ -21,9 +21,6 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-KINDS = ("balanced", "random", "skewed", "single_class")
-
-
 class CalibrationError(ValueError):
     """A calibration request the training split cannot meet: the message says which and why."""
 
@@ -69,35 +66,52 @@ def class_index(definition: dict[str, Any], label_names: Sequence[str], strategy
     )
 
 
-def class_counts(definition: dict[str, Any], size: int, available: np.ndarray, label_names, strategy: str, rng) -> np.ndarray:
-    """How many documents of each class the strategy wants (before sampling)."""
-    kind = definition["kind"]
-    if kind == "balanced":
-        return spread(size, available, rng)
-    if kind in ("skewed", "single_class"):
-        target = class_index(definition, label_names, strategy)
-        share = definition.get("share", 1.0) if kind == "skewed" else 1.0
-        counts = np.zeros(len(available), dtype=np.int64)
-        counts[target] = min(int(round(share * size)), int(available[target]))
+def by_class(labels: np.ndarray, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """`counts[c]` documents of each class c, drawn without replacement."""
+    return np.concatenate([rng.choice(np.flatnonzero(labels == c), size=n, replace=False) for c, n in enumerate(counts)])
+
+
+# The calibration kinds (registry.CALIBRATION_KINDS): (labels, label_names, size, definition,
+# strategy, rng) -> indices into the training split.
+
+
+def uniform(labels, label_names, size, definition, strategy, rng) -> np.ndarray:
+    """`random`: a uniform sample, whatever its class mix."""
+    return rng.choice(len(labels), size=size, replace=False)
+
+
+def balanced(labels, label_names, size, definition, strategy, rng) -> np.ndarray:
+    """Equal documents per class as far as each class allows."""
+    return by_class(labels, spread(size, np.bincount(labels, minlength=len(label_names)), rng), rng)
+
+
+def skewed(labels, label_names, size, definition, strategy, rng, share: float | None = None) -> np.ndarray:
+    """`share` of the subset from one `class`, the rest spread evenly over the others."""
+    share = definition["share"] if share is None else share
+    available = np.bincount(labels, minlength=len(label_names))
+    target = class_index(definition, label_names, strategy)
+    counts = np.zeros(len(available), dtype=np.int64)
+    counts[target] = min(int(round(share * size)), int(available[target]))
+    if share < 1:
         others = available.copy()
         others[target] = 0
-        if kind == "skewed":
-            counts += spread(size - int(round(share * size)), others, rng)
-        return counts
-    raise CalibrationError(f"calibration strategy {strategy!r} has unknown kind {kind!r}; known: {list(KINDS)}")
+        counts += spread(size - int(round(share * size)), others, rng)
+    return by_class(labels, counts, rng)
+
+
+def single_class(labels, label_names, size, definition, strategy, rng) -> np.ndarray:
+    """Every document from one `class`."""
+    return skewed(labels, label_names, size, definition, strategy, rng, share=1.0)
 
 
 def sample(labels: np.ndarray, label_names: Sequence[str], fraction: float, strategy: str, definition: dict[str, Any], seed: int) -> dict[str, Any]:
     """Indices into the training split for one strategy, and what was asked vs. what was used."""
+    from .registry import lookup
+
+    kind = lookup("calibration_kinds", definition["kind"])
     labels = np.asarray(labels)
     size = subset_size(fraction, len(labels))
-    rng = np.random.default_rng(seed)
-    if definition["kind"] == "random":
-        indices = np.sort(rng.choice(len(labels), size=size, replace=False))
-    else:
-        available = np.bincount(labels, minlength=len(label_names))
-        counts = class_counts(definition, size, available, label_names, strategy, rng)
-        indices = np.sort(np.concatenate([rng.choice(np.flatnonzero(labels == c), size=n, replace=False) for c, n in enumerate(counts)]))
+    indices = np.sort(kind(labels, label_names, size, definition, strategy, np.random.default_rng(seed)))
     composition = np.bincount(labels[indices], minlength=len(label_names))
     result = {
         "strategy": strategy,

@@ -62,22 +62,7 @@ def check_config(config: dict[str, Any], schema_file: str | Path) -> None:
                 path = spec.get(split)
                 if path and not Path(path).is_file():
                     raise ConfigError(f"sources.{name}.{split}: file {path!r} not found (paths are relative to the directory snakemake runs in)")
-    definitions = config["calibration"]["definitions"]
-    for strategy in config["calibration"]["strategies"]:
-        if strategy not in definitions:
-            raise ConfigError(
-                f"config key `calibration.strategies` lists {strategy!r}, which is not a key of "
-                f"`calibration.definitions` (known: {sorted(definitions)})"
-            )
-    if "fp32" in definitions:
-        raise ConfigError("calibration.definitions: `fp32` names the unquantized models' cells; call the strategy something else")
-
-    from .noise import check_alphabet
-
-    try:
-        check_alphabet(config["noise"]["alphabet"])
-    except ValueError as err:
-        raise ConfigError(f"config key `noise.alphabet`: {err}") from None
+    check_variants(config)
     for eps in config["noise"]["eps"]:
         if float(format_eps(eps)) != eps:
             raise ConfigError(f"config key `noise.eps`: {eps!r} has more than 6 significant digits; round it (it names files)")
@@ -88,6 +73,39 @@ def check_config(config: dict[str, Any], schema_file: str | Path) -> None:
         raise ConfigError("\n".join(problems))
 
 
+def check_variants(config: dict[str, Any]) -> None:
+    """Every classifier, PTQ method, calibration kind and noise model is registered (the config's
+    `extensions` first), every strategy and noise model of the grid is defined, and each noise
+    model accepts its settings."""
+    from .registry import RegistryError, lookup, reference, register
+
+    calibration, noise = config["calibration"], config["noise"]
+    try:
+        register(config.get("extensions"))
+    except RegistryError as err:
+        raise ConfigError(str(err)) from None
+    used = [("classifiers", "classifiers", name) for name in config["classifiers"]]
+    used += [("ptq.methods", "ptq_methods", name) for name in config["ptq"]["methods"]]
+    used += [(f"calibration.definitions.{n}.kind", "calibration_kinds", d["kind"]) for n, d in calibration["definitions"].items()]
+    used += [(f"noise.definitions.{n}.kind", "noise_models", d["kind"]) for n, d in noise["definitions"].items()]
+    used += [(f"model.dropout.{name}", "classifiers", name) for name in config["model"]["dropout"]]  # a misspelt family
+    for key, registry, name in used:
+        try:
+            reference(registry, name)
+        except RegistryError as err:
+            raise ConfigError(f"config key `{key}`: {err}") from None
+    for key, names, definitions in (("calibration.strategies", calibration["strategies"], calibration["definitions"]), ("noise.models", noise["models"], noise["definitions"])):
+        for name in names:
+            if name not in definitions:
+                section = key.split(".")[0]
+                raise ConfigError(f"config key `{key}` lists {name!r}, which is not a key of `{section}.definitions` (known: {sorted(definitions)})")
+    for name, definition in noise["definitions"].items():
+        try:
+            lookup("noise_models", definition["kind"]).check({k: v for k, v in definition.items() if k != "kind"})
+        except ValueError as err:  # RegistryError too
+            raise ConfigError(f"config key `noise.definitions.{name}`: {err}") from None
+
+
 def source_files(spec: dict[str, Any]) -> list[str]:
     """Local files a source reads (inputs of its data rule, so editing them reruns it)."""
     if spec["kind"] != "files":
@@ -95,18 +113,13 @@ def source_files(spec: dict[str, Any]) -> list[str]:
     return [spec[s] for s in ("train", "valid", "test") if spec.get(s)]
 
 
-# model hyperparameters each classifier reads: its params hold only these, so changing e.g. the
-# generative prior does not retrain the discriminative model
-MODEL_KEYS = {
-    "discriminative": ("embedding_dim", "hidden_dim"),
-    "generative": ("embedding_dim", "hidden_dim", "label_embedding_dim", "prior"),
-}
-
-
 def model_settings(config: dict[str, Any], kind: str) -> dict[str, Any]:
-    """The `model` settings that classifier `kind` uses (dropout resolved to its own rate)."""
-    return {**{key: config["model"][key] for key in MODEL_KEYS[kind]}, "dropout": config["model"]["dropout"][kind]}
+    """The `model` settings that classifier `kind` reads (its family's SETTINGS, dropout resolved
+    to its own rate): its params hold only these, so changing e.g. the generative prior does not
+    retrain the discriminative model."""
+    from .registry import family
 
+    return {**{key: config["model"][key] for key in family(kind).SETTINGS}, "dropout": config["model"]["dropout"].get(kind, 0.0)}
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:

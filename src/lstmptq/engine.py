@@ -13,7 +13,7 @@ QuantLSTM's cell. Where Brevitas loops, this vectorises:
 
 The LSTM part keeps Brevitas' operand and addition order and is bit-identical to it on CPU; the
 split decoder sums the same products in another order, so generative scores differ from
-Brevitas' by float rounding (measured and checked in every PTQ cell, see steps.quantize_cell).
+Brevitas' by float rounding (measured and checked in every PTQ cell, see stages.ptq.verify).
 """
 
 from __future__ import annotations
@@ -190,11 +190,11 @@ def agreement(reference: np.ndarray, scores: np.ndarray, rel_tolerance: float = 
     }
 
 
-ENGINES = {"discriminative": QuantizedDiscriminative, "generative": QuantizedGenerative}
+def load(path: str | Path, *, kind: str | None = None, vocab_file: str | Path | None = None) -> nn.Module:
+    """The engine for an artifact (its family's `engine`), checked against the model kind and
+    vocabulary it will be fed."""
+    from .registry import family
 
-
-def load(path: str | Path, *, kind: str | None = None, vocab_file: str | Path | None = None) -> QuantizedClassifier:
-    """The engine for an artifact, checked against the model kind and vocabulary it will be fed."""
     fingerprint = None
     if vocab_file is not None:
         from .tokenizer import Tokenizer
@@ -202,6 +202,6 @@ def load(path: str | Path, *, kind: str | None = None, vocab_file: str | Path | 
         fingerprint = Tokenizer.load(vocab_file).sha256()
     artifact = read(path, kind=kind, vocab_sha256=fingerprint, vocab_file=str(vocab_file) if vocab_file else None)
     try:
-        return ENGINES[artifact.kind](artifact).eval()
+        return family(artifact.kind).engine(artifact).eval()
     except (KeyError, RuntimeError) as err:  # a missing tensor or a shape that does not fit
         raise ArtifactError(f"{path}: inconsistent {artifact.kind} model ({type(err).__name__}: {err}); delete it and rebuild its PTQ cell") from err

@@ -1,29 +1,99 @@
-"""The study grid's axes: the config key of each, how a value is spelt in a path, and the
-pattern Snakemake matches it with. Stdlib only (the Snakefile imports it before any job).
+"""The study grid: its axes, how each axis value is spelt, where every cell and table lives,
+and the supported ranges. Stdlib only: the Snakefile, the rule files, the config checks, the
+steps and the tables all read the grid from here, so a path or a spelling is written once.
 
 Every value of an axis becomes part of file names, and Snakemake finds the rule of a file by
-these patterns: a value whose spelling the pattern does not match (a bit width of 4.0 -> `w4.0`)
-would name files no rule makes, and a finished table would silently stay as it was. So each
-value is spelt here and checked against its pattern before the DAG is built.
+the wildcard patterns below: a value whose spelling its pattern does not match (a bit width of
+4.0 -> `w4.0`) would name files no rule makes, and a finished table would silently stay as it
+was. So each value is spelt here and checked against its pattern before the DAG is built.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-NAME = "[a-z][a-z0-9_]*"  # dataset and calibration-strategy names (also the schema's pattern)
-STAGES = ("embedding", "lstm", "head")  # quantization stages that a method may keep at 8 bits
+NAME = "[a-z][a-z0-9_]*"  # names of datasets, classifiers, strategies, methods, noise models
+SPLITS = ("train", "valid", "test")
+STAGES = ("embedding", "lstm", "head")  # quantization stages; a method may keep one at 8 bits
+BITS = range(2, 17)  # what Brevitas, the packed artifact and the engine hold exactly
+FP32 = "fp32"  # the unquantized models' strategy and method in paths and tables
+FP32_BITS = 32  # their bit width in tables
 
-# wildcard -> the pattern its values must match in a path
+# wildcard -> the pattern its values must match in a path (no `-` in NAME: `gpfq-lstm8` parses one way)
 WILDCARDS = {
     "dataset": NAME,
-    "model": "discriminative|generative",
+    "model": NAME,
     "seed": "[0-9]+",
     "strategy": NAME,
+    "method": f"{NAME}(-({'|'.join(STAGES)})8)?",
     "bits": "[0-9]+",
-    "method": f"(gpfq|plain)(-({'|'.join(STAGES)})8)?",
+    "noise": NAME,
     "eps": "[0-9.e+-]+",
 }
+
+# ---- where things live: one pattern per file kind ----------------------------------------
+DATA = "results/{dataset}/data"
+TOKENS = "results/{dataset}/tokens"
+FP32_MODEL = "results/{dataset}/{model}/seed{seed}/" + FP32
+PTQ_CELL = "results/{dataset}/{model}/seed{seed}/{strategy}/{method}/w{bits}"
+KS = "results/{dataset}/{model}/seed{seed}/ks/{method}/w{bits}"
+TABLES = "results/{dataset}/tables"
+
+PATHS = {
+    "split": DATA + "/{split}.parquet",
+    "labels": DATA + "/labels.json",
+    "tokens": TOKENS + "/{split}.parquet",
+    "vocab": TOKENS + "/vocab.json",
+    "token_stats": TOKENS + "/stats.json",
+    "baseline": "results/{dataset}/baseline/tfidf_logreg/metrics.json",
+    "model": FP32_MODEL + "/model.pt",
+    "train_log": FP32_MODEL + "/train_log.csv",
+    "fp32_metrics": FP32_MODEL + "/metrics.json",
+    "calibration": "results/{dataset}/calibration/seed{seed}/{strategy}.json",
+    "quantized": PTQ_CELL + "/quantized.pt",
+    "artifact": PTQ_CELL + "/quantized.safetensors",
+    "ptq_metrics": PTQ_CELL + "/metrics.json",
+    "ks_table": KS + ".csv",
+    "ks_signal": KS + "_signal.json",
+    "noisy": "results/{dataset}/noise/{noise}/eps{eps}.parquet",
+    "fp32_noise_cell": FP32_MODEL + "/noise/{noise}/eps{eps}.json",
+    "ptq_noise_cell": PTQ_CELL + "/noise/{noise}/eps{eps}.json",
+    "fp32_table": TABLES + "/fp32_accuracy.csv",
+    "ptq_table": TABLES + "/ptq_accuracy.csv",
+    "ks_csv": TABLES + "/ks.csv",
+    "signal_csv": TABLES + "/signal_health.csv",
+    "study_parquet": TABLES + "/study.parquet",
+    "study_csv": TABLES + "/study.csv",
+    "study_summary": TABLES + "/study_summary.csv",
+    "plot": "results/{dataset}/plots/{name}.{ext}",
+}
+
+PLOTS = ("accuracy_vs_bits", "drop_vs_bits", "accuracy_vs_eps", "accuracy_heatmap", "ks_vs_bits", "size_vs_accuracy")
+
+
+def path(kind: str, **values: Any) -> str:
+    """The path of one file, e.g. path("model", dataset="bbc_news", model="generative", seed=0);
+    values not given stay `{wildcards}` (for rules)."""
+    return PATHS[kind].format_map(_Keep(values))
+
+
+class _Keep(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+SPELT = {"seed": "seed{seed}", "bits": "w{bits}", "eps": "eps{eps}"}  # path parts that carry a prefix
+
+
+def job_log(rule: str, *wildcards: str, ext: str = "log") -> str:
+    """A job's log (ext=log) or benchmark (ext=tsv) file: logs/<rule>/<its wildcards>.log."""
+    root = {"log": "logs", "tsv": "benchmarks"}[ext]
+    parts = [SPELT.get(w, "{" + w + "}") for w in wildcards] or ["all"]
+    return f"{root}/{rule}/{'/'.join(parts)}.{ext}"
+
+
+# ---- how axis values are spelt ------------------------------------------------------------
 
 
 def format_eps(eps: float) -> str:
@@ -31,10 +101,29 @@ def format_eps(eps: float) -> str:
     return f"{eps:g}"
 
 
+CLEAN = format_eps(0)  # the eps of a model's own noise-free reference cell
+
+
+def method_name(base: str, keep_8bit: str | None = None) -> str:
+    """`gpfq`, or `gpfq-lstm8` for the same method with one stage kept at 8 bits."""
+    return f"{base}-{keep_8bit}8" if keep_8bit else base
+
+
+def parse_method(method: str, bits: int) -> tuple[str, dict[str, int]]:
+    """(base method, bit width per stage) of a method as spelt in a path."""
+    match = re.fullmatch(f"({NAME})(?:-({'|'.join(STAGES)})8)?", method)
+    if not match:
+        raise ValueError(f"PTQ method {method!r}: write a method name, optionally with -embedding8, -lstm8 or -head8")
+    stage_bits = {stage: bits for stage in STAGES}
+    if match.group(2):
+        stage_bits[match.group(2)] = 8
+    return match.group(1), stage_bits
+
+
 def ptq_methods(config: dict[str, Any]) -> list[str]:
     """Method names of the PTQ grid: each method, and each with one stage kept at 8 bits."""
     ptq = config["ptq"]
-    return [*ptq["methods"], *(f"{m}-{stage}8" for m in ptq["methods"] for stage in ptq["keep_8bit_stages"])]
+    return [*ptq["methods"], *(method_name(m, stage) for m in ptq["methods"] for stage in ptq["keep_8bit_stages"])]
 
 
 def axes(config: dict[str, Any]) -> dict[str, tuple[str, list[str]]]:
@@ -44,16 +133,15 @@ def axes(config: dict[str, Any]) -> dict[str, tuple[str, list[str]]]:
         "model": ("classifiers", [str(c) for c in config["classifiers"]]),
         "seed": ("seeds", [str(s) for s in config["seeds"]]),
         "strategy": ("calibration.strategies", [str(s) for s in config["calibration"]["strategies"]]),
-        "bits": ("ptq.bits", [str(b) for b in config["ptq"]["bits"]]),
         "method": ("ptq.methods / ptq.keep_8bit_stages", ptq_methods(config)),
+        "bits": ("ptq.bits", [str(b) for b in config["ptq"]["bits"]]),
+        "noise": ("noise.models", [str(n) for n in config["noise"]["models"]]),
         "eps": ("noise.eps", [format_eps(e) for e in config["noise"]["eps"]]),
     }
 
 
 def axis_problems(config: dict[str, Any]) -> list[str]:
     """Every axis value that its path pattern would not match, or that two values spell alike."""
-    import re
-
     problems = []
     for wildcard, (key, values) in axes(config).items():
         for value in values:
@@ -62,4 +150,19 @@ def axis_problems(config: dict[str, Any]) -> list[str]:
         repeated = sorted({v for v in values if values.count(v) > 1})
         if repeated:
             problems.append(f"config key `{key}`: {repeated} appear more than once (as spelt in file names); list each value once")
+    if FP32 in axes(config)["strategy"][1] or FP32 in config["ptq"]["methods"]:
+        problems.append(f"`{FP32}` names the unquantized models' cells; call the calibration strategy or PTQ method something else")
     return problems
+
+
+def cells(config: dict[str, Any], kind: str, **fixed: Any) -> list[str]:
+    """Every path of a file kind over the grid, with the wildcards in `fixed` left as given
+    (e.g. cells(config, "ptq_metrics", dataset="{dataset}") for a per-dataset table's inputs)."""
+    import itertools
+
+    wanted = [w for w in re.findall(r"{(\w+)}", PATHS[kind]) if w not in fixed]
+    values = {w: axes(config)[w][1] for w in wanted}
+    out = []
+    for combination in itertools.product(*values.values()):
+        out.append(path(kind, **fixed, **dict(zip(values, combination))))
+    return list(dict.fromkeys(out))

@@ -23,9 +23,10 @@ def ks(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 
 @torch.no_grad()
-def activations(model: nn.Module, data: Encoded, batch_size: int = 32) -> dict[str, np.ndarray]:
-    """Flattened activations at each probe point (real positions only), class scores, and |h_T|."""
-    captured: dict[str, list[np.ndarray]] = {name: [] for name in [*PROBES.values(), "scores", "h_T_abs"]}
+def lstm_activations(model: nn.Module, data: Encoded, batch_size: int = 32) -> dict[str, np.ndarray]:
+    """An LSTM classifier's KS probes: flattened activations at each probe point (real positions
+    only), class scores, and |h_T| as `signal` (for the signal-health table)."""
+    captured: dict[str, list[np.ndarray]] = {name: [] for name in [*PROBES.values(), "scores", "signal"]}
     state: dict[str, torch.Tensor] = {}
 
     def keep(name):
@@ -45,7 +46,7 @@ def activations(model: nn.Module, data: Encoded, batch_size: int = 32) -> dict[s
             real = lengths - (ids.size(1) - hidden.size(1))
             mask = torch.arange(hidden.size(1))[None, :] < real[:, None]
             captured["lstm_hidden"].append(hidden[mask].flatten().numpy())
-            captured["h_T_abs"].append(hidden[torch.arange(len(real)), real - 1].abs().flatten().numpy())
+            captured["signal"].append(hidden[torch.arange(len(real)), real - 1].abs().flatten().numpy())
             embedded = state["embedding_output"]
             captured["embedding_output"].append(embedded[torch.arange(embedded.size(1))[None, :] < lengths[:, None]].flatten().numpy())
             captured["final_layer_input"].append(state["final_layer_input"].flatten().numpy())
@@ -56,8 +57,8 @@ def activations(model: nn.Module, data: Encoded, batch_size: int = 32) -> dict[s
     return {name: np.concatenate(parts) for name, parts in captured.items()}
 
 
-def weights_of(model: nn.Module) -> dict[str, np.ndarray]:
-    """Per-layer weights as inference sees them (dequantized for a quantized model)."""
+def lstm_weights(model: nn.Module) -> dict[str, np.ndarray]:
+    """An LSTM classifier's per-layer weights as inference sees them (dequantized for a quantized model)."""
     out = {}
     for name in ("embedding", "label_embedding", "lstm", "classifier", "decoder"):
         module = getattr(model, name, None)

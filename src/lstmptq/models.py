@@ -141,19 +141,11 @@ class GenerativeLSTM(nn.Module):
         return self.log_likelihood(ids, lengths) + self.log_prior
 
 
-MODELS = {cls.kind: cls for cls in (DiscriminativeLSTM, GenerativeLSTM)}
+def build_model(kind: str, vocab_size: int, num_classes: int, settings: dict[str, Any], train_labels=None) -> nn.Module:
+    """A fresh model of family `kind` from its `model` settings (the family's `build`)."""
+    from .registry import family
 
-
-def build_model(kind: str, vocab_size: int, num_classes: int, hparams: dict[str, Any], log_prior=None) -> nn.Module:
-    """A fresh model of `kind` from the config's `model` block."""
-    dropout = hparams.get("dropout", 0.0)
-    if kind == "discriminative":
-        return DiscriminativeLSTM(vocab_size, num_classes, hparams["embedding_dim"], hparams["hidden_dim"], dropout)
-    if kind == "generative":
-        return GenerativeLSTM(
-            vocab_size, num_classes, hparams["embedding_dim"], hparams["hidden_dim"], hparams["label_embedding_dim"], log_prior, dropout
-        )
-    raise ValueError(f"unknown classifier {kind!r}; known: {sorted(MODELS)}")
+    return family(kind).build(vocab_size, num_classes, settings, train_labels)
 
 
 def log_prior_from(config: str, train_labels, num_classes: int) -> torch.Tensor:

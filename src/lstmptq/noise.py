@@ -1,4 +1,4 @@
-"""Character-substitution noise, nested across noise levels.
+"""Character-substitution noise, nested across noise levels (noise model `char_substitution`).
 
 Each letter or digit of a document is replaced, with probability eps, by another character of
 an alphabet. Per document and seed we draw ONE uniform number and ONE replacement per
@@ -20,6 +20,14 @@ class Corrupted:
     text: str
     corrupted: int  # characters replaced
     eligible: int  # letters and digits (characters that may be replaced)
+
+
+def check(settings: dict) -> None:
+    """The noise-model interface (registry.NOISE_MODELS): refuse bad settings before any job."""
+    unknown = set(settings) - {"alphabet"}
+    if unknown:
+        raise ValueError(f"unknown setting(s) {sorted(unknown)}; char_substitution takes `alphabet`")
+    check_alphabet(settings.get("alphabet", DEFAULT_ALPHABET))
 
 
 def check_alphabet(alphabet: str) -> None:

@@ -13,17 +13,22 @@ from pathlib import Path
 import pandas as pd
 
 from .io import atomic_path, read_frame
-from .steps import between_strategies
-from .study import t_interval
+from .tables import between_strategies, t_interval
 
 log = logging.getLogger(__name__)
 
-PLOTS = ("accuracy_vs_bits", "drop_vs_bits", "accuracy_vs_eps", "accuracy_heatmap", "ks_vs_bits", "size_vs_accuracy")
 MODEL_COLORS = {"discriminative": "#1f77b4", "generative": "#d62728"}
+OTHER_COLORS = ("#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")  # further families, in order
+
+
+def model_colors(frame: pd.DataFrame) -> dict[str, str]:
+    """Colour per classifier: the study's two fixed, any other family the next free colour."""
+    others = sorted(set(frame["model"]) - set(MODEL_COLORS))
+    return {**MODEL_COLORS, **{m: OTHER_COLORS[i % len(OTHER_COLORS)] for i, m in enumerate(others)}}
 KS_THRESHOLD = 0.15  # the paper's distribution-shift signature
 
 
-def _setup():
+def setup():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -33,7 +38,7 @@ def _setup():
     return sns
 
 
-def _save(figure, png: Path, pdf: Path) -> None:
+def save(figure, png: Path, pdf: Path) -> None:
     for path in (png, pdf):
         with atomic_path(path) as tmp:
             figure.savefig(tmp, format=path.suffix[1:], dpi=150, bbox_inches="tight")
@@ -80,13 +85,13 @@ def accuracy_vs_bits(sns, study):
     clean = _percent(study[study["eps"] == 0], ["accuracy"])
     grid = sns.relplot(
         data=clean[clean["strategy"] != "fp32"], x="bits", y="accuracy", hue="model", style="strategy", col="method",
-        kind="line", palette=MODEL_COLORS, markers=True, errorbar=t_interval, height=3.8, aspect=1.3,
+        kind="line", palette=model_colors(clean), markers=True, errorbar=t_interval, height=3.8, aspect=1.3,
     )  # fmt: skip
     mark_flagged(grid.axes_dict, clean[clean["strategy"] != "fp32"], "bits", "accuracy", "method", ["model", "strategy"])
     fp32 = clean[clean["strategy"] == "fp32"].groupby("model")["accuracy"].mean()
     for ax in grid.axes.flat:
         for model, accuracy in fp32.items():
-            ax.axhline(accuracy, color=MODEL_COLORS.get(model), linestyle=":", linewidth=1.2)
+            ax.axhline(accuracy, color=model_colors(clean)[model], linestyle=":", linewidth=1.2)
         ax.invert_xaxis()
     return _finish(grid, "bit width (weights and activations)", "clean test accuracy (%)", "PTQ method: {col_name}", "Accuracy after PTQ (dotted: FP32)")
 
@@ -107,29 +112,33 @@ def drop_vs_bits(sns, study):
 def accuracy_vs_eps(sns, study):
     data = _percent(study, ["accuracy"]).assign(panel=lambda f: f["bits"].map(lambda b: "FP32" if b == 32 else f"{b} bits"))
     order = ["FP32", *(f"{b} bits" for b in sorted(data.loc[data["bits"] != 32, "bits"].unique(), reverse=True))]
+    if data["noise"].nunique() > 1:  # one row of panels per noise model
+        data["panel"] = data["noise"] + ": " + data["panel"]
+        order = [f"{noise}: {panel}" for noise in sorted(data["noise"].unique()) for panel in order]
     grid = sns.relplot(
         data=data, x="eps", y="accuracy", hue="model", style="strategy", col="panel", col_order=order, col_wrap=min(4, len(order)),
-        kind="line", palette=MODEL_COLORS, markers=True, errorbar=t_interval, height=2.8, aspect=1.1,
+        kind="line", palette=model_colors(data), markers=True, errorbar=t_interval, height=2.8, aspect=1.1,
     )  # fmt: skip
     mark_flagged(grid.axes_dict, data, "eps", "accuracy", "panel", ["model", "strategy"])
-    return _finish(grid, "character noise eps", "test accuracy (%)", "{col_name}", "Accuracy under character noise")
+    return _finish(grid, "noise level eps", "test accuracy (%)", "{col_name}", "Accuracy under noise")
 
 
 def accuracy_heatmap(sns, study):
     import matplotlib.pyplot as plt
 
     data = _percent(study[study["strategy"] != "fp32"], ["accuracy"])
-    panels = list(data.groupby(["model", "strategy", "method"]))
+    panels = list(data.groupby(["model", "strategy", "method", "noise"]))
     ncols = min(2, len(panels))
     nrows = -(-len(panels) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(6.5 * ncols, 3.2 * nrows), squeeze=False)
-    for ax, ((model, strategy, method), group) in zip(axes.flat, panels):
+    for ax, ((model, strategy, method, noise), group) in zip(axes.flat, panels):
         matrix = group.pivot_table(index="bits", columns="eps", values="accuracy", aggfunc="mean").sort_index(ascending=False)
         sns.heatmap(matrix, ax=ax, vmin=0, vmax=100, cmap="viridis", annot=True, fmt=".0f", annot_kws={"fontsize": 7}, cbar_kws={"label": "accuracy (%)"})
         flagged = group[_flagged(group)]
         for bits, eps in set(zip(flagged["bits"], flagged["eps"])):  # a red frame around each flagged cell
             ax.add_patch(plt.Rectangle((list(matrix.columns).index(eps), list(matrix.index).index(bits)), 1, 1, fill=False, edgecolor="red", linewidth=1.3))
-        ax.set(title=f"{model}, {strategy}" + (f", {method}" if data["method"].nunique() > 1 else ""), xlabel="eps", ylabel="bits")
+        title = f"{model}, {strategy}" + (f", {method}" if data["method"].nunique() > 1 else "") + (f", {noise}" if data["noise"].nunique() > 1 else "")
+        ax.set(title=title, xlabel="eps", ylabel="bits")
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
     fig.tight_layout()
@@ -161,33 +170,9 @@ def size_vs_accuracy(sns, study):
     clean = _percent(study[study["eps"] == 0], ["accuracy"]).assign(size_kib=lambda f: f["size_bits"] / 8 / 1024)
     mean = clean.groupby(["model", "strategy", "method", "bits"], as_index=False)[["size_kib", "accuracy"]].mean()
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    sns.scatterplot(data=mean, x="size_kib", y="accuracy", hue="model", style="strategy", palette=MODEL_COLORS, s=60, ax=ax)
+    sns.scatterplot(data=mean, x="size_kib", y="accuracy", hue="model", style="strategy", palette=model_colors(mean), s=60, ax=ax)
     mark_flagged({None: ax}, clean, "size_kib", "accuracy", None, ["model", "strategy", "method", "bits"])
     for row in mean[mean["strategy"].isin(["fp32", mean["strategy"].iloc[0]])].itertuples():
         ax.annotate("FP32" if row.bits == 32 else f"{row.bits}b", (row.size_kib, row.accuracy), textcoords="offset points", xytext=(4, 3), fontsize=7)
     ax.set(xscale="log", xlabel="model size (KiB, counted bits)", ylabel="clean test accuracy (%)", title="The compression trade-off")
     return fig
-
-
-def make_plots(study_file: str | Path, ks_file: str | Path, out_dir: str | Path) -> None:
-    """All six figures of one dataset -> out_dir/{name}.png and .pdf."""
-    import matplotlib.pyplot as plt
-
-    sns = _setup()
-    study = read_frame(study_file)
-    ks = read_frame(ks_file, keep_default_na=False)
-    makers = {
-        "accuracy_vs_bits": lambda: accuracy_vs_bits(sns, study),
-        "drop_vs_bits": lambda: drop_vs_bits(sns, study),
-        "accuracy_vs_eps": lambda: accuracy_vs_eps(sns, study),
-        "accuracy_heatmap": lambda: accuracy_heatmap(sns, study),
-        "ks_vs_bits": lambda: ks_vs_bits(sns, ks),
-        "size_vs_accuracy": lambda: size_vs_accuracy(sns, study),
-    }
-    out_dir = Path(out_dir)
-    for name in PLOTS:
-        figure = makers[name]()
-        flag_note(figure, study)
-        _save(figure, out_dir / f"{name}.png", out_dir / f"{name}.pdf")
-        plt.close(figure)
-        log.info("wrote %s.png/.pdf", out_dir / name)

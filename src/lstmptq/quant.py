@@ -1,8 +1,9 @@
-"""Brevitas post-training quantization of the two classifiers (the only module importing brevitas).
+"""Brevitas post-training quantization: the only module importing brevitas (families build with its helpers).
 
-The FP32 models expose their layers and two identity quantization points (`lstm_input`,
-`head_input`); `quantize_model` swaps each for its Brevitas counterpart, so the quantized model
-runs the FP32 model's own forward. Symmetric per-tensor quantizers throughout:
+The FP32 models expose their layers and identity quantization points (`lstm_input`,
+`head_input`); a family's `quantize` swaps each for its Brevitas counterpart with the helpers
+here, so the quantized model runs the FP32 model's own forward. Symmetric per-tensor quantizers
+throughout:
 
 - weights: max-|W| scale, narrow range (b bits -> integers in +-(2^(b-1) - 1));
 - activations: scale from the `percentile`-th percentile of |x| seen during calibration
@@ -26,11 +27,15 @@ import contextlib
 import copy
 import logging
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from .grid import STAGES
+
+if TYPE_CHECKING:
+    from .artifact import QuantizedWeight
 
 log = logging.getLogger(__name__)
 
@@ -99,31 +104,28 @@ def quant_linear(linear: nn.Linear, bits: int, percentile: float) -> nn.Module:
 
 
 def quantize_model(model: nn.Module, stage_bits: dict[str, int], percentile: float) -> nn.Module:
-    """A quantized copy of `model`; `stage_bits` gives each stage's bit width."""
+    """A quantized copy of `model` (its family's `quantize`); `stage_bits` gives each stage's bit width."""
+    from .grid import BITS
+    from .registry import family
+
     missing = set(STAGES) - set(stage_bits)
     if missing:
         raise ValueError(f"no bit width for stage(s) {sorted(missing)}")
-    from .artifact import SUPPORTED_BITS  # what the exported artifact and its engine can hold
-
     for stage, bits in stage_bits.items():
-        if int(bits) not in SUPPORTED_BITS:
-            raise ValueError(f"bit width {bits} for stage {stage!r} is outside {SUPPORTED_BITS.start}..{SUPPORTED_BITS.stop - 1}")
+        if int(bits) not in BITS:
+            raise ValueError(f"bit width {bits} for stage {stage!r} is outside {BITS.start}..{BITS.stop - 1}")
+    return family(model.kind).quantize(model, {s: int(b) for s, b in stage_bits.items()}, percentile)
+
+
+def quantize_lstm_body(model: nn.Module, stage_bits: dict[str, int], percentile: float) -> nn.Module:
+    """A copy of an LSTM classifier with its shared part quantized (embedding, LSTM input, LSTM,
+    head input); the family swaps its own head."""
     q = copy.deepcopy(model).cpu().eval()
-    emb, lstm, head = (int(stage_bits[s]) for s in STAGES)
-    q.embedding = quant_embedding(model.embedding, emb, percentile)
-    q.lstm_input = quant_activation(emb, percentile)
-    q.lstm = quant_lstm(model.lstm, lstm, percentile)
-    q.head_input = quant_activation(head, percentile)
-    if model.kind == "discriminative":
-        q.classifier = quant_linear(model.classifier, head, percentile)
-    else:
-        q.label_embedding = quant_embedding(model.label_embedding, emb, percentile)
-        q.decoder = quant_linear(model.decoder, head, percentile)
-    return q.eval()
-
-
-def final_layer_name(model: nn.Module) -> str:
-    return "classifier" if model.kind == "discriminative" else "decoder"
+    q.embedding = quant_embedding(model.embedding, stage_bits["embedding"], percentile)
+    q.lstm_input = quant_activation(stage_bits["embedding"], percentile)
+    q.lstm = quant_lstm(model.lstm, stage_bits["lstm"], percentile)
+    q.head_input = quant_activation(stage_bits["head"], percentile)
+    return q
 
 
 # ---------------------------------------------------------------------------------------
@@ -141,9 +143,14 @@ def calibrate(model: nn.Module, batches) -> None:
     model.eval()
 
 
+def nearest_rounding(model: nn.Module, family, batches) -> None:
+    """PTQ method `plain`: weights stay rounded to nearest (nothing to do after calibration)."""
+
+
 @torch.no_grad()
-def apply_gpfq(model: nn.Module, batches) -> None:
-    """GPFQ on the final linear layer (the only layer Brevitas' GPFQ handles here)."""
+def apply_gpfq(model: nn.Module, family, batches) -> None:
+    """PTQ method `gpfq`: GPFQ on the family's final linear layer (`GPFQ_LAYER`, the only layer
+    Brevitas' GPFQ handles here)."""
     from brevitas.graph.gpfq import gpfq_mode
 
     with gpfq_mode(model, use_quant_activations=True) as gpfq:
@@ -153,7 +160,7 @@ def apply_gpfq(model: nn.Module, batches) -> None:
             for ids, lengths in batches:
                 gpfq.model(ids, lengths)  # drive the wrapped forward itself, or GPFQ is bypassed
             gpfq.update()
-    layer = getattr(model, final_layer_name(model))
+    layer = getattr(model, family.GPFQ_LAYER)
     if hasattr(layer, "weight_orig"):
         del layer.weight_orig  # a float copy GPFQ leaves behind
     model.eval()
@@ -215,45 +222,49 @@ CELL_QUANTIZERS = (
 )  # fmt: skip
 
 
-def export_artifact(model: nn.Module, path, header: dict) -> int:
-    """Write the calibrated model as a Brevitas-free artifact (see artifact.py); returns bytes.
+def weight_of(module) -> QuantizedWeight:
+    """A weight-quantized layer's integers, scale and bit width, from Brevitas' own accessors."""
+    from .artifact import QuantizedWeight
+
+    qw = module.quant_weight()
+    return QuantizedWeight(qw.int().detach().to(torch.int32), qw.scale.detach().reshape(1), int(qw.bit_width))
+
+
+def activation_of(proxy) -> tuple[torch.Tensor, int, bool]:
+    """An activation quantizer's scale, bit width and signedness."""
+    return proxy.scale().detach(), int(proxy.bit_width()), bool(proxy.is_signed)
+
+
+def export_lstm_artifact(model: nn.Module, path, header: dict, head: str, weights: dict | None = None, floats: dict | None = None) -> int:
+    """Write a calibrated LSTM classifier as a Brevitas-free artifact (see artifact.py); returns bytes.
+    `head` is the final linear layer; a family adds its own `weights` and `floats`.
 
     Everything is read through Brevitas' own accessors (integer weights, scales, bit widths,
     signedness), so the artifact holds what Brevitas computes, not a re-derivation of it.
     """
     from .artifact import QuantizedWeight, write
 
-    def weight(module) -> QuantizedWeight:
-        qw = module.quant_weight()
-        return QuantizedWeight(qw.int().detach().to(torch.int32), qw.scale.detach().reshape(1), int(qw.bit_width))
-
     def stacked(parts: list[QuantizedWeight]) -> QuantizedWeight:
         if len({p.bits for p in parts}) != 1:
             raise ValueError("LSTM gates quantized at different bit widths")
         return QuantizedWeight(torch.cat([p.integers for p in parts]), torch.cat([p.scale for p in parts]), parts[0].bits)
 
-    def activation(proxy) -> tuple[torch.Tensor, int, bool]:
-        return proxy.scale().detach(), int(proxy.bit_width()), bool(proxy.is_signed)
-
     layer = model.lstm.layers[0][0]
     gates = [getattr(layer, f"{gate}_gate_params") for gate in GATES]
-    head = final_layer_name(model)
-    weights = {
-        "embedding.weight": weight(model.embedding),
-        "lstm.weight_ih": stacked([weight(g.input_weight) for g in gates]),
-        "lstm.weight_hh": stacked([weight(g.hidden_weight) for g in gates]),
-        f"{head}.weight": weight(getattr(model, head)),
+    all_weights = {
+        "embedding.weight": weight_of(model.embedding),
+        "lstm.weight_ih": stacked([weight_of(g.input_weight) for g in gates]),
+        "lstm.weight_hh": stacked([weight_of(g.hidden_weight) for g in gates]),
+        f"{head}.weight": weight_of(getattr(model, head)),
+        **(weights or {}),
     }
-    floats = {"lstm.bias": torch.cat([g.bias.detach() for g in gates]), f"{head}.bias": getattr(model, head).bias.detach()}
-    if model.kind == "generative":
-        weights["label_embedding.weight"] = weight(model.label_embedding)
-        floats["log_prior"] = model.log_prior
+    all_floats = {"lstm.bias": torch.cat([g.bias.detach() for g in gates]), f"{head}.bias": getattr(model, head).bias.detach(), **(floats or {})}
     activations = {
-        "lstm_input": activation(model.lstm_input.act_quant),
-        **{f"lstm.{name}": activation(getattr(layer.cell, f"{name}_quant")) for name in CELL_QUANTIZERS},
-        "head_input": activation(model.head_input.act_quant),
+        "lstm_input": activation_of(model.lstm_input.act_quant),
+        **{f"lstm.{name}": activation_of(getattr(layer.cell, f"{name}_quant")) for name in CELL_QUANTIZERS},
+        "head_input": activation_of(model.head_input.act_quant),
     }
-    return write(path, {"kind": model.kind, **header}, weights, floats, activations)
+    return write(path, {"kind": model.kind, **header}, all_weights, all_floats, activations)
 
 
 QUANTIZED_FORMAT = 2  # 2: with a SHA-256 over settings and state

@@ -13,14 +13,12 @@ from typing import Any
 MIB = 2**20
 
 
-# the jobs worth a GPU: training, and the generative model's PTQ and evaluation (it scores every
-# label with a vocabulary-sized softmax); the discriminative model's are cheap on a CPU
-GPU_STAGES = {"train": {"discriminative", "generative"}, "ptq": {"generative"}, "evaluate": {"generative"}}
-
-
 def job_device(config: dict[str, Any], stage: str, kind: str) -> str:
-    """The `device` a model job runs on: the config's for GPU-worthy jobs, else `cpu`."""
-    return config["device"] if kind in GPU_STAGES[stage] else "cpu"
+    """The `device` a model job runs on: the config's where the family finds a GPU worth it
+    (its GPU_STAGES: train, ptq, evaluate), else `cpu`."""
+    from .registry import family
+
+    return config["device"] if stage in family(kind).GPU_STAGES else "cpu"
 
 
 def gpu(config: dict[str, Any], stage: str, kind: str) -> int:
@@ -37,13 +35,24 @@ def logits_mb(config: dict[str, Any], batch_size: int) -> float:
 
 def model_job_mem_mb(config: dict[str, Any], kind: str, batch_size: int, tensors: int) -> int:
     """Memory of a job that runs a model: interpreter + torch (+ brevitas) ~1.5 GB, plus `tensors`
-    logits-sized tensors for the generative model (forward, softmax, gradients)."""
-    return int(1500 + (tensors * logits_mb(config, batch_size) if kind == "generative" else 0))
+    logits-sized tensors for a family with LOGITS_MEMORY (forward, softmax, gradients)."""
+    from .registry import family
+
+    return int(1500 + (tensors * logits_mb(config, batch_size) if family(kind).LOGITS_MEMORY else 0))
 
 
 def scaled(base: float, per_input_mb: float):
     """A resource callable: `base + per_input_mb * (input size in MB)`, times the attempt."""
     return lambda wildcards, input, attempt: int((base + per_input_mb * input.size_mb) * attempt)
+
+
+def train_minutes(config: dict[str, Any]):
+    """A resource callable: training run time, from the family's measured minutes per epoch per
+    MB of token files (TRAIN_MINUTES_PER_EPOCH_MB), for every epoch the config allows."""
+    from .registry import family
+
+    epochs = config["training"]["max_epochs"]
+    return lambda wildcards, input, attempt: int(attempt * (10 + epochs * input.size_mb * family(wildcards.model).TRAIN_MINUTES_PER_EPOCH_MB))
 
 
 # What the rules use: callables of a job's wildcards (and attempt), as Snakemake passes them.

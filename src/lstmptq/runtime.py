@@ -120,12 +120,23 @@ def _job_signals():
             signal.signal(sig, handler)
 
 
-def run_step(log_path: str | None, step, **kwargs):
-    """Run a workflow step with logging to its log file; a failure's traceback lands there too."""
+def export_pythonpath(src: str) -> None:
+    """Put this checkout's src/ first on the import path of every job the workflow starts (jobs
+    inherit the environment, also through sbatch and --sdm conda), so the code that runs is the
+    code next to the Snakefile, whatever else is installed."""
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p)
+
+
+def run_step(log_path: str | None, step, extensions: dict | None = None, **kwargs):
+    """Run a workflow step with logging to its log file; a failure's traceback lands there too.
+    `extensions` (the config's) are registered first, so the step finds the variants they add."""
     setup_logging(log_path)
     log = logging.getLogger(step.__module__)
     try:
         with _job_signals():
+            from .registry import register
+
+            register(extensions)
             return step(**kwargs)
     except Terminated:
         log.error("step %s terminated by SIGTERM", step.__name__)

@@ -1,18 +1,18 @@
 rule tfidf_baseline:
     """TF-IDF + logistic regression on the same tokens: is the LSTM training any good?"""
     input:
-        data=expand("results/{{dataset}}/data/{split}.parquet", split=SPLITS),
-        labels="results/{dataset}/data/labels.json",
-        vocab="results/{dataset}/tokens/vocab.json",
+        **per_split("split"),
+        labels=path("labels"),
+        vocab=path("vocab"),
     output:
-        "results/{dataset}/baseline/tfidf_logreg/metrics.json",
+        path("baseline"),
     params:
-        seed=SEEDS[0],
+        seed=config["seeds"][0],
     conda:
         ENV
     log:
-        "logs/{dataset}/tfidf_baseline.log",
+        job_log("tfidf_baseline", "dataset"),
     benchmark:
-        "benchmarks/{dataset}/tfidf_baseline.tsv"
+        job_log("tfidf_baseline", "dataset", ext="tsv")
     script:
         "../scripts/tfidf_baseline.py"

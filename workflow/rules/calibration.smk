@@ -1,10 +1,10 @@
 rule calibration_subset:
     """Pick one strategy's calibration documents from the training split (per training seed)."""
     input:
-        train="results/{dataset}/data/train.parquet",
-        labels="results/{dataset}/data/labels.json",
+        train=path("split", split="train"),
+        labels=path("labels"),
     output:
-        "results/{dataset}/calibration/seed{seed}/{strategy}.json",
+        path("calibration"),
     params:
         definition=lambda w: config["calibration"]["definitions"][w.strategy],
         fraction=config["calibration"]["fraction"],
@@ -12,6 +12,8 @@ rule calibration_subset:
     conda:
         ENV
     log:
-        "logs/{dataset}/calibration/seed{seed}/{strategy}.log",
+        job_log("calibration_subset", "dataset", "seed", "strategy"),
+    benchmark:
+        job_log("calibration_subset", "dataset", "seed", "strategy", ext="tsv")
     script:
         "../scripts/calibration_subset.py"

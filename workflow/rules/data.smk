@@ -3,15 +3,15 @@ rule prepare_data:
     input:
         lambda w: source_files(config["sources"][w.dataset]),
     output:
-        splits=expand("results/{{dataset}}/data/{split}.parquet", split=SPLITS),
-        labels="results/{dataset}/data/labels.json",
+        **per_split("split"),
+        labels=path("labels"),
     params:
         spec=lambda w: config["sources"][w.dataset],
     conda:
         ENV
     log:
-        "logs/{dataset}/prepare_data.log",
+        job_log("prepare_data", "dataset"),
     benchmark:
-        "benchmarks/{dataset}/prepare_data.tsv"
+        job_log("prepare_data", "dataset", ext="tsv")
     script:
         "../scripts/prepare_data.py"

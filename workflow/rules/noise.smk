@@ -1,31 +1,25 @@
-# The noise stage: a noisy test set per eps (shared by all models), then one cell per
-# model x eps. Each cell is its own file, so adding an eps schedules only the new cells.
-# A cell's drops are taken against the same model at eps 0 and the FP32 model at the same eps.
-
-CLEAN = format_eps(0)
-FP32_CELL = "results/{dataset}/{model}/seed{seed}/fp32/noise/eps{eps}.json"
-PTQ_CELL = "results/{dataset}/{model}/seed{seed}/{strategy}/{method}/w{bits}/noise/eps{eps}.json"
-
-
-def clean_reference(pattern):
-    """Input function: the same model's eps-0 cell, or nothing for the eps-0 cell itself."""
-    return lambda w: [] if float(w.eps) == 0 else pattern.format(**{**dict(w.items()), "eps": CLEAN})
+# The noise stage: a noisy test set per noise model and eps (shared by all models), then one
+# cell per model x noise model x eps. Each cell is its own file, so adding an eps schedules only
+# the new cells. A cell's drops are taken against the same model at eps 0 and the FP32 model at
+# the same eps.
 
 
 rule noisy_test_set:
-    """Character-substitution noise at one eps on the raw test text, encoded with the vocabulary."""
+    """One noise model at one eps on the raw test text, encoded with the vocabulary."""
     input:
-        data="results/{dataset}/data/test.parquet",
-        vocab="results/{dataset}/tokens/vocab.json",
+        data=path("split", split="test"),
+        vocab=path("vocab"),
     output:
-        "results/{dataset}/noise/eps{eps}.parquet",
+        path("noisy"),
     params:
+        definition=noise_definition,
         seed=config["noise"]["seed"],
-        alphabet=config["noise"]["alphabet"],
     conda:
         ENV
     log:
-        "logs/{dataset}/noise/eps{eps}.log",
+        job_log("noisy_test_set", "dataset", "noise", "eps"),
+    benchmark:
+        job_log("noisy_test_set", "dataset", "noise", "eps", ext="tsv")
     script:
         "../scripts/noisy_test_set.py"
 
@@ -33,11 +27,11 @@ rule noisy_test_set:
 rule evaluate_fp32:
     """One noise cell of an FP32 model."""
     input:
-        checkpoint="results/{dataset}/{model}/seed{seed}/fp32/model.pt",
-        noisy="results/{dataset}/noise/eps{eps}.parquet",
-        clean_cell=clean_reference(FP32_CELL),
+        checkpoint=path("model"),
+        noisy=path("noisy"),
+        clean_cell=clean_reference("fp32_noise_cell"),
     output:
-        FP32_CELL,
+        path("fp32_noise_cell"),
     params:
         batch_size=config["noise"]["batch_size"],
         device=device_of(config, "evaluate"),
@@ -49,24 +43,24 @@ rule evaluate_fp32:
     conda:
         ENV
     log:
-        "logs/{dataset}/{model}/seed{seed}/fp32/noise/eps{eps}.log",
+        job_log("evaluate_fp32", "dataset", "model", "seed", "noise", "eps"),
     benchmark:
-        "benchmarks/{dataset}/{model}/seed{seed}/fp32/noise/eps{eps}.tsv"
+        job_log("evaluate_fp32", "dataset", "model", "seed", "noise", "eps", ext="tsv")
     script:
         "../scripts/evaluate_noise.py"
 
 
 rule evaluate_ptq:
-    """One noise cell of a quantized model: its PTQ cell's artifact, run by the plain-PyTorch
-    engine (verified against Brevitas in the PTQ cell; no brevitas import, no re-calibration)."""
+    """One noise cell of a quantized model: its PTQ cell's artifact, run by its family's
+    plain-PyTorch engine (verified against Brevitas in the PTQ cell; no brevitas import)."""
     input:
-        artifact="results/{dataset}/{model}/seed{seed}/{strategy}/{method}/w{bits}/quantized.safetensors",
-        vocab="results/{dataset}/tokens/vocab.json",
-        noisy="results/{dataset}/noise/eps{eps}.parquet",
-        clean_cell=clean_reference(PTQ_CELL),
-        fp32_cell=FP32_CELL,
+        artifact=path("artifact"),
+        vocab=path("vocab"),
+        noisy=path("noisy"),
+        clean_cell=clean_reference("ptq_noise_cell"),
+        fp32_cell=path("fp32_noise_cell"),
     output:
-        PTQ_CELL,
+        path("ptq_noise_cell"),
     params:
         batch_size=config["noise"]["batch_size"],
         device=device_of(config, "evaluate"),
@@ -78,8 +72,8 @@ rule evaluate_ptq:
     conda:
         ENV
     log:
-        "logs/{dataset}/{model}/seed{seed}/{strategy}/{method}/w{bits}/noise/eps{eps}.log",
+        job_log("evaluate_ptq", "dataset", "model", "seed", "strategy", "method", "bits", "noise", "eps"),
     benchmark:
-        "benchmarks/{dataset}/{model}/seed{seed}/{strategy}/{method}/w{bits}/noise/eps{eps}.tsv"
+        job_log("evaluate_ptq", "dataset", "model", "seed", "strategy", "method", "bits", "noise", "eps", ext="tsv")
     script:
         "../scripts/evaluate_noise.py"

@@ -1,15 +1,16 @@
 rule ptq:
     """One PTQ cell: dataset x classifier x seed x calibration strategy x method x bit width."""
     input:
-        checkpoint="results/{dataset}/{model}/seed{seed}/fp32/model.pt",
-        fp32_metrics="results/{dataset}/{model}/seed{seed}/fp32/metrics.json",
-        tokens=expand("results/{{dataset}}/tokens/{split}.parquet", split=["train", "test"]),
-        vocab="results/{dataset}/tokens/vocab.json",
-        calibration="results/{dataset}/calibration/seed{seed}/{strategy}.json",
+        checkpoint=path("model"),
+        fp32_metrics=path("fp32_metrics"),
+        train=path("tokens", split="train"),
+        test=path("tokens", split="test"),
+        vocab=path("vocab"),
+        calibration=path("calibration"),
     output:
-        model="results/{dataset}/{model}/seed{seed}/{strategy}/{method}/w{bits}/quantized.pt",
-        artifact="results/{dataset}/{model}/seed{seed}/{strategy}/{method}/w{bits}/quantized.safetensors",
-        metrics="results/{dataset}/{model}/seed{seed}/{strategy}/{method}/w{bits}/metrics.json",
+        quantized=path("quantized"),
+        artifact=path("artifact"),
+        metrics=path("ptq_metrics"),
     params:
         percentile=config["ptq"]["percentile"],
         batch_size=config["ptq"]["batch_size"],
@@ -22,29 +23,8 @@ rule ptq:
     conda:
         ENV
     log:
-        "logs/{dataset}/{model}/seed{seed}/{strategy}/{method}/w{bits}/ptq.log",
+        job_log("ptq", "dataset", "model", "seed", "strategy", "method", "bits"),
     benchmark:
-        "benchmarks/{dataset}/{model}/seed{seed}/{strategy}/{method}/w{bits}/ptq.tsv"
+        job_log("ptq", "dataset", "model", "seed", "strategy", "method", "bits", ext="tsv")
     script:
         "../scripts/ptq.py"
-
-
-rule ptq_table:
-    """Every PTQ cell of a dataset in one long table (accuracy, drop, size, times)."""
-    input:
-        expand(
-            "results/{{dataset}}/{model}/seed{seed}/{strategy}/{method}/w{bits}/metrics.json",
-            model=CLASSIFIERS,
-            seed=SEEDS,
-            strategy=STRATEGIES,
-            method=METHODS,
-            bits=BITS,
-        ),
-    output:
-        "results/{dataset}/tables/ptq_accuracy.csv",
-    conda:
-        ENV
-    log:
-        "logs/{dataset}/ptq_table.log",
-    script:
-        "../scripts/ptq_table.py"

@@ -1,17 +1,73 @@
+# Every result of a dataset gathered into tables; the study table (every noise cell with its
+# PTQ cell's metadata) and its summary over seeds are report() outputs with captions.
+
+
 rule fp32_table:
     """Test accuracy of every FP32 model and the baseline of one dataset."""
     input:
-        metrics=expand(
-            "results/{{dataset}}/{model}/seed{seed}/fp32/metrics.json",
-            model=CLASSIFIERS,
-            seed=SEEDS,
-        ),
-        baseline="results/{dataset}/baseline/tfidf_logreg/metrics.json",
+        metrics=over_grid("fp32_metrics"),
+        baseline=path("baseline"),
     output:
-        "results/{dataset}/tables/fp32_accuracy.csv",
+        path("fp32_table"),
     conda:
         ENV
     log:
-        "logs/{dataset}/fp32_table.log",
+        job_log("fp32_table", "dataset"),
+    benchmark:
+        job_log("fp32_table", "dataset", ext="tsv")
     script:
         "../scripts/fp32_table.py"
+
+
+rule ptq_table:
+    """Every PTQ cell of a dataset in one long table (accuracy, drop, size, times)."""
+    input:
+        over_grid("ptq_metrics"),
+    output:
+        path("ptq_table"),
+    conda:
+        ENV
+    log:
+        job_log("ptq_table", "dataset"),
+    benchmark:
+        job_log("ptq_table", "dataset", ext="tsv")
+    script:
+        "../scripts/ptq_table.py"
+
+
+rule ks_table:
+    """All KS statistics and hidden-state signal health of a dataset, in two long tables."""
+    input:
+        tables=over_grid("ks_table"),
+        signals=over_grid("ks_signal"),
+    output:
+        ks=path("ks_csv"),
+        signal=path("signal_csv"),
+    conda:
+        ENV
+    log:
+        job_log("ks_table", "dataset"),
+    benchmark:
+        job_log("ks_table", "dataset", ext="tsv")
+    script:
+        "../scripts/ks_table.py"
+
+
+rule study_table:
+    """Every noise cell of a dataset in one tidy table, and mean / 95 % CI over seeds."""
+    input:
+        cells=over_grid("fp32_noise_cell") + over_grid("ptq_noise_cell"),
+        ptq=over_grid("ptq_metrics"),
+        fp32=over_grid("fp32_metrics"),
+    output:
+        parquet=path("study_parquet"),
+        csv=report(path("study_csv"), caption="../report/study_table.rst", category="Tables", subcategory="{dataset}"),
+        summary=report(path("study_summary"), caption="../report/study_summary.rst", category="Tables", subcategory="{dataset}"),
+    conda:
+        ENV
+    log:
+        job_log("study_table", "dataset"),
+    benchmark:
+        job_log("study_table", "dataset", ext="tsv")
+    script:
+        "../scripts/study_table.py"

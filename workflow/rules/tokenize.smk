@@ -1,18 +1,18 @@
 rule tokenize:
     """Build the vocabulary from train only; encode every split with it."""
     input:
-        expand("results/{{dataset}}/data/{split}.parquet", split=SPLITS),
+        **per_split("split"),
     output:
-        tokens=expand("results/{{dataset}}/tokens/{split}.parquet", split=SPLITS),
-        vocab="results/{dataset}/tokens/vocab.json",
-        stats="results/{dataset}/tokens/stats.json",
+        **per_split("tokens"),
+        vocab=path("vocab"),
+        stats=path("token_stats"),
     params:
         settings=config["tokenizer"],
     conda:
         ENV
     log:
-        "logs/{dataset}/tokenize.log",
+        job_log("tokenize", "dataset"),
     benchmark:
-        "benchmarks/{dataset}/tokenize.tsv"
+        job_log("tokenize", "dataset", ext="tsv")
     script:
         "../scripts/tokenize.py"

@@ -1,9 +1,10 @@
 from lstmptq.runtime import run_step
-from lstmptq.steps import calibration_subset
+from lstmptq.stages.calibration import calibration_subset
 
 run_step(
     snakemake.log[0],
     calibration_subset,
+    extensions=snakemake.config["extensions"],
     train_file=snakemake.input.train,
     labels_file=snakemake.input.labels,
     out_file=snakemake.output[0],

@@ -1,16 +1,18 @@
 # Both noise-cell rules: FP32 cells score the checkpoint, PTQ cells the quantized artifact
-# (with the plain-PyTorch engine: no brevitas import).
-from lstmptq.evaluation import evaluate_cell
+# (with the family's plain-PyTorch engine: no brevitas import).
 from lstmptq.runtime import run_step
+from lstmptq.stages.noise import evaluate_cell
 
 artifact = snakemake.input.get("artifact")
 w = snakemake.wildcards
 run_step(
     snakemake.log[0],
     evaluate_cell,
+    extensions=snakemake.config["extensions"],
     kind=w.model,
     noisy_file=snakemake.input.noisy,
     out_file=snakemake.output[0],
+    noise=w.noise,
     eps=float(w.eps),
     checkpoint=snakemake.input.get("checkpoint"),
     artifact=artifact,

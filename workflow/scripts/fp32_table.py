@@ -1,5 +1,5 @@
 from lstmptq.runtime import run_step
-from lstmptq.steps import summarize_fp32
+from lstmptq.stages.tables import summarize_fp32
 
 run_step(
     snakemake.log[0],

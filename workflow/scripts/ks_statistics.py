@@ -1,11 +1,12 @@
 from lstmptq.runtime import run_step
-from lstmptq.steps import ks_statistics
+from lstmptq.stages.ks import ks_statistics
 
 run_step(
     snakemake.log[0],
     ks_statistics,
+    extensions=snakemake.config["extensions"],
     checkpoint=snakemake.input.checkpoint,
-    tokens_dir=snakemake.input.test.rsplit("/", 1)[0],
+    test_tokens=snakemake.input.test,
     quantized_files=dict(zip(snakemake.params.strategies, snakemake.input.quantized)),
     out_table=snakemake.output.table,
     out_signal=snakemake.output.signal,

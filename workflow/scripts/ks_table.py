@@ -1,5 +1,5 @@
 from lstmptq.runtime import run_step
-from lstmptq.steps import summarize_ks
+from lstmptq.stages.tables import summarize_ks
 
 run_step(
     snakemake.log[0],

@@ -1,4 +1,12 @@
-from lstmptq.plots import make_plots
+from lstmptq.grid import PLOTS
 from lstmptq.runtime import run_step
+from lstmptq.stages.plots import make_plots
 
-run_step(snakemake.log[0], make_plots, study_file=snakemake.input.study, ks_file=snakemake.input.ks, out_dir=snakemake.output.pdf[0].rsplit("/", 1)[0])
+run_step(
+    snakemake.log[0],
+    make_plots,
+    study_file=snakemake.input.study,
+    ks_file=snakemake.input.ks,
+    png_files={name: snakemake.output[name] for name in PLOTS},
+    pdf_files=dict(zip(PLOTS, snakemake.output.pdf)),
+)

@@ -1,10 +1,12 @@
+from lstmptq.grid import SPLITS
 from lstmptq.runtime import run_step
-from lstmptq.steps import prepare_data
+from lstmptq.stages.data import prepare_data
 
 run_step(
     snakemake.log[0],
     prepare_data,
     name=snakemake.wildcards.dataset,
     spec=snakemake.params.spec,
-    out_dir=snakemake.output.labels.rsplit("/", 1)[0],
+    split_files={split: snakemake.output[split] for split in SPLITS},
+    labels_file=snakemake.output.labels,
 )

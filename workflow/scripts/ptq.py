@@ -1,15 +1,19 @@
 from lstmptq.runtime import run_step
-from lstmptq.steps import quantize_cell
+from lstmptq.stages.ptq import quantize_cell
 
 run_step(
     snakemake.log[0],
     quantize_cell,
+    extensions=snakemake.config["extensions"],
     checkpoint=snakemake.input.checkpoint,
     fp32_metrics_file=snakemake.input.fp32_metrics,
-    tokens_dir=snakemake.input.tokens[0].rsplit("/", 1)[0],
+    train_tokens=snakemake.input.train,
+    test_tokens=snakemake.input.test,
     vocab_file=snakemake.input.vocab,
     calibration_file=snakemake.input.calibration,
-    out_dir=snakemake.output.metrics.rsplit("/", 1)[0],
+    quantized_file=snakemake.output.quantized,
+    artifact_file=snakemake.output.artifact,
+    metrics_file=snakemake.output.metrics,
     bits=int(snakemake.wildcards.bits),
     method=snakemake.wildcards.method,
     percentile=snakemake.params.percentile,

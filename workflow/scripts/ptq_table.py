@@ -1,4 +1,4 @@
 from lstmptq.runtime import run_step
-from lstmptq.steps import summarize_ptq
+from lstmptq.stages.tables import summarize_ptq
 
 run_step(snakemake.log[0], summarize_ptq, metric_files=list(snakemake.input), out_file=snakemake.output[0])

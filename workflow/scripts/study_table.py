@@ -1,5 +1,5 @@
 from lstmptq.runtime import run_step
-from lstmptq.study import study_tables
+from lstmptq.stages.tables import study_tables
 
 run_step(
     snakemake.log[0],

@@ -1,10 +1,13 @@
+from lstmptq.grid import SPLITS
 from lstmptq.runtime import run_step
-from lstmptq.steps import tokenize
+from lstmptq.stages.tokenize import tokenize
 
 run_step(
     snakemake.log[0],
     tokenize,
-    data_dir=snakemake.input[0].rsplit("/", 1)[0],
-    out_dir=snakemake.output.vocab.rsplit("/", 1)[0],
+    split_files={split: snakemake.input[split] for split in SPLITS},
+    token_files={split: snakemake.output[split] for split in SPLITS},
+    vocab_file=snakemake.output.vocab,
+    stats_file=snakemake.output.stats,
     settings=dict(snakemake.params.settings),
 )

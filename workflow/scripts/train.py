@@ -1,12 +1,17 @@
+from lstmptq.grid import SPLITS
 from lstmptq.runtime import run_step
-from lstmptq.steps import train_classifier
+from lstmptq.stages.train import train_classifier
 
 run_step(
     snakemake.log[0],
     train_classifier,
-    tokens_dir=snakemake.input.vocab.rsplit("/", 1)[0],
+    extensions=snakemake.config["extensions"],
+    token_files={split: snakemake.input[split] for split in SPLITS},
+    vocab_file=snakemake.input.vocab,
     labels_file=snakemake.input.labels,
-    out_dir=snakemake.output.model.rsplit("/", 1)[0],
+    model_file=snakemake.output.model,
+    train_log_file=snakemake.output.train_log,
+    metrics_file=snakemake.output.metrics,
     kind=snakemake.wildcards.model,
     model_settings=dict(snakemake.params.model),
     training_settings=dict(snakemake.params.training),

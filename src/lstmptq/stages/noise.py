@@ -1,8 +1,11 @@
-"""The noise stage: noisy test sets per eps, and one evaluation cell per model x eps.
+"""Noise stage: noisy test sets per noise model and eps, and one evaluation cell per model x
+noise model x eps.
 
-A noisy test set is built once per dataset and eps (shared by every model), from the raw test
-text, with the same tokenizer and vocabulary as the clean text. An evaluation cell scores one
-model (FP32, or a PTQ cell's quantized model) on one noisy test set.
+A noisy test set is built once per dataset, noise model and eps (shared by every model), from
+the raw test text, with the same tokenizer and vocabulary as the clean text. A noise model
+(registry.NOISE_MODELS) changes characters but keeps word boundaries, so clean and noisy tokens
+align one to one. An evaluation cell scores one model (FP32, or a PTQ cell's quantized model)
+on one noisy test set.
 """
 
 from __future__ import annotations
@@ -14,27 +17,30 @@ from typing import Any
 
 import pandas as pd
 
-from .grid import format_eps
-from .io import provenance, read_frame, read_json, write_frame, write_json
+from ..grid import FP32, FP32_BITS, format_eps
+from ..io import provenance, read_frame, read_json, write_frame, write_json
 
 log = logging.getLogger(__name__)
 
 
-def noisy_test_set(data_file: str | Path, vocab_file: str | Path, out_file: str | Path, eps: float, seed: int, alphabet: str) -> dict[str, Any]:
-    """Raw test text -> noise/eps{eps}.parquet: ids, label and per-document noise counts."""
-    from .noise import check_alphabet, corrupt
-    from .tokenizer import UNK_ID, Tokenizer
+def noisy_test_set(data_file: str | Path, vocab_file: str | Path, out_file: str | Path, noise: str, settings: dict[str, Any], eps: float, seed: int) -> dict[str, Any]:
+    """Raw test text -> one noisy test set: ids, label and per-document noise counts.
+    `settings` is the noise model's definition (its `kind` names the model)."""
+    from ..registry import lookup
+    from ..tokenizer import UNK_ID, Tokenizer
 
-    check_alphabet(alphabet)
+    model = lookup("noise_models", settings["kind"])
+    options = {k: v for k, v in settings.items() if k != "kind"}
+    model.check(options)
     tokenizer = Tokenizer.load(vocab_file)
     frame = read_frame(data_file)
     rows = []
     for document, text in enumerate(frame["text"]):
-        noisy = corrupt(text, eps, seed, document, alphabet)
+        noisy = model.corrupt(text, eps, seed, document, **options)
         clean_ids, noisy_ids = tokenizer.encode(text), tokenizer.encode(noisy.text)
         # substitutions keep word boundaries, so clean and noisy tokens align one to one
         if len(clean_ids) != len(noisy_ids):
-            raise RuntimeError(f"{data_file}: document {document}: noise changed the number of tokens (alphabet {alphabet!r})")
+            raise RuntimeError(f"{data_file}: document {document}: noise model {noise!r} changed the number of tokens ({options})")
         pairs = list(zip(clean_ids[1:-1], noisy_ids[1:-1]))
         rows.append(
             {
@@ -51,7 +57,7 @@ def noisy_test_set(data_file: str | Path, vocab_file: str | Path, out_file: str 
     table = pd.DataFrame(rows)
     write_frame(out_file, table)
     summary = noise_summary(table)
-    log.info("eps %s (seed %d): %s", format_eps(eps), seed, summary)
+    log.info("%s at eps %s (seed %d): %s", noise, format_eps(eps), seed, summary)
     return summary
 
 
@@ -70,11 +76,11 @@ def load_cell_model(kind: str, checkpoint: str | Path | None, artifact: str | Pa
     """(model, FP32 meta) for a noise cell: the FP32 checkpoint, or a PTQ cell's artifact run by
     the plain-PyTorch engine (no brevitas import), checked against `kind` and the vocabulary."""
     if artifact is not None:
-        from .engine import load
+        from ..engine import load
 
         model = load(artifact, kind=kind, vocab_file=vocab_file)
         return model, model.header["fp32_meta"]
-    from .models import load_checkpoint
+    from ..models import load_checkpoint
 
     model, meta = load_checkpoint(checkpoint)
     if meta["kind"] != kind:
@@ -86,28 +92,29 @@ def evaluate_cell(
     kind: str,
     noisy_file: str | Path,
     out_file: str | Path,
+    noise: str,
     eps: float,
     checkpoint: str | Path | None = None,
     artifact: str | Path | None = None,
     vocab_file: str | Path | None = None,
-    strategy: str = "fp32",
-    method: str = "fp32",
-    bits: int = 32,
+    strategy: str = FP32,
+    method: str = FP32,
+    bits: int = FP32_BITS,
     clean_cell: str | Path | None = None,
     fp32_cell: str | Path | None = None,
     batch_size: int = 64,
     threads: int = 1,
     device: str = "cpu",
 ) -> dict[str, Any]:
-    """One noise cell: a model's accuracy on the test set at noise level eps: the FP32 `checkpoint`,
+    """One noise cell: a model's accuracy on the test set under noise model `noise` at level eps: the FP32 `checkpoint`,
     or the quantized `artifact` of a PTQ cell (strategy, method and bits label that cell).
 
     `clean_cell` is the same model's cell at eps 0 and `fp32_cell` the FP32 model's cell at this
     eps (each omitted where the cell is its own reference): the drops are taken against them.
     """
-    from .metrics import classification_metrics
-    from .runtime import process_seconds, resolve_device, set_threads
-    from .training import Encoded, predict
+    from ..metrics import classification_metrics
+    from ..runtime import process_seconds, resolve_device, set_threads
+    from ..training import Encoded, predict
 
     quantized = artifact is not None
     if quantized == (checkpoint is not None):
@@ -137,6 +144,7 @@ def evaluate_cell(
         "strategy": strategy,
         "method": method,
         "bits": bits,
+        "noise": noise,
         "eps": eps,
         **result,
         "clean_accuracy": clean_accuracy,
@@ -153,8 +161,8 @@ def evaluate_cell(
     }
     write_json(out_file, metrics)
     log.info(
-        "%s %s at eps %s: accuracy %.4f (drop %+.4f vs eps 0, %+.4f vs FP32); corruption %.4f, unknown %.4f; load %.1fs, scoring %.1fs",
-        meta["kind"], "fp32" if not quantized else f"{strategy}/{method}/w{bits}", format_eps(eps), result["accuracy"], metrics["drop_vs_clean"], metrics["drop_vs_fp32"],
+        "%s %s, %s at eps %s: accuracy %.4f (drop %+.4f vs eps 0, %+.4f vs FP32); corruption %.4f, unknown %.4f; load %.1fs, scoring %.1fs",
+        meta["kind"], FP32 if not quantized else f"{strategy}/{method}/w{bits}", noise, format_eps(eps), result["accuracy"], metrics["drop_vs_clean"], metrics["drop_vs_fp32"],
         metrics["corruption_rate"], metrics["unknown_share"], load_seconds, score_seconds,
     )  # fmt: skip
     return metrics

@@ -1,0 +1,47 @@
+"""Discriminative LSTM: embedding -> LSTM -> hidden state at <eos> -> linear (models.DiscriminativeLSTM)."""
+
+SETTINGS = ("embedding_dim", "hidden_dim")  # keys of the config's `model` block it reads (plus dropout.<name>)
+GPU_STAGES = ("train",)  # jobs worth a GPU: its PTQ and noise cells are cheap on a CPU
+TRAIN_MINUTES_PER_EPOCH_MB = 0.02  # measured on CPU, per MB of token files (scheduler run time)
+LOGITS_MEMORY = False  # no batch x positions x vocabulary tensor
+
+
+def build(vocab_size: int, num_classes: int, settings: dict, train_labels=None):
+    from ..models import DiscriminativeLSTM
+
+    return DiscriminativeLSTM(vocab_size, num_classes, settings["embedding_dim"], settings["hidden_dim"], settings.get("dropout", 0.0))
+
+
+def quantize(model, stage_bits: dict[str, int], percentile: float):
+    from ..quant import quant_linear, quantize_lstm_body
+
+    q = quantize_lstm_body(model, stage_bits, percentile)
+    q.classifier = quant_linear(model.classifier, stage_bits["head"], percentile)
+    return q.eval()
+
+
+GPFQ_LAYER = "classifier"  # the final layer, the one GPFQ rounds
+
+
+def export(qmodel, path, header: dict) -> int:
+    from ..quant import export_lstm_artifact
+
+    return export_lstm_artifact(qmodel, path, header, head=GPFQ_LAYER)
+
+
+def engine(artifact):
+    from ..engine import QuantizedDiscriminative
+
+    return QuantizedDiscriminative(artifact)
+
+
+def activations(model, data, batch_size: int):
+    from ..ks import lstm_activations
+
+    return lstm_activations(model, data, batch_size)
+
+
+def weights(model):
+    from ..ks import lstm_weights
+
+    return lstm_weights(model)

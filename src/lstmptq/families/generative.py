@@ -1,0 +1,44 @@
+"""Generative LSTM: a shared-LSTM class-conditional language model, p(x|y) p(y) (models.GenerativeLSTM)."""
+
+SETTINGS = ("embedding_dim", "hidden_dim", "label_embedding_dim", "prior")
+GPU_STAGES = ("train", "ptq", "evaluate")  # it scores every label with a vocabulary-sized softmax
+TRAIN_MINUTES_PER_EPOCH_MB = 0.35
+LOGITS_MEMORY = True  # batch x positions x vocabulary logits in training, PTQ and scoring
+
+# the discriminative family's KS probes and weights serve both LSTMs
+from .discriminative import activations, weights  # noqa: E402,F401
+
+
+def build(vocab_size: int, num_classes: int, settings: dict, train_labels=None):
+    from ..models import GenerativeLSTM, log_prior_from
+
+    log_prior = log_prior_from(settings["prior"], train_labels, num_classes) if train_labels is not None else None
+    return GenerativeLSTM(
+        vocab_size, num_classes, settings["embedding_dim"], settings["hidden_dim"], settings["label_embedding_dim"], log_prior, settings.get("dropout", 0.0)
+    )
+
+
+def quantize(model, stage_bits: dict[str, int], percentile: float):
+    from ..quant import quant_embedding, quant_linear, quantize_lstm_body
+
+    q = quantize_lstm_body(model, stage_bits, percentile)
+    q.label_embedding = quant_embedding(model.label_embedding, stage_bits["embedding"], percentile)
+    q.decoder = quant_linear(model.decoder, stage_bits["head"], percentile)
+    return q.eval()
+
+
+GPFQ_LAYER = "decoder"
+
+
+def export(qmodel, path, header: dict) -> int:
+    from ..quant import export_lstm_artifact, weight_of
+
+    return export_lstm_artifact(
+        qmodel, path, header, head=GPFQ_LAYER, weights={"label_embedding.weight": weight_of(qmodel.label_embedding)}, floats={"log_prior": qmodel.log_prior}
+    )
+
+
+def engine(artifact):
+    from ..engine import QuantizedGenerative
+
+    return QuantizedGenerative(artifact)

@@ -1,0 +1,106 @@
+"""The extension points: every variant of the study, one line each. Stdlib only at import.
+
+An entry maps a name (as used in the config and in paths) to where its code lives: a dotted
+module path, or a `.py` file (relative to the directory snakemake runs in), optionally with
+`:attribute`. Nothing is imported until a job asks for it, so the DAG builds without torch.
+
+- classifier family: a module with SETTINGS, GPU_STAGES, TRAIN_MINUTES_PER_EPOCH_MB,
+  LOGITS_MEMORY and the functions build, quantize, gpfq_layer, export, engine, activations,
+  weights (see lstmptq/families/discriminative.py and docs/extending.md);
+- calibration kind: a function (labels, label_names, size, definition, strategy, rng) -> indices;
+- PTQ method: a function (qmodel, family, batches) -> None, run after calibration;
+- noise model: a module with check(settings) and corrupt(text, eps, seed, document, **settings).
+
+A config adds its own entries under `extensions:` (same shape); the Snakefile and every job
+(through runtime.run_step) register them before anything is looked up.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+CLASSIFIERS = {
+    "discriminative": "lstmptq.families.discriminative",
+    "generative": "lstmptq.families.generative",
+}
+CALIBRATION_KINDS = {
+    "balanced": "lstmptq.calibration:balanced",
+    "random": "lstmptq.calibration:uniform",
+    "skewed": "lstmptq.calibration:skewed",
+    "single_class": "lstmptq.calibration:single_class",
+}
+PTQ_METHODS = {
+    "plain": "lstmptq.quant:nearest_rounding",
+    "gpfq": "lstmptq.quant:apply_gpfq",
+}
+NOISE_MODELS = {
+    "char_substitution": "lstmptq.noise",
+}
+
+REGISTRIES = {
+    "classifiers": CLASSIFIERS,
+    "calibration_kinds": CALIBRATION_KINDS,
+    "ptq_methods": PTQ_METHODS,
+    "noise_models": NOISE_MODELS,
+}
+
+
+class RegistryError(ValueError):
+    """An unknown name or an entry whose code cannot be found: the message says where to add it."""
+
+
+def register(extensions: dict[str, dict[str, str]] | None) -> None:
+    """Add a config's `extensions:` entries (registry name -> {name: reference})."""
+    for registry, entries in (extensions or {}).items():
+        if registry not in REGISTRIES:
+            raise RegistryError(f"config key `extensions.{registry}`: unknown extension point; use one of {sorted(REGISTRIES)}")
+        REGISTRIES[registry].update(entries)
+
+
+def reference(registry: str, name: str) -> str:
+    entries = REGISTRIES[registry]
+    if name not in entries:
+        raise RegistryError(
+            f"unknown {registry[:-1].replace('_', ' ')} {name!r}; known: {sorted(entries)}. "
+            f"Register yours in lstmptq/registry.py or under `extensions.{registry}` in your config (docs/extending.md)"
+        )
+    return entries[name]
+
+
+def lookup(registry: str, name: str) -> Any:
+    """The module or object registered under `name`, imported now."""
+    ref = reference(registry, name)
+    target, _, attribute = ref.partition(":")
+    try:
+        module = _import_file(target) if target.endswith(".py") else importlib.import_module(target)
+    except (ImportError, FileNotFoundError) as err:
+        raise RegistryError(f"{registry}.{name}: cannot import {target!r} ({err})") from err
+    if not attribute:
+        return module
+    try:
+        return getattr(module, attribute)
+    except AttributeError:
+        raise RegistryError(f"{registry}.{name}: {target!r} has no {attribute!r}") from None
+
+
+def _import_file(file: str):
+    path = Path(file).resolve()
+    name = f"lstmptq_extension_{path.stem}"
+    if name in sys.modules:
+        return sys.modules[name]
+    if not path.is_file():
+        raise FileNotFoundError(f"{file} not found (paths are relative to the directory snakemake runs in)")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def family(name: str):
+    """The classifier family module of `name`."""
+    return lookup("classifiers", name)

@@ -1,0 +1,92 @@
+"""The PTQ cell's phases (lstmptq.stages.ptq), each run alone on a small model and its files."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from lstmptq import quant
+from lstmptq.models import build_model, save_checkpoint
+from lstmptq.stages import ptq
+from lstmptq.tokenizer import Tokenizer
+
+K = 3
+HP = {"embedding_dim": 8, "hidden_dim": 8, "label_embedding_dim": 4, "prior": "empirical", "dropout": 0.0}
+WORDS = [f"w{i}" for i in range(20)]
+
+
+@pytest.fixture(params=["discriminative", "generative"])
+def cell_files(request, tmp_path):
+    rng = np.random.default_rng(0)
+    texts = [" ".join(rng.choice(WORDS, size=rng.integers(2, 10))) for _ in range(60)]
+    labels = rng.integers(0, K, size=60)
+    tokenizer = Tokenizer.build(texts, 1, 100, 20)
+    tokenizer.save(tmp_path / "vocab.json")
+    for split in ("train", "test"):
+        pd.DataFrame({"ids": tokenizer.encode_many(texts), "label": labels}).to_parquet(tmp_path / f"{split}.parquet")
+    torch.manual_seed(0)
+    model = build_model(request.param, len(tokenizer), K, HP, labels)
+    meta = {"kind": request.param, "vocab_size": len(tokenizer), "num_classes": K, "label_names": ["a", "b", "c"], "model": HP, "seed": 0}
+    save_checkpoint(tmp_path / "model.pt", model, meta)
+    (tmp_path / "fp32.json").write_text(json.dumps({"accuracy": 0.5, "flags": ["small_test_set"]}))
+    subset = {"strategy": "random", "size": 30, "indices": list(range(0, 60, 2)), "composition": {}, "flags": []}
+    (tmp_path / "calibration.json").write_text(json.dumps(subset))
+    return tmp_path
+
+
+def load(files):
+    return ptq.load(files / "model.pt", files / "fp32.json", files / "train.parquet", files / "test.parquet", files / "calibration.json", 8, torch.device("cpu"))
+
+
+def test_load_reads_the_model_subset_and_test_set(cell_files):
+    cell = load(cell_files)
+    assert sum(len(ids) for ids, _ in cell.batches) == 30 and len(cell.test) == 60
+    assert cell.family.GPFQ_LAYER in dict(cell.model.named_modules())
+    assert cell.flags == ["small_test_set"]  # inherited from the FP32 model
+
+
+def test_load_refuses_a_subset_for_another_training_split(cell_files):
+    subset = json.loads((cell_files / "calibration.json").read_text())
+    (cell_files / "calibration.json").write_text(json.dumps({**subset, "indices": [0, 600]}))
+    with pytest.raises(ValueError, match="indices beyond the 60 training documents"):
+        load(cell_files)
+
+
+def test_each_phase_alone(cell_files):
+    cell = load(cell_files)
+    qmodel = quant.quantize_model(cell.model, {s: 4 for s in quant.STAGES}, 99.99)
+    reference = ptq.float_reference(cell, qmodel)
+    assert reference["max_abs_score_difference"] < 1e-4
+
+    assert quant.activation_thresholds(qmodel) == {}
+    assert ptq.calibrate(cell, qmodel) > 0
+    assert quant.activation_thresholds(qmodel)
+
+    head = cell.family.GPFQ_LAYER
+    nearest = quant.quantized_weights(qmodel)[head][0].clone()
+    ptq.apply_method(cell, qmodel, "plain")
+    assert torch.equal(quant.quantized_weights(qmodel)[head][0], nearest)
+    ptq.apply_method(cell, qmodel, "gpfq")
+    assert not torch.equal(quant.quantized_weights(qmodel)[head][0], nearest)  # GPFQ rounds differently
+
+    metrics, scores, _ = ptq.measure(cell, qmodel)
+    assert scores.shape == (60, K) and 0 <= metrics["accuracy"] <= 1
+
+    artifact = cell_files / "quantized.safetensors"
+    assert ptq.export(cell, qmodel.cpu(), artifact, cell_files / "vocab.json", {"stage_bits": {}}) == artifact.stat().st_size
+    assert ptq.verify(cell, artifact, scores)["prediction_agreement"] == 1.0
+    shifted = scores.copy()
+    shifted[:, 0] += 1.0  # scores that the artifact does not reproduce
+    with pytest.raises(RuntimeError, match="differ from Brevitas"):
+        ptq.verify(cell, artifact, shifted)
+
+
+def test_export_refuses_another_vocabulary(cell_files):
+    cell = load(cell_files)
+    qmodel = quant.quantize_model(cell.model, {s: 4 for s in quant.STAGES}, 99.99)
+    ptq.calibrate(cell, qmodel)
+    Tokenizer.build(["x y"], 1, 10, 20).save(cell_files / "other.json")
+    with pytest.raises(ValueError, match="retrain it"):
+        ptq.export(cell, qmodel, cell_files / "q.safetensors", cell_files / "other.json", {})

@@ -1,0 +1,60 @@
+# Shared by every stage file: the checked config, the grid's paths and wildcard patterns,
+# input functions and resource callables. No rules here.
+import os
+import shutil
+
+from snakemake.utils import validate
+
+from lstmptq.config import check_config, model_settings, source_files
+from lstmptq.grid import CLEAN, PLOTS, SPLITS, WILDCARDS, cells, job_log, path, ptq_methods
+from lstmptq.resources import device_of, gpus_of, mem_mb_of, scaled, train_minutes
+from lstmptq.runtime import DETERMINISTIC_ENV
+
+SCHEMA = "../schemas/config.schema.yaml"
+validate(config, SCHEMA)
+check_config(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
+if config["deterministic"]:  # jobs inherit it (also through sbatch), before they import torch
+    os.environ.update(DETERMINISTIC_ENV)
+
+ENV = str(Path(workflow.basedir) / "envs" / "lstmptq.yaml")  # used with --sdm conda
+STRATEGIES = config["calibration"]["strategies"]
+
+
+wildcard_constraints:
+    **WILDCARDS,
+
+
+def per_dataset(kind):
+    """One file of `kind` per configured dataset."""
+    return expand(path(kind), dataset=config["datasets"])
+
+
+def over_grid(kind):
+    """Every file of `kind` in one dataset's grid (the inputs of its tables)."""
+    return cells(config, kind, dataset="{dataset}")
+
+
+def per_split(kind, splits=SPLITS):
+    """{split: file} of `kind` for the given splits of the rule's dataset."""
+    return {split: path(kind, split=split) for split in splits}
+
+
+def clean_reference(kind):
+    """Input function: the same model's cell at eps 0, or nothing for the eps-0 cell itself."""
+    return lambda w: [] if float(w.eps) == 0 else path(kind, **{**dict(w.items()), "eps": CLEAN})
+
+
+def noise_definition(w):
+    return config["noise"]["definitions"][w.noise]
+
+
+onstart:
+    # Without SLURM's client tools every submission fails and the executor then waits on jobs
+    # that never started: stop before any work instead. (The executor is known only here.)
+    if getattr(workflow.executor_plugin, "name", None) == "slurm":
+        missing = [tool for tool in ("sbatch", "squeue", "scancel") if shutil.which(tool) is None]
+        if missing:
+            raise WorkflowError(
+                f"the SLURM executor (--workflow-profile profiles/slurm) needs {', '.join(missing)} on PATH; "
+                "run from a SLURM login node, or drop the profile to run locally"
+            )
