@@ -4,8 +4,8 @@ Times `snakemake -n --quiet` of each given Snakefile (e.g. this checkout and an 
 the default grid and on each preset, alternating checkouts within each repeat so machine noise
 hits both alike, and prints one `name: value` line per figure (median wall seconds):
     python bench/dry_run.py Snakefile /tmp/old_checkout/Snakefile --repeats 5
-Also reports whether building the DAG imported torch, matplotlib or brevitas (it must not;
-Snakemake itself imports pandas and numpy).
+Also reports whether building the DAG imported torch, matplotlib, seaborn, scipy or brevitas
+(it must not; Snakemake itself imports pandas and numpy) and which lstmptq modules it loaded.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ except SystemExit as exit:
     code = exit.code
 heavy = sorted(m for m in ("torch", "matplotlib", "brevitas", "seaborn", "scipy") if m in sys.modules)
 print("HEAVY_MODULES=" + ",".join(heavy))
+print("PACKAGE_MODULES=" + ",".join(sorted(m for m in sys.modules if m.startswith("lstmptq"))))
 sys.exit(code)
 """
 
@@ -40,8 +41,8 @@ def dry_run(snakefile: Path, preset: Path | None) -> tuple[float, str]:
         seconds = time.perf_counter() - start
     if result.returncode != 0:
         raise SystemExit(f"{snakefile} ({preset or 'default'}): dry run failed:\n{result.stderr[-2000:]}")
-    heavy = next((line.split("=", 1)[1] for line in result.stdout.splitlines() if line.startswith("HEAVY_MODULES=")), "?")
-    return seconds, heavy
+    lines = dict(line.split("=", 1) for line in result.stdout.splitlines() if line.startswith(("HEAVY_MODULES=", "PACKAGE_MODULES=")))
+    return seconds, f"{lines.get('HEAVY_MODULES') or 'none'} (package modules: {lines.get('PACKAGE_MODULES', '?')})"
 
 
 def main() -> None:
@@ -61,7 +62,7 @@ def main() -> None:
                 times.setdefault(key, []).append(seconds)
     for (checkout, grid), values in times.items():
         print(f"{checkout}/{grid}/dry_run_seconds: {statistics.median(values):.2f}")
-        print(f"{checkout}/{grid}/heavy_imports: {heavy[(checkout, grid)] or 'none'}")
+        print(f"{checkout}/{grid}/heavy_imports: {heavy[(checkout, grid)]}")
 
 
 if __name__ == "__main__":

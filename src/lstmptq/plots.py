@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .io import atomic_path, read_frame
+from .grid import FP32, FP32_BITS
+from .io import atomic_path
 from .tables import between_strategies, t_interval
 
 log = logging.getLogger(__name__)
@@ -84,11 +85,11 @@ def _finish(grid, xlabel: str, ylabel: str, titles: str, title: str):
 def accuracy_vs_bits(sns, study):
     clean = _percent(study[study["eps"] == 0], ["accuracy"])
     grid = sns.relplot(
-        data=clean[clean["strategy"] != "fp32"], x="bits", y="accuracy", hue="model", style="strategy", col="method",
+        data=clean[clean["strategy"] != FP32], x="bits", y="accuracy", hue="model", style="strategy", col="method",
         kind="line", palette=model_colors(clean), markers=True, errorbar=t_interval, height=3.8, aspect=1.3,
     )  # fmt: skip
-    mark_flagged(grid.axes_dict, clean[clean["strategy"] != "fp32"], "bits", "accuracy", "method", ["model", "strategy"])
-    fp32 = clean[clean["strategy"] == "fp32"].groupby("model")["accuracy"].mean()
+    mark_flagged(grid.axes_dict, clean[clean["strategy"] != FP32], "bits", "accuracy", "method", ["model", "strategy"])
+    fp32 = clean[clean["strategy"] == FP32].groupby("model")["accuracy"].mean()
     for ax in grid.axes.flat:
         for model, accuracy in fp32.items():
             ax.axhline(accuracy, color=model_colors(clean)[model], linestyle=":", linewidth=1.2)
@@ -97,7 +98,7 @@ def accuracy_vs_bits(sns, study):
 
 
 def drop_vs_bits(sns, study):
-    clean = _percent(study[(study["eps"] == 0) & (study["strategy"] != "fp32")], ["drop_vs_fp32"])
+    clean = _percent(study[(study["eps"] == 0) & (study["strategy"] != FP32)], ["drop_vs_fp32"])
     grid = sns.relplot(
         data=clean, x="bits", y="drop_vs_fp32", hue="strategy", style="method", col="model", kind="line",
         markers=True, errorbar=t_interval, height=3.6, aspect=1.1, facet_kws={"sharey": True},
@@ -110,8 +111,8 @@ def drop_vs_bits(sns, study):
 
 
 def accuracy_vs_eps(sns, study):
-    data = _percent(study, ["accuracy"]).assign(panel=lambda f: f["bits"].map(lambda b: "FP32" if b == 32 else f"{b} bits"))
-    order = ["FP32", *(f"{b} bits" for b in sorted(data.loc[data["bits"] != 32, "bits"].unique(), reverse=True))]
+    data = _percent(study, ["accuracy"]).assign(panel=lambda f: f["bits"].map(lambda b: "FP32" if b == FP32_BITS else f"{b} bits"))
+    order = ["FP32", *(f"{b} bits" for b in sorted(data.loc[data["bits"] != FP32_BITS, "bits"].unique(), reverse=True))]
     if data["noise"].nunique() > 1:  # one row of panels per noise model
         data["panel"] = data["noise"] + ": " + data["panel"]
         order = [f"{noise}: {panel}" for noise in sorted(data["noise"].unique()) for panel in order]
@@ -126,7 +127,7 @@ def accuracy_vs_eps(sns, study):
 def accuracy_heatmap(sns, study):
     import matplotlib.pyplot as plt
 
-    data = _percent(study[study["strategy"] != "fp32"], ["accuracy"])
+    data = _percent(study[study["strategy"] != FP32], ["accuracy"])
     panels = list(data.groupby(["model", "strategy", "method", "noise"]))
     ncols = min(2, len(panels))
     nrows = -(-len(panels) // ncols)
@@ -172,7 +173,7 @@ def size_vs_accuracy(sns, study):
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     sns.scatterplot(data=mean, x="size_kib", y="accuracy", hue="model", style="strategy", palette=model_colors(mean), s=60, ax=ax)
     mark_flagged({None: ax}, clean, "size_kib", "accuracy", None, ["model", "strategy", "method", "bits"])
-    for row in mean[mean["strategy"].isin(["fp32", mean["strategy"].iloc[0]])].itertuples():
-        ax.annotate("FP32" if row.bits == 32 else f"{row.bits}b", (row.size_kib, row.accuracy), textcoords="offset points", xytext=(4, 3), fontsize=7)
+    for row in mean[mean["strategy"].isin([FP32, mean["strategy"].iloc[0]])].itertuples():
+        ax.annotate("FP32" if row.bits == FP32_BITS else f"{row.bits}b", (row.size_kib, row.accuracy), textcoords="offset points", xytext=(4, 3), fontsize=7)
     ax.set(xscale="log", xlabel="model size (KiB, counted bits)", ylabel="clean test accuracy (%)", title="The compression trade-off")
     return fig

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..grid import FP32
 from ..io import read_frame, write_frame, write_json
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ def ks_statistics(
     fp32_acts, fp32_signal = activations(model)
     tensors = list(fp32_acts)
     fp32_weights = probes.weights(model)
-    signal = {"fp32": ks.signal_health(fp32_signal)}
+    signal = {FP32: ks.signal_health(fp32_signal)}
     rows: list[dict] = []
     quant_acts = {}
     for strategy, path in quantized_files.items():
