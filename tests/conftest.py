@@ -26,3 +26,15 @@ def snakemake(workdir: Path, *args: str, configfiles=(TINY_CONFIG,), timeout: in
 @pytest.fixture
 def run_snakemake():
     return snakemake
+
+
+@pytest.fixture(autouse=True)
+def registries_as_shipped():
+    """A config's `extensions` add to the registries of this process: undo that after each test."""
+    from lstmptq import registry
+
+    saved = {name: dict(entries) for name, entries in registry.REGISTRIES.items()}
+    yield
+    for name, entries in registry.REGISTRIES.items():
+        entries.clear()
+        entries.update(saved[name])

@@ -103,6 +103,24 @@ def test_config_checks_name_the_key(config, edit, message):
         checked(config)
 
 
+def test_an_extension_that_cannot_be_imported_or_lacks_a_function_is_named(config, tmp_path):
+    config["classifiers"] = ["bow"]
+    config["extensions"] = {"classifiers": {"bow": str(tmp_path / "bow.py")}}
+    with pytest.raises(ConfigError, match=r"config key `classifiers`: classifiers.bow: cannot import .*bow.py' \(.*not found"):
+        checked(config)
+    (tmp_path / "bow.py").write_text("SETTINGS = ()\n")
+    with pytest.raises(ConfigError, match=r"classifiers.bow: .*bow.py' lacks \['GPU_STAGES'.*'weights'\]"):
+        checked(config)
+
+
+def test_a_moved_key_says_where_it_went():
+    from lstmptq.config import check_moved_keys
+
+    with pytest.raises(ConfigError, match=r"`noise.alphabet` has moved to `noise.definitions.char_substitution.alphabet"):
+        check_moved_keys({"noise": {"alphabet": "abc"}})
+    check_moved_keys({"noise": {"eps": [0]}})
+
+
 def test_unknown_classifier_is_refused_naming_the_key(config):
     # the schema no longer lists the classifiers (extensions add their own): the config check does
     config["classifiers"] = ["discriminative", "transformer"]

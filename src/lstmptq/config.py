@@ -19,6 +19,18 @@ def config_key(path) -> str:
     return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path).lstrip(".")
 
 
+# keys that moved: an older config gets told where, rather than "additional properties"
+MOVED_KEYS = {"noise.alphabet": ("noise.definitions.char_substitution.alphabet", "noise models are a grid axis now, `noise.models`")}
+
+
+def check_moved_keys(config: dict[str, Any]) -> None:
+    """Run before schema validation."""
+    for old, (new, why) in MOVED_KEYS.items():
+        section, _, key = old.rpartition(".")
+        if isinstance(config.get(section), dict) and key in config[section]:
+            raise ConfigError(f"config key `{old}` has moved to `{new}` ({why}); move it there")
+
+
 def check_whole_numbers(config: dict[str, Any], schema_file: str | Path) -> None:
     """Refuse a float wherever the schema asks for an integer.
 
@@ -77,7 +89,7 @@ def check_variants(config: dict[str, Any]) -> None:
     """Every classifier, PTQ method, calibration kind and noise model is registered (the config's
     `extensions` first), every strategy and noise model of the grid is defined, and each noise
     model accepts its settings."""
-    from .registry import RegistryError, lookup, reference, register
+    from .registry import RegistryError, family, lookup, reference, register
 
     calibration, noise = config["calibration"], config["noise"]
     try:
@@ -94,6 +106,11 @@ def check_variants(config: dict[str, Any]) -> None:
             reference(registry, name)
         except RegistryError as err:
             raise ConfigError(f"config key `{key}`: {err}") from None
+    for name in config["classifiers"]:  # family modules are light: import them now, not in a job
+        try:
+            family(name)
+        except RegistryError as err:
+            raise ConfigError(f"config key `classifiers`: {err}") from None
     for key, names, definitions in (("calibration.strategies", calibration["strategies"], calibration["definitions"]), ("noise.models", noise["models"], noise["definitions"])):
         for name in names:
             if name not in definitions:
@@ -165,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         config = read_config_file(workflow / "config.yaml")
         for path in args.files:
             update_config(config, read_config_file(path))
+        check_moved_keys(config)
         validate(config, str(schema))
         check_config(config, schema)
     except Exception as err:  # ConfigError, or Snakemake's ValidationError (it names the key)

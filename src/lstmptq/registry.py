@@ -4,9 +4,8 @@ An entry maps a name (as used in the config and in paths) to where its code live
 module path, or a `.py` file (relative to the directory snakemake runs in), optionally with
 `:attribute`. Nothing is imported until a job asks for it, so the DAG builds without torch.
 
-- classifier family: a module with SETTINGS, GPU_STAGES, TRAIN_MINUTES_PER_EPOCH_MB,
-  LOGITS_MEMORY and the functions build, quantize, gpfq_layer, export, engine, activations,
-  weights (see lstmptq/families/discriminative.py and docs/extending.md);
+- classifier family: a module with FAMILY_API (below): resource hints, build, quantize, export,
+  engine, KS probes (see lstmptq/families/discriminative.py and docs/extending.md);
 - calibration kind: a function (labels, label_names, size, definition, strategy, rng) -> indices;
 - PTQ method: a function (qmodel, family, batches) -> None, run after calibration;
 - noise model: a module with check(settings) and corrupt(text, eps, seed, document, **settings).
@@ -101,6 +100,16 @@ def _import_file(file: str):
     return module
 
 
+FAMILY_API = (
+    "SETTINGS", "GPU_STAGES", "TRAIN_MINUTES_PER_EPOCH_MB", "LOGITS_MEMORY", "GPFQ_LAYER",
+    "build", "quantize", "export", "engine", "activations", "weights",
+)  # fmt: skip
+
+
 def family(name: str):
-    """The classifier family module of `name`."""
-    return lookup("classifiers", name)
+    """The classifier family module of `name`, with everything a family provides (docs/extending.md)."""
+    module = lookup("classifiers", name)
+    missing = [attribute for attribute in FAMILY_API if not hasattr(module, attribute)]
+    if missing:
+        raise RegistryError(f"classifiers.{name}: {reference('classifiers', name)!r} lacks {missing} (docs/extending.md lists what a family provides)")
+    return module
