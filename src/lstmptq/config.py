@@ -96,8 +96,7 @@ def check_variants(config: dict[str, Any]) -> None:
         register(config.get("extensions"))
     except RegistryError as err:
         raise ConfigError(str(err)) from None
-    used = [("classifiers", "classifiers", name) for name in config["classifiers"]]
-    used += [("ptq.methods", "ptq_methods", name) for name in config["ptq"]["methods"]]
+    used = [("ptq.methods", "ptq_methods", name) for name in config["ptq"]["methods"]]
     used += [(f"calibration.definitions.{n}.kind", "calibration_kinds", d["kind"]) for n, d in calibration["definitions"].items()]
     used += [(f"noise.definitions.{n}.kind", "noise_models", d["kind"]) for n, d in noise["definitions"].items()]
     used += [(f"model.dropout.{name}", "classifiers", name) for name in config["model"]["dropout"]]  # a misspelt family

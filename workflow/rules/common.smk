@@ -6,14 +6,14 @@ import shutil
 from snakemake.utils import validate
 
 from lstmptq.config import check_config, check_moved_keys, model_settings, source_files
-from lstmptq.grid import CLEAN, PLOTS, SPLITS, WILDCARDS, cells, job_log, path, ptq_methods
+from lstmptq.grid import CLEAN, PLOTS, SPLITS, WILDCARDS, cells, job_log, path
 from lstmptq.resources import device_of, gpus_of, mem_mb_of, scaled, train_minutes
 from lstmptq.runtime import DETERMINISTIC_ENV
 
-SCHEMA = "../schemas/config.schema.yaml"
+SCHEMA = str(Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
 check_moved_keys(config)
 validate(config, SCHEMA)
-check_config(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
+check_config(config, SCHEMA)
 if config["deterministic"]:  # jobs inherit it (also through sbatch), before they import torch
     os.environ.update(DETERMINISTIC_ENV)
 
