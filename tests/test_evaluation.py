@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lstmptq.models import build_model, save_checkpoint
-from lstmptq.stages.noise import evaluate_cell, noisy_test_set
+from lstmptq.stages.noise import evaluate_curve, noisy_test_set, noisy_test_sets
 from lstmptq.tables import build_study_table, summarize_over_seeds, t_interval
 from lstmptq.tokenizer import Tokenizer
 
@@ -52,28 +52,26 @@ def test_noise_turns_words_unknown(stage):
     assert summary["became_unknown_share"] == summary["unknown_share"] > 0.5
 
 
-def test_cells_take_their_drops_against_their_references(stage):
+def test_a_curve_takes_its_drops_against_its_references(stage):
     path, _ = stage
-    for eps in (0.0, 0.3):
-        noisy_test_set(path / "test.parquet", path / "vocab.json", path / f"eps{eps}.parquet", NOISE, substitution("xyz"), eps, seed=0)
-    clean = evaluate_cell("discriminative", path / "eps0.0.parquet", path / "clean.json", NOISE, 0.0, checkpoint=path / "model.pt")
+    levels = [0.0, 0.3]
+    noisy_test_sets(path / "test.parquet", path / "vocab.json", [path / f"eps{e}.parquet" for e in levels], NOISE, substitution("xyz"), levels, seed=0)
+    clean, noisy = evaluate_curve("discriminative", levels, [path / f"eps{e}.parquet" for e in levels], [path / "clean.json", path / "noisy.json"], NOISE, checkpoint=path / "model.pt")
     assert clean["drop_vs_clean"] == clean["drop_vs_fp32"] == 0 and clean["bits"] == 32 and clean["strategy"] == "fp32"
-    assert clean["noise"] == NOISE
-    # fake references, so the arithmetic is checked against known numbers
-    (path / "ref0.json").write_text(json.dumps({"accuracy": 0.75}))
-    (path / "fp32.json").write_text(json.dumps({"accuracy": 0.6}))
-    noisy = evaluate_cell(
-        "discriminative", path / "eps0.3.parquet", path / "noisy.json", NOISE, 0.3, checkpoint=path / "model.pt", clean_cell=path / "ref0.json", fp32_cell=path / "fp32.json"
-    )
-    assert noisy["drop_vs_clean"] == pytest.approx(0.75 - noisy["accuracy"])
-    assert noisy["drop_vs_fp32"] == pytest.approx(0.6 - noisy["accuracy"])
+    assert clean["noise"] == NOISE and clean["eps"] == 0
+    assert noisy["drop_vs_clean"] == pytest.approx(clean["accuracy"] - noisy["accuracy"]) and noisy["drop_vs_fp32"] == 0  # FP32: its own reference
     assert noisy["corruption_rate"] > 0.2 and json.loads((path / "noisy.json").read_text())["eps"] == 0.3
-    assert json.loads((path / "noisy.json").read_text())["noise"] == NOISE
-    with pytest.raises(ValueError, match="eps-0 cell"):
-        evaluate_cell("discriminative", path / "eps0.3.parquet", path / "bad.json", NOISE, 0.3, checkpoint=path / "model.pt")
+    assert json.loads((path / "noisy.json").read_text()) == noisy
+    # a quantized curve takes its drops against the FP32 cells at the same eps (fake ones, known numbers)
+    for name, accuracy in (("fp0.json", 0.75), ("fp3.json", 0.6)):
+        (path / name).write_text(json.dumps({"accuracy": accuracy}))
+    with pytest.raises(ValueError, match="needs the FP32 cell at each eps"):
+        evaluate_curve("discriminative", levels, [path / f"eps{e}.parquet" for e in levels], [path / "a.json", path / "b.json"], NOISE, checkpoint=None, artifact=path / "x.safetensors")
+    with pytest.raises(ValueError, match="needs eps 0"):
+        evaluate_curve("discriminative", [0.3], [path / "eps0.3.parquet"], [path / "bad.json"], NOISE, checkpoint=path / "model.pt")
     assert not (path / "bad.json").exists()
     with pytest.raises(ValueError, match="generative model is expected"):
-        evaluate_cell("generative", path / "eps0.0.parquet", path / "bad.json", NOISE, 0.0, checkpoint=path / "model.pt")
+        evaluate_curve("generative", [0.0], [path / "eps0.0.parquet"], [path / "bad.json"], NOISE, checkpoint=path / "model.pt")
 
 
 def test_t_interval():

@@ -54,14 +54,21 @@ def test_load_refuses_a_subset_for_another_training_split(cell_files):
         load(cell_files)
 
 
+def test_load_draws_a_fixed_verification_sample(cell_files):
+    cell = load(cell_files)
+    again = ptq.load(cell_files / "model.pt", cell_files / "fp32.json", cell_files / "train.parquet", cell_files / "test.parquet", cell_files / "calibration.json", 8, "cpu", 20)
+    assert len(cell.sample) == 60 and len(again.sample) == 20  # never more than the test set
+    assert len(set(again.sample)) == 20 and set(again.sample) <= set(cell.sample)
+
+
 def test_each_phase_alone(cell_files):
     cell = load(cell_files)
     qmodel = quant.quantize_model(cell.model, {s: 4 for s in quant.STAGES}, 99.99)
     reference = ptq.float_reference(cell, qmodel)
-    assert reference["max_abs_score_difference"] < 1e-4
+    assert reference["max_abs_score_difference"] < 1e-4 and reference["prediction_agreement"] == 1.0
 
     assert quant.activation_thresholds(qmodel) == {}
-    assert ptq.calibrate(cell, qmodel) > 0
+    assert ptq.calibrate(cell, qmodel, 99.99) > 0
     assert quant.activation_thresholds(qmodel)
 
     head = cell.family.GPFQ_LAYER
@@ -71,22 +78,23 @@ def test_each_phase_alone(cell_files):
     ptq.apply_method(cell, qmodel, "gpfq")
     assert not torch.equal(quant.quantized_weights(qmodel)[head][0], nearest)  # GPFQ rounds differently
 
-    metrics, scores, _ = ptq.measure(cell, qmodel)
-    assert scores.shape == (60, K) and 0 <= metrics["accuracy"] <= 1
-
     artifact = cell_files / "quantized.safetensors"
     assert ptq.export(cell, qmodel.cpu(), artifact, cell_files / "vocab.json", {"stage_bits": {}}) == artifact.stat().st_size
-    assert ptq.verify(cell, artifact, scores)["prediction_agreement"] == 1.0
+    metrics, scores, _ = ptq.measure(cell, artifact)
+    assert scores.shape == (60, K) and 0 <= metrics["accuracy"] <= 1
+
+    check = ptq.verify(cell, qmodel, scores)
+    assert check["prediction_agreement"] == 1.0 and check["documents"] == 60
     shifted = scores.copy()
-    shifted[:, 0] += 1.0  # scores that the artifact does not reproduce
+    shifted[:, 0] += 1.0  # scores that Brevitas does not reproduce
     with pytest.raises(RuntimeError, match="differ from Brevitas"):
-        ptq.verify(cell, artifact, shifted)
+        ptq.verify(cell, qmodel, shifted)
 
 
 def test_export_refuses_another_vocabulary(cell_files):
     cell = load(cell_files)
     qmodel = quant.quantize_model(cell.model, {s: 4 for s in quant.STAGES}, 99.99)
-    ptq.calibrate(cell, qmodel)
+    ptq.calibrate(cell, qmodel, 99.99)
     Tokenizer.build(["x y"], 1, 10, 20).save(cell_files / "other.json")
     with pytest.raises(ValueError, match="retrain it"):
         ptq.export(cell, qmodel, cell_files / "q.safetensors", cell_files / "other.json", {})

@@ -9,7 +9,7 @@ QuantLSTM's cell. Where Brevitas loops, this vectorises:
   only the recurrent product and the cell's elementwise quantizers step through time;
 - the generative decoder reads the quantized concatenation [q(h_t) ; q(v_y)] (one scale, an
   elementwise quantizer, so it splits exactly), so W_h q(h_t) is computed once for every label and
-  only the label's own logit offset W_v q(v_y) + b differs per label.
+  only the label's own logit offset W_v q(v_y) + b differs per label (lstmptq.decoding).
 
 The LSTM part keeps Brevitas' operand and addition order and is bit-identical to it on CPU; the
 split decoder sums the same products in another order, so generative scores differ from
@@ -26,12 +26,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from .artifact import Artifact, ArtifactError, activation_range, read
+from .decoding import document_scores
 
 # The engine keeps gate rows in the order i, f, o, g (the artifact has nn.LSTM's i, f, g, o), so
 # that one sigmoid covers a contiguous 3H slice; a row permutation changes no arithmetic.
 GATE_ACCUMULATORS = ("lstm.input_acc", "lstm.forget_acc", "lstm.output_acc", "lstm.cell_acc")
 SIGMOIDS = ("lstm.input_sigmoid", "lstm.forget_sigmoid", "lstm.output_sigmoid")
-DECODER_CHUNK_ELEMENTS = 2**24  # positions x vocabulary logits held at once (64 MB of fp32)
 
 
 class FakeQuant(nn.Module):
@@ -74,6 +74,14 @@ class QuantizedLSTM(nn.Module):
         self.cell_state = quantizer("lstm.cell_state")
         self.hidden_state_tanh = quantizer("lstm.hidden_state_tanh")
         self.output = quantizer("lstm.output")
+
+    def use_float_weights(self, quant_lstm: nn.Module) -> None:
+        """Run with a Brevitas QuantLSTM's float weights (quantizers still on): the input GPFQ's
+        "quantization off" pass sees (ptq_passes)."""
+        layer = quant_lstm.layers[0][0]
+        gates = [getattr(layer, f"{gate}_gate_params") for gate in ("input", "forget", "output", "cell")]  # i, f, o, g
+        self.weight_ih = torch.cat([g.input_weight.weight.detach() for g in gates])
+        self.weight_hh = torch.cat([g.hidden_weight.weight.detach() for g in gates])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T, E) quantized inputs -> (B, T, H) hidden states."""
@@ -134,8 +142,6 @@ class QuantizedGenerative(QuantizedClassifier):
         self.register_buffer("weight_hidden", weight[:, :hidden].contiguous())
         # per label: W_v q(v_y) + b, the part of the logits that does not depend on the document
         self.register_buffer("label_logits", F.linear(self.head_input(labels), weight[:, hidden:], artifact.floats["decoder.bias"]))
-        self.register_buffer("label_top", self.label_logits.max(dim=1).values)
-        self.register_buffer("label_factors", torch.exp(self.label_logits - self.label_top[:, None]))
         self.register_buffer("log_prior", artifact.floats["log_prior"])
 
     @torch.no_grad()
@@ -145,28 +151,8 @@ class QuantizedGenerative(QuantizedClassifier):
         steps = torch.arange(ids.size(1) - 1, device=ids.device)
         mask = steps[None, :] < (lengths.to(ids.device) - 1)[:, None]
         doc = torch.arange(ids.size(0), device=ids.device)[:, None].expand_as(mask)[mask]
-        states, targets = self.head_input(out[mask]), ids[:, 1:][mask]
-        vocab = self.label_logits.size(1)
-        scores = states.new_zeros(ids.size(0), self.label_logits.size(0))
-        chunk = max(1, DECODER_CHUNK_ELEMENTS // vocab)
-        for start in range(0, states.size(0), chunk):
-            part = slice(start, start + chunk)
-            shared = F.linear(states[part], self.weight_hidden)  # (n, V), once for every label
-            target = targets[part]
-            target_logits = shared.gather(1, target[:, None]) + self.label_logits.T[target]  # (n, K)
-            scores.index_add_(0, doc[part], target_logits - self.log_normalizers(shared))
+        scores = document_scores(self.head_input(out[mask]), ids[:, 1:][mask], doc, ids.size(0), self.weight_hidden, self.label_logits)
         return scores + self.log_prior
-
-    def log_normalizers(self, shared: torch.Tensor) -> torch.Tensor:
-        """(n, K) logsumexp_v(shared + label_logits[y]) for every label, from one exp pass:
-        sum_v e^(shared_v - m) e^(l_yv - m_y) is a matrix product with the (K, V) label factors."""
-        top = shared.max(dim=1, keepdim=True).values
-        mass = torch.exp(shared - top) @ self.label_factors.T
-        normalizers = mass.log() + top + self.label_top
-        if torch.isfinite(normalizers).all():
-            return normalizers
-        # a sum underflowed (label logits spread by more than ~80 nats): one logsumexp per label
-        return torch.stack([torch.logsumexp(shared + offset, dim=-1) for offset in self.label_logits], dim=1)
 
 
 def agreement(reference: np.ndarray, scores: np.ndarray, rel_tolerance: float = 1e-4) -> dict:

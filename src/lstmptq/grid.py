@@ -104,6 +104,12 @@ def format_eps(eps: float) -> str:
 CLEAN = format_eps(0)  # the eps of a model's own noise-free reference cell
 
 
+def curve_eps(config: dict[str, Any]) -> list[str]:
+    """The levels of every noise curve, spelt as in paths and ascending: the configured eps plus
+    eps 0, each curve's clean reference."""
+    return [format_eps(e) for e in sorted({0.0, *(float(e) for e in config["noise"]["eps"])})]
+
+
 def method_name(base: str, keep_8bit: str | None = None) -> str:
     """`gpfq`, or `gpfq-lstm8` for the same method with one stage kept at 8 bits."""
     return f"{base}-{keep_8bit}8" if keep_8bit else base

@@ -57,6 +57,10 @@ class DiscriminativeLSTM(nn.Module):
     def class_scores(self, ids, lengths):
         return self(ids, lengths).log_softmax(-1)
 
+    def calibration_pass(self, ids, lengths):
+        """The quantization points `class_scores` calls (lstmptq.ptq_passes)."""
+        self.head_input(self.last_hidden(ids, lengths))
+
 
 class GenerativeLSTM(nn.Module):
     """Shared-LSTM class-conditional language model (Yogatama et al. 2017).
@@ -67,6 +71,9 @@ class GenerativeLSTM(nn.Module):
     """
 
     kind = "generative"
+    # Brevitas calibrates the decoder's input quantizer on one call per label: the quantized
+    # model keeps that reference algorithm (its family's `quantize` sets this)
+    per_label_decoder = False
 
     def __init__(
         self,
@@ -137,8 +144,28 @@ class GenerativeLSTM(nn.Module):
         states, targets, doc = self.encode(ids, lengths)
         return -self.token_log_probs(states, targets, labels.to(ids.device)[doc]).mean()
 
+    def calibration_pass(self, ids: torch.Tensor, lengths: torch.Tensor) -> None:
+        """The quantization points `log_likelihood` calls, in its order, without the decoder
+        (what Brevitas' calibration observes; lstmptq.ptq_passes)."""
+        states, targets, _ = self.encode(ids, lengths)
+        for label in range(self.num_classes):
+            self.head_input(torch.cat([states, self.label_embedding(torch.full_like(targets, label))], dim=-1))
+
+    def shared_decoder_log_likelihood(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """`log_likelihood` with one decoder product for every label (lstmptq.decoding); equal up
+        to float rounding, K times less decoder work. Float models only: it splits the decoder input."""
+        from .decoding import document_scores
+
+        states, targets, doc = self.encode(ids, lengths)
+        hidden = states.size(1)
+        weight = self.decoder.weight
+        label_logits = F.linear(self.label_embedding.weight, weight[:, hidden:], self.decoder.bias)
+        return document_scores(self.head_input(states), targets, doc, ids.size(0), weight[:, :hidden], label_logits)
+
     def class_scores(self, ids, lengths):
-        return self.log_likelihood(ids, lengths) + self.log_prior
+        if self.per_label_decoder:
+            return self.log_likelihood(ids, lengths) + self.log_prior
+        return self.shared_decoder_log_likelihood(ids, lengths) + self.log_prior
 
 
 def build_model(kind: str, vocab_size: int, num_classes: int, settings: dict[str, Any], train_labels=None) -> nn.Module:

@@ -147,18 +147,37 @@ def nearest_rounding(model: nn.Module, family, batches) -> None:
     """PTQ method `plain`: weights stay rounded to nearest (nothing to do after calibration)."""
 
 
+def set_thresholds(model: nn.Module, thresholds: dict[str, torch.Tensor]) -> None:
+    """Calibrate `model` with given activation thresholds (state_dict keys, e.g. from
+    ptq_passes.thresholds): loaded like a saved calibrated model, so Brevitas treats them as its own."""
+    state = model.state_dict()
+    model.load_state_dict({**state, **thresholds})
+    model.eval()
+
+
 @torch.no_grad()
 def apply_gpfq(model: nn.Module, family, batches) -> None:
     """PTQ method `gpfq`: GPFQ on the family's final linear layer (`GPFQ_LAYER`, the only layer
-    Brevitas' GPFQ handles here)."""
+    Brevitas' GPFQ handles here).
+
+    Brevitas' GPFQ runs the model forward twice per batch (quantized, then with quantization
+    off) to collect the layer's inputs; where ptq_passes can produce those inputs in plain
+    PyTorch, GPFQ runs on the layer alone, fed them (the same weights result, tested)."""
     from brevitas.graph.gpfq import gpfq_mode
 
-    with gpfq_mode(model, use_quant_activations=True) as gpfq:
+    from . import ptq_passes
+
+    if ptq_passes.supported(model):
+        target = ptq_passes.Replay(getattr(model, family.GPFQ_LAYER))
+        calls = ptq_passes.final_layer_inputs(model, family.GPFQ_LAYER, batches)
+    else:
+        target, calls = model, batches
+    with gpfq_mode(target, use_quant_activations=True) as gpfq:
         if gpfq.num_layers != 1:
             raise RuntimeError(f"GPFQ found {gpfq.num_layers} eligible layers, expected only the final one")
         for _ in range(gpfq.num_layers):
-            for ids, lengths in batches:
-                gpfq.model(ids, lengths)  # drive the wrapped forward itself, or GPFQ is bypassed
+            for args in calls:
+                gpfq.model(*args)  # drive the wrapped forward itself, or GPFQ is bypassed
             gpfq.update()
     layer = getattr(model, family.GPFQ_LAYER)
     if hasattr(layer, "weight_orig"):
@@ -235,6 +254,28 @@ def activation_of(proxy) -> tuple[torch.Tensor, int, bool]:
     return proxy.scale().detach(), int(proxy.bit_width()), bool(proxy.is_signed)
 
 
+def lstm_tensors(quant_lstm: nn.Module, name: str) -> tuple[dict, dict, dict]:
+    """A QuantLSTM's (weights, floats, activations) as the artifact stores them, under `name`:
+    per-gate integer weights stacked in nn.LSTM's gate order, the summed float bias, and every
+    cell quantizer (`<name>.<quantizer>`)."""
+    from .artifact import QuantizedWeight
+
+    def stacked(parts: list[QuantizedWeight]) -> QuantizedWeight:
+        if len({p.bits for p in parts}) != 1:
+            raise ValueError("LSTM gates quantized at different bit widths")
+        return QuantizedWeight(torch.cat([p.integers for p in parts]), torch.cat([p.scale for p in parts]), parts[0].bits)
+
+    layer = quant_lstm.layers[0][0]
+    gates = [getattr(layer, f"{gate}_gate_params") for gate in GATES]
+    weights = {
+        f"{name}.weight_ih": stacked([weight_of(g.input_weight) for g in gates]),
+        f"{name}.weight_hh": stacked([weight_of(g.hidden_weight) for g in gates]),
+    }
+    floats = {f"{name}.bias": torch.cat([g.bias.detach() for g in gates])}
+    activations = {f"{name}.{q}": activation_of(getattr(layer.cell, f"{q}_quant")) for q in CELL_QUANTIZERS}
+    return weights, floats, activations
+
+
 def export_lstm_artifact(model: nn.Module, path, header: dict, head: str, weights: dict | None = None, floats: dict | None = None) -> int:
     """Write a calibrated LSTM classifier as a Brevitas-free artifact (see artifact.py); returns bytes.
     `head` is the final linear layer; a family adds its own `weights` and `floats`.
@@ -242,28 +283,12 @@ def export_lstm_artifact(model: nn.Module, path, header: dict, head: str, weight
     Everything is read through Brevitas' own accessors (integer weights, scales, bit widths,
     signedness), so the artifact holds what Brevitas computes, not a re-derivation of it.
     """
-    from .artifact import QuantizedWeight, write
+    from .artifact import write
 
-    def stacked(parts: list[QuantizedWeight]) -> QuantizedWeight:
-        if len({p.bits for p in parts}) != 1:
-            raise ValueError("LSTM gates quantized at different bit widths")
-        return QuantizedWeight(torch.cat([p.integers for p in parts]), torch.cat([p.scale for p in parts]), parts[0].bits)
-
-    layer = model.lstm.layers[0][0]
-    gates = [getattr(layer, f"{gate}_gate_params") for gate in GATES]
-    all_weights = {
-        "embedding.weight": weight_of(model.embedding),
-        "lstm.weight_ih": stacked([weight_of(g.input_weight) for g in gates]),
-        "lstm.weight_hh": stacked([weight_of(g.hidden_weight) for g in gates]),
-        f"{head}.weight": weight_of(getattr(model, head)),
-        **(weights or {}),
-    }
-    all_floats = {"lstm.bias": torch.cat([g.bias.detach() for g in gates]), f"{head}.bias": getattr(model, head).bias.detach(), **(floats or {})}
-    activations = {
-        "lstm_input": activation_of(model.lstm_input.act_quant),
-        **{f"lstm.{name}": activation_of(getattr(layer.cell, f"{name}_quant")) for name in CELL_QUANTIZERS},
-        "head_input": activation_of(model.head_input.act_quant),
-    }
+    lstm_weights, lstm_floats, lstm_activations = lstm_tensors(model.lstm, "lstm")
+    all_weights = {"embedding.weight": weight_of(model.embedding), **lstm_weights, f"{head}.weight": weight_of(getattr(model, head)), **(weights or {})}
+    all_floats = {**lstm_floats, f"{head}.bias": getattr(model, head).bias.detach(), **(floats or {})}
+    activations = {"lstm_input": activation_of(model.lstm_input.act_quant), **lstm_activations, "head_input": activation_of(model.head_input.act_quant)}
     return write(path, {"kind": model.kind, **header}, all_weights, all_floats, activations)
 
 

@@ -6,7 +6,7 @@ import shutil
 from snakemake.utils import validate
 
 from lstmptq.config import check_config, check_moved_keys, model_settings, source_files
-from lstmptq.grid import CLEAN, PLOTS, SPLITS, WILDCARDS, cells, job_log, path
+from lstmptq.grid import PLOTS, SPLITS, WILDCARDS, cells, curve_eps, job_log, path
 from lstmptq.resources import device_of, gpus_of, mem_mb_of, scaled, train_minutes
 from lstmptq.runtime import DETERMINISTIC_ENV
 
@@ -40,9 +40,12 @@ def per_split(kind, splits=SPLITS):
     return {split: path(kind, split=split) for split in splits}
 
 
-def clean_reference(kind):
-    """Input function: the same model's cell at eps 0, or nothing for the eps-0 cell itself."""
-    return lambda w: [] if float(w.eps) == 0 else path(kind, **{**dict(w.items()), "eps": CLEAN})
+CURVE_EPS = curve_eps(config)
+
+
+def noise_curve(kind):
+    """Every eps file of one noise curve of `kind` (a rule's other wildcards kept)."""
+    return [path(kind, eps=eps) for eps in CURVE_EPS]
 
 
 def noise_definition(w):

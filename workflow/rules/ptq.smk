@@ -14,8 +14,9 @@ rule ptq:
     params:
         percentile=config["ptq"]["percentile"],
         batch_size=config["ptq"]["batch_size"],
+        verify_size=config["ptq"]["verify_size"],
         device=device_of(config, "ptq"),
-    threads: 1  # QuantLSTM steps through time in Python: run cells side by side instead
+    threads: 1  # small tensors, a Python loop over timesteps: run cells side by side instead
     resources:
         mem_mb=mem_mb_of(config, config["ptq"]["batch_size"], tensors=3),
         runtime=scaled(10, 2),  # minutes; input size is mostly the FP32 checkpoint

@@ -1,25 +1,25 @@
-# Both noise-cell rules: FP32 cells score the checkpoint, PTQ cells the quantized artifact
+# Both noise-curve rules: FP32 curves score the checkpoint, PTQ curves the quantized artifact
 # (with the family's plain-PyTorch engine: no brevitas import).
+from lstmptq.grid import curve_eps
 from lstmptq.runtime import run_step
-from lstmptq.stages.noise import evaluate_cell
+from lstmptq.stages.noise import evaluate_curve
 
 artifact = snakemake.input.get("artifact")
 w = snakemake.wildcards
 run_step(
     snakemake.log[0],
-    evaluate_cell,
+    evaluate_curve,
     extensions=snakemake.config["extensions"],
     kind=w.model,
-    noisy_file=snakemake.input.noisy,
-    out_file=snakemake.output[0],
+    eps=[float(e) for e in curve_eps(snakemake.config)],  # the order of the outputs (not a param: fewer eps must not rerun a curve)
+    noisy_files=list(snakemake.input.noisy),
+    out_files=list(snakemake.output),
     noise=w.noise,
-    eps=float(w.eps),
     checkpoint=snakemake.input.get("checkpoint"),
     artifact=artifact,
     vocab_file=snakemake.input.get("vocab"),
     **({"strategy": w.strategy, "method": w.method, "bits": int(w.bits)} if artifact else {}),
-    clean_cell=snakemake.input.get("clean_cell") or None,
-    fp32_cell=snakemake.input.get("fp32_cell"),
+    fp32_cells=list(snakemake.input.fp32_cells) if artifact else None,
     batch_size=snakemake.params.batch_size,
     threads=snakemake.threads,
     device=snakemake.params.device,

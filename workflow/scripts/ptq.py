@@ -18,6 +18,7 @@ run_step(
     method=snakemake.wildcards.method,
     percentile=snakemake.params.percentile,
     batch_size=snakemake.params.batch_size,
+    verify_size=snakemake.params.verify_size,
     threads=snakemake.threads,
     device=snakemake.params.device,
 )

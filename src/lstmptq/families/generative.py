@@ -24,6 +24,7 @@ def quantize(model, stage_bits: dict[str, int], percentile: float):
     q = quantize_lstm_body(model, stage_bits, percentile)
     q.label_embedding = quant_embedding(model.label_embedding, stage_bits["embedding"], percentile)
     q.decoder = quant_linear(model.decoder, stage_bits["head"], percentile)
+    q.per_label_decoder = True  # Brevitas' reference: one decoder call per label
     return q.eval()
 
 

@@ -40,6 +40,8 @@ def ks_statistics(
     set_threads(threads)
     model, meta = load_checkpoint(checkpoint)
     model.eval()
+    if hasattr(model, "per_label_decoder"):
+        model.per_label_decoder = True  # probe the decoder input [h_t ; v_y] per label, as the quantized model runs it
     probes = family(meta["kind"])
     test = Encoded.from_frame(read_frame(test_tokens))
     probe_index = np.sort(np.random.default_rng(meta["seed"]).choice(len(test), size=min(probe_size, len(test)), replace=False))

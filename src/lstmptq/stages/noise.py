@@ -5,7 +5,8 @@ A noisy test set is built once per dataset, noise model and eps (shared by every
 the raw test text, with the same tokenizer and vocabulary as the clean text. A noise model
 (registry.NOISE_MODELS) changes characters but keeps word boundaries, so clean and noisy tokens
 align one to one. An evaluation cell scores one model (FP32, or a PTQ cell's quantized model)
-on one noisy test set.
+on one noisy test set; one job scores a model's whole curve (every eps, one file per cell), so
+the model is loaded once.
 """
 
 from __future__ import annotations
@@ -61,6 +62,11 @@ def noisy_test_set(data_file: str | Path, vocab_file: str | Path, out_file: str 
     return summary
 
 
+def noisy_test_sets(data_file, vocab_file, out_files: list, noise: str, settings: dict[str, Any], eps: list[float], seed: int) -> list[dict[str, Any]]:
+    """`noisy_test_set` at each level in `eps` (one file each, `out_files`), in one job."""
+    return [noisy_test_set(data_file, vocab_file, out, noise, settings, level, seed) for out, level in zip(out_files, eps)]
+
+
 def noise_summary(table: pd.DataFrame) -> dict[str, float]:
     """What the noise did to a test set: realised corruption rate and token-level effects."""
     words = max(int(table["words"].sum()), 1)
@@ -88,81 +94,89 @@ def load_cell_model(kind: str, checkpoint: str | Path | None, artifact: str | Pa
     return model.eval(), meta
 
 
-def evaluate_cell(
+def evaluate_curve(
     kind: str,
-    noisy_file: str | Path,
-    out_file: str | Path,
+    eps: list[float],
+    noisy_files: list[str | Path],
+    out_files: list[str | Path],
     noise: str,
-    eps: float,
     checkpoint: str | Path | None = None,
     artifact: str | Path | None = None,
     vocab_file: str | Path | None = None,
     strategy: str = FP32,
     method: str = FP32,
     bits: int = FP32_BITS,
-    clean_cell: str | Path | None = None,
-    fp32_cell: str | Path | None = None,
+    fp32_cells: list[str | Path] | None = None,
     batch_size: int = 64,
     threads: int = 1,
     device: str = "cpu",
-) -> dict[str, Any]:
-    """One noise cell: a model's accuracy on the test set under noise model `noise` at level eps: the FP32 `checkpoint`,
-    or the quantized `artifact` of a PTQ cell (strategy, method and bits label that cell).
+) -> list[dict[str, Any]]:
+    """One model's noise curve: its accuracy on the test set under noise model `noise` at each
+    level in `eps` (one cell file each, `out_files`): the FP32 `checkpoint`, or the quantized
+    `artifact` of a PTQ cell (strategy, method and bits label that cell). The model is loaded once.
 
-    `clean_cell` is the same model's cell at eps 0 and `fp32_cell` the FP32 model's cell at this
-    eps (each omitted where the cell is its own reference): the drops are taken against them.
+    Drops are taken against the same model at eps 0 (a level of every curve) and, for a quantized
+    model, against the FP32 model's cell at the same eps (`fp32_cells`).
     """
-    from ..metrics import classification_metrics
     from ..runtime import process_seconds, resolve_device, set_threads
-    from ..training import Encoded, predict
 
     quantized = artifact is not None
     if quantized == (checkpoint is not None):
-        raise ValueError("a noise cell scores either an FP32 checkpoint or a quantized artifact")
+        raise ValueError("a noise curve scores either an FP32 checkpoint or a quantized artifact")
+    if 0 not in eps:
+        raise ValueError(f"a noise curve needs eps 0 (its clean reference), got {eps}")
+    if quantized and (fp32_cells is None or len(fp32_cells) != len(eps)):
+        raise ValueError("a quantized model's noise curve needs the FP32 cell at each eps")
     set_threads(threads)
     torch_device = resolve_device(device)
     start = time.perf_counter()
     model, meta = load_cell_model(kind, checkpoint, artifact, vocab_file)
     model.to(torch_device)
-    table = read_frame(noisy_file)
-    data = Encoded.from_frame(table)
     load_seconds = time.perf_counter() - start
-    startup_seconds = process_seconds()  # interpreter, imports, model and data: the fixed cost
-    start = time.perf_counter()
-    predictions, _ = predict(model, data, batch_size, torch_device)
-    score_seconds = time.perf_counter() - start
-
-    result = classification_metrics(data.labels, predictions, meta["label_names"])
-    clean_accuracy = read_json(clean_cell)["accuracy"] if clean_cell else (result["accuracy"] if eps == 0 else None)
-    fp32_accuracy = read_json(fp32_cell)["accuracy"] if fp32_cell else (None if quantized else result["accuracy"])
-    if clean_accuracy is None or fp32_accuracy is None:
-        raise ValueError(f"{out_file}: a cell at eps {eps} needs its eps-0 cell and, if quantized, the FP32 cell at the same eps")
-    metrics = {
-        "dataset_split": "test",
-        "model": meta["kind"],
-        "seed": meta["seed"],
-        "strategy": strategy,
-        "method": method,
-        "bits": bits,
-        "noise": noise,
-        "eps": eps,
-        **result,
-        "clean_accuracy": clean_accuracy,
-        "drop_vs_clean": clean_accuracy - result["accuracy"],
-        "fp32_accuracy_same_eps": fp32_accuracy,
-        "drop_vs_fp32": fp32_accuracy - result["accuracy"],
-        **noise_summary(table),
-        "load_seconds": load_seconds,
-        "startup_seconds": startup_seconds,
-        "score_seconds": score_seconds,
-        "config": meta,
+    startup_seconds = process_seconds()  # interpreter, imports and model: the fixed cost, once per curve
+    cell = {
+        "model": meta["kind"], "seed": meta["seed"], "strategy": strategy, "method": method, "bits": bits, "noise": noise,
+        "config": meta, "load_seconds": load_seconds, "startup_seconds": startup_seconds,
         "engine": "lstmptq.engine (artifact)" if quantized else "torch nn.LSTM (FP32 checkpoint)",
         "provenance": provenance(device=str(torch_device), threads=threads, seed=meta["seed"]),
-    }
-    write_json(out_file, metrics)
-    log.info(
-        "%s %s, %s at eps %s: accuracy %.4f (drop %+.4f vs eps 0, %+.4f vs FP32); corruption %.4f, unknown %.4f; load %.1fs, scoring %.1fs",
-        meta["kind"], FP32 if not quantized else f"{strategy}/{method}/w{bits}", noise, format_eps(eps), result["accuracy"], metrics["drop_vs_clean"], metrics["drop_vs_fp32"],
-        metrics["corruption_rate"], metrics["unknown_share"], load_seconds, score_seconds,
-    )  # fmt: skip
-    return metrics
+    }  # fmt: skip
+    scored = {level: _score(model, meta, noisy, batch_size, torch_device) for level, noisy in zip(eps, noisy_files)}
+    clean_accuracy = scored[0][0]["accuracy"]
+    results = []
+    for index, level in enumerate(eps):
+        result, summary, score_seconds = scored[level]
+        fp32_accuracy = read_json(fp32_cells[index])["accuracy"] if quantized else result["accuracy"]
+        metrics = {
+            "dataset_split": "test",
+            **{k: cell[k] for k in ("model", "seed", "strategy", "method", "bits", "noise")},
+            "eps": level,
+            **result,
+            "clean_accuracy": clean_accuracy,
+            "drop_vs_clean": clean_accuracy - result["accuracy"],
+            "fp32_accuracy_same_eps": fp32_accuracy,
+            "drop_vs_fp32": fp32_accuracy - result["accuracy"],
+            **summary,
+            "score_seconds": score_seconds,
+            **{k: cell[k] for k in ("load_seconds", "startup_seconds", "config", "engine", "provenance")},
+        }
+        write_json(out_files[index], metrics)
+        results.append(metrics)
+        log.info(
+            "%s %s, %s at eps %s: accuracy %.4f (drop %+.4f vs eps 0, %+.4f vs FP32); corruption %.4f, unknown %.4f; scoring %.1fs",
+            meta["kind"], FP32 if not quantized else f"{strategy}/{method}/w{bits}", noise, format_eps(level), result["accuracy"], metrics["drop_vs_clean"],
+            metrics["drop_vs_fp32"], metrics["corruption_rate"], metrics["unknown_share"], score_seconds,
+        )  # fmt: skip
+    return results
+
+
+def _score(model, meta: dict, noisy_file: str | Path, batch_size: int, device) -> tuple[dict, dict, float]:
+    """(classification metrics, noise summary, seconds) of a model on one noisy test set."""
+    from ..metrics import classification_metrics
+    from ..training import Encoded, predict
+
+    table = read_frame(noisy_file)
+    data = Encoded.from_frame(table)
+    start = time.perf_counter()
+    predictions, _ = predict(model, data, batch_size, device)
+    seconds = time.perf_counter() - start
+    return classification_metrics(data.labels, predictions, meta["label_names"]), noise_summary(table), seconds

@@ -2,12 +2,15 @@
 
 A cell runs in named phases, each a function of its own (and testable alone):
 
-    load -> quantize -> float reference -> calibrate -> PTQ method (e.g. GPFQ) -> measure
-         -> export (the artifact) -> verify (engine vs Brevitas) -> save (quantized.pt, metrics.json)
+    load -> quantize -> float reference (one batch) -> calibrate -> PTQ method (e.g. GPFQ)
+         -> export (the artifact) -> measure (the engine on the test set)
+         -> verify (engine vs Brevitas on the sample) -> save (quantized.pt, metrics.json)
 
-Brevitas runs inside `quantize`, `calibrate` and the method (through lstmptq.quant and the
-classifier's family); the artifact is scored by the plain-PyTorch engine and compared with
-Brevitas' scores, and the cell fails, leaving no artifact, if they disagree beyond float rounding.
+Brevitas builds the quantized model and owns every number in it: the thresholds and GPFQ's
+inputs come from plain-PyTorch passes that reproduce Brevitas' own (lstmptq.ptq_passes, tested
+equal), and Brevitas' quantized forward runs only on a fixed, seeded verification sample of the
+test set. The artifact is scored by the plain-PyTorch engine, whose scores must match Brevitas' on
+that sample up to float rounding, or the cell fails and leaves no artifact.
 """
 
 from __future__ import annotations
@@ -37,6 +40,13 @@ class Cell:
     test: Any
     batch_size: int
     device: Any
+    sample: Any  # indices into the test set: the verification sample
+
+    def documents(self, index):
+        """The test documents at `index` (e.g. the verification sample)."""
+        from ..training import Encoded
+
+        return Encoded([self.test.ids[i] for i in index], self.test.labels[index])
 
     @property
     def flags(self) -> list[str]:
@@ -44,9 +54,14 @@ class Cell:
         return sorted({*self.fp32["flags"], *self.subset["flags"]})
 
 
-def load(checkpoint, fp32_metrics_file, train_tokens, test_tokens, calibration_file, batch_size: int, device) -> Cell:
+VERIFY_SEED = 0  # the verification sample is the same for every cell of a dataset
+
+
+def load(checkpoint, fp32_metrics_file, train_tokens, test_tokens, calibration_file, batch_size: int, device, verify_size: int = 64) -> Cell:
     """Phase `load`: the FP32 model (seeded from its training seed), its metrics, the calibration
-    subset as batches, and the test set."""
+    subset as batches, the test set and its verification sample (`verify_size` documents, seeded)."""
+    import numpy as np
+
     from ..models import load_checkpoint
     from ..registry import family
     from ..runtime import seed_everything
@@ -63,32 +78,21 @@ def load(checkpoint, fp32_metrics_file, train_tokens, test_tokens, calibration_f
         raise ValueError(f"{calibration_file}: indices beyond the {len(train)} training documents; rebuild it")
     calib = Encoded([train.ids[i] for i in index], train.labels[index])
     batches = [collate(calib, b, device)[:2] for b in sorted_batches(calib.lengths, batch_size)]
-    return Cell(model, meta, family(meta["kind"]), read_json(fp32_metrics_file), subset, batches, test, batch_size, device)
+    sample = np.sort(np.random.default_rng(VERIFY_SEED).permutation(len(test))[:verify_size])
+    return Cell(model, meta, family(meta["kind"]), read_json(fp32_metrics_file), subset, batches, test, batch_size, device, sample)
 
 
-def float_reference(cell: Cell, qmodel) -> dict[str, float]:
-    """Phase `float reference`: the quantized graph with every quantizer off must score like FP32."""
-    from .. import quant
-    from ..training import predict
-
-    with quant.float_reference(qmodel) as reference:
-        predictions, scores = predict(reference, cell.test, cell.batch_size, cell.device)
-    _, fp32_scores = predict(cell.model.to(cell.device), cell.test, cell.batch_size, cell.device)
-    result = {
-        "accuracy": float((predictions == cell.test.labels).mean()),
-        "fp32_accuracy": cell.fp32["accuracy"],
-        "max_abs_score_difference": float(abs(scores - fp32_scores).max()),
-    }
-    log.info("float reference (quantizers off): %s", result)
-    return result
-
-
-def calibrate(cell: Cell, qmodel) -> float:
-    """Phase `calibrate`: activation scales from the calibration batches; returns seconds."""
-    from .. import quant
+def calibrate(cell: Cell, qmodel, percentile: float) -> float:
+    """Phase `calibrate`: activation thresholds from the calibration batches; returns seconds.
+    A fast float pass computes what Brevitas' calibration would (ptq_passes.thresholds), where
+    the model's layers allow; else Brevitas calibrates itself."""
+    from .. import ptq_passes, quant
 
     start = time.perf_counter()
-    quant.calibrate(qmodel, cell.batches)
+    if ptq_passes.supported(qmodel):
+        quant.set_thresholds(qmodel, ptq_passes.thresholds(qmodel, cell.batches, percentile))
+    else:
+        quant.calibrate(qmodel, cell.batches)
     return time.perf_counter() - start
 
 
@@ -99,17 +103,6 @@ def apply_method(cell: Cell, qmodel, base_method: str) -> float:
     start = time.perf_counter()
     lookup("ptq_methods", base_method)(qmodel, cell.family, cell.batches)
     return time.perf_counter() - start
-
-
-def measure(cell: Cell, qmodel) -> tuple[dict[str, Any], Any, float]:
-    """Phase `measure`: Brevitas' quantized model on the test set: (metrics, scores, seconds)."""
-    from ..metrics import classification_metrics
-    from ..training import predict
-
-    start = time.perf_counter()
-    predictions, scores = predict(qmodel, cell.test, cell.batch_size, cell.device)
-    seconds = time.perf_counter() - start
-    return classification_metrics(cell.test.labels, predictions, cell.meta["label_names"]), scores, seconds
 
 
 def export(cell: Cell, qmodel, artifact_file, vocab_file, header: dict[str, Any]) -> int:
@@ -124,19 +117,57 @@ def export(cell: Cell, qmodel, artifact_file, vocab_file, header: dict[str, Any]
     return cell.family.export(qmodel, artifact_file, {**vocab, **header})
 
 
-def verify(cell: Cell, artifact_file, brevitas_scores) -> dict[str, Any]:
-    """Phase `verify`: the engine's scores on the test set against Brevitas'; raises beyond float rounding."""
+def measure(cell: Cell, artifact_file) -> tuple[dict[str, Any], Any, float]:
+    """Phase `measure`: the artifact, run by the engine, on the test set: (metrics, scores, seconds)."""
     from .. import engine
+    from ..metrics import classification_metrics
     from ..training import predict
 
     start = time.perf_counter()
     # no vocabulary check: `export` took the header's fingerprint from the same vocabulary
-    _, engine_scores = predict(engine.load(artifact_file, kind=cell.meta["kind"]).to(cell.device), cell.test, cell.batch_size, cell.device)
-    check = {**engine.agreement(brevitas_scores, engine_scores), "test_seconds": time.perf_counter() - start}
-    log.info("engine vs Brevitas on the test set: %s", check)
+    model = engine.load(artifact_file, kind=cell.meta["kind"]).to(cell.device)
+    predictions, scores = predict(model, cell.test, cell.batch_size, cell.device)
+    seconds = time.perf_counter() - start
+    return classification_metrics(cell.test.labels, predictions, cell.meta["label_names"]), scores, seconds
+
+
+def verify(cell: Cell, qmodel, engine_scores) -> dict[str, Any]:
+    """Phase `verify`: Brevitas' quantized model on the verification sample against the engine's
+    scores of the same documents; raises beyond float rounding."""
+    from .. import engine
+    from ..training import predict
+
+    start = time.perf_counter()
+    _, brevitas_scores = predict(qmodel, cell.documents(cell.sample), cell.batch_size, cell.device)
+    check = {
+        **engine.agreement(brevitas_scores, engine_scores[cell.sample]),
+        "documents": len(cell.sample),
+        "sample_seed": VERIFY_SEED,
+        "seconds": time.perf_counter() - start,
+    }
+    log.info("engine vs Brevitas on %d test documents: %s", len(cell.sample), check)
     if not check["within_tolerance"] or check["unexplained_disagreements"]:
-        raise RuntimeError(f"{artifact_file}: the engine's scores differ from Brevitas' beyond float rounding: {check}")
+        raise RuntimeError(f"the engine's scores differ from Brevitas' beyond float rounding: {check}")
     return check
+
+
+def float_reference(cell: Cell, qmodel) -> dict[str, Any]:
+    """Phase `float reference`: the quantized graph with every quantizer off must score like FP32.
+    A check of the graph, not of the data: one batch of the verification sample suffices."""
+    from .. import quant
+    from ..training import predict
+
+    documents = cell.documents(cell.sample[: cell.batch_size])
+    with quant.float_reference(qmodel) as reference:
+        predictions, scores = predict(reference, documents, cell.batch_size, cell.device)
+    fp32_predictions, fp32_scores = predict(cell.model.to(cell.device), documents, cell.batch_size, cell.device)
+    result = {
+        "documents": len(documents),
+        "prediction_agreement": float((predictions == fp32_predictions).mean()),
+        "max_abs_score_difference": float(abs(scores - fp32_scores).max()),
+    }
+    log.info("float reference (quantizers off) vs FP32: %s", result)
+    return result
 
 
 def quantize_cell(
@@ -153,6 +184,7 @@ def quantize_cell(
     method: str,
     percentile: float,
     batch_size: int,
+    verify_size: int = 64,
     threads: int = 1,
     device: str = "cpu",
 ) -> dict[str, Any]:
@@ -165,16 +197,15 @@ def quantize_cell(
     base_method, stage_bits = parse_method(method, bits)
     set_threads(threads)
     torch_device = resolve_device(device)
-    cell = load(checkpoint, fp32_metrics_file, train_tokens, test_tokens, calibration_file, batch_size, torch_device)
+    cell = load(checkpoint, fp32_metrics_file, train_tokens, test_tokens, calibration_file, batch_size, torch_device, verify_size)
     log.info("%s, %d bits %s, %s: calibrating on %d documents (%s)", cell.meta["kind"], bits, stage_bits, method, cell.subset["size"], cell.subset["strategy"])
     if cell.flags:
         log.warning("this cell is flagged %s (see the FP32 and calibration logs for why)", cell.flags)
 
     qmodel = quant.quantize_model(cell.model, stage_bits, percentile).to(torch_device)
     reference = float_reference(cell, qmodel)
-    calibration_seconds = calibrate(cell, qmodel)
+    calibration_seconds = calibrate(cell, qmodel, percentile)
     method_seconds = apply_method(cell, qmodel, base_method)
-    result, scores, test_seconds = measure(cell, qmodel)
     qmodel.cpu()
 
     fp32_bits = 32 * sum(v.numel() for v in cell.model.state_dict().values() if v.is_floating_point())
@@ -184,7 +215,10 @@ def quantize_cell(
     header = {"label_names": cell.meta["label_names"], "stage_bits": stage_bits, "fp32_meta": cell.meta, "quantization": quantization, "provenance": run}
     with atomic_path(artifact_file) as artifact:
         artifact_bytes = export(cell, qmodel, artifact, vocab_file, header)
-        engine_check = verify(cell, artifact, scores)
+        result, scores, test_seconds = measure(cell, artifact)
+        qmodel.to(torch_device)
+        engine_check = verify(cell, qmodel, scores)
+        qmodel.cpu()
     quant.save_quantized(quantized_file, qmodel, cell.meta, stage_bits, percentile, method)
     metrics = {
         "dataset_split": "test",
@@ -206,6 +240,7 @@ def quantize_cell(
         "calibration_seconds": calibration_seconds,
         "method_seconds": method_seconds,
         "test_seconds": test_seconds,
+        "verify_seconds": engine_check["seconds"],
         "float_reference": reference,
         "activation_thresholds": quant.activation_thresholds(qmodel),
         "weight_scales": {name: scale for name, (_, scale, _) in quant.quantized_weights(qmodel).items()},

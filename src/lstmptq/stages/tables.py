@@ -33,7 +33,7 @@ def summarize_fp32(metric_files: list[str], baseline_file: str, out_file: str | 
 def summarize_ptq(metric_files: list[str], out_file: str | Path) -> pd.DataFrame:
     """Long table of every PTQ cell of a dataset (one row per cell), plus a pivot in the log."""
     keys = ["strategy", "method", "bits", "accuracy", "fp32_accuracy", "accuracy_drop", "macro_f1", "size_bits", "compression_ratio", "calibration_seconds", "method_seconds", "flags"]
-    columns = {"model": "config.kind", "seed": "config.seed", **{k: k for k in keys}, "float_reference_accuracy": "float_reference.accuracy"}
+    columns = {"model": "config.kind", "seed": "config.seed", **{k: k for k in keys}, "float_reference_agreement": "float_reference.prediction_agreement"}
     table = table_from_metrics(metric_files, columns).assign(flags=lambda t: t["flags"].map(joined))
     table = table.sort_values(["model", "seed", "strategy", "method", "bits"], ascending=[True, True, True, True, False])
     write_frame(out_file, table)

@@ -1,0 +1,249 @@
+"""Plain-PyTorch passes that stand in for Brevitas' own forward passes over the big sets.
+
+Brevitas runs QuantLSTM one timestep at a time through Python-level quantizers (about 40x
+nn.LSTM), and a PTQ cell used to run it over the whole calibration subset twice (calibration,
+GPFQ) and the whole test set twice (measure, verify). Here the same numbers come from cheap passes:
+
+- `thresholds`: the activation thresholds Brevitas' `calibration_mode` would store, from a float
+  pass that makes the same quantizer calls in the same order (docs/brevitas-quantlstm-numerics.md
+  section 1: the running mean of per-call |x| percentiles, every cell quantizer once per timestep,
+  the cell state three times); `quant.set_thresholds` hands them to Brevitas.
+- `final_layer_inputs`: the two inputs GPFQ collects for the final layer per calibration batch:
+  with quantization on (the engine's arithmetic), and with quantization "off" as Brevitas'
+  `quantization_status_manager` leaves it: float weights and no QuantIdentity, but QuantLSTM's
+  cell quantizers still active (they are called directly, so the switch does not reach them).
+
+Both work on a copy of the quantized model whose Brevitas layers are swapped for plain ones, so
+the model's own forward decides which quantization points run and how often. Tests check both
+against Brevitas (equal thresholds, equal GPFQ weights); a family with a Brevitas layer not
+handled here falls back to Brevitas' own passes (`supported`).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .quant import CELL_QUANTIZERS
+
+LSTM_CELL = "layers.0.0.cell"  # where QuantLSTM's cell quantizers live, under the LSTM's name
+QUANTIZER_KEY = ".fused_activation_quant_proxy.tensor_quant.scaling_impl.value"  # a threshold's state_dict suffix
+
+
+class Stop(Exception):
+    """Ends a forward pass once the final layer's input is captured."""
+
+
+class RunningPercentile(nn.Module):
+    """An observing quantizer (identity): Brevitas' calibration statistic of everything it sees.
+
+    Per call, the `percentile`-th percentile of |x| (kthvalue at floor(q/100 * numel + 0.5),
+    at least 1e-10); over calls, Brevitas' running mean buf * (n / (n + 1)) + stat / (n + 1),
+    the same float32 operations in the same order.
+    """
+
+    def __init__(self, percentile: float):
+        super().__init__()
+        self.percentile = percentile
+        self.mean: torch.Tensor | None = None
+        self.calls = 0
+
+    def observe(self, x: torch.Tensor) -> None:
+        values = x.detach().abs().reshape(-1)
+        k = int(math.floor(0.01 * self.percentile * values.numel() + 0.5))
+        stat = (values.max() if k == values.numel() else torch.kthvalue(values, k).values).clamp_min(1e-10)
+        n = self.calls
+        self.mean = torch.ones((), dtype=stat.dtype) * stat if n == 0 else self.mean * (n / (n + 1)) + stat / (n + 1)
+        self.calls += 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.observe(x)
+        return x
+
+
+class ObservingLSTM(nn.Module):
+    """A float LSTM (one layer, batch_first, zero initial state) that observes every QuantLSTM
+    cell quantizer as Brevitas' calibration mode does: per timestep, per gate
+    (x W_ih^T + h W_hh^T) + b, in Brevitas' operand and addition order."""
+
+    def __init__(self, quant_lstm: nn.Module, percentile: float):
+        super().__init__()
+        layer = quant_lstm.layers[0][0]
+        gates = [getattr(layer, f"{gate}_gate_params") for gate in ("input", "forget", "cell", "output")]
+        self.weight_ih = [g.input_weight.weight.detach() for g in gates]
+        self.weight_hh = [g.hidden_weight.weight.detach() for g in gates]
+        self.bias = [g.bias.detach() for g in gates]
+        self.observers = nn.ModuleDict({name: RunningPercentile(percentile) for name in CELL_QUANTIZERS})
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
+        seen = self.observers
+        batch, steps, _ = x.shape
+        h = x.new_zeros(batch, self.weight_hh[0].size(1))
+        c = torch.zeros_like(h)
+        outputs = []
+        for t in range(steps):
+            acc = [(F.linear(x[:, t], wi) + F.linear(h, wh)) + b for wi, wh, b in zip(self.weight_ih, self.weight_hh, self.bias)]
+            for gate, value in zip(("input", "forget", "cell", "output"), acc):
+                seen[f"{gate}_acc"].observe(value)
+            i = seen["input_sigmoid"](torch.sigmoid(acc[0]))
+            f = seen["forget_sigmoid"](torch.sigmoid(acc[1]))
+            g = seen["cell_tanh"](torch.tanh(acc[2]))
+            o = seen["output_sigmoid"](torch.sigmoid(acc[3]))
+            c = seen["cell_state"](seen["cell_state"](f * c) + seen["cell_state"](i * g))
+            h = seen["output"](o * seen["hidden_state_tanh"](torch.tanh(c)))
+            outputs.append(h)
+        return torch.stack(outputs, 1), None
+
+
+class Capture(nn.Module):
+    """Stands in for the final layer: keeps its input and stops the forward pass."""
+
+    def forward(self, x: torch.Tensor):
+        self.input = x.detach()
+        raise Stop
+
+
+def _brevitas_types():
+    from brevitas.nn import QuantEmbedding, QuantIdentity, QuantLinear, QuantLSTM
+
+    return QuantEmbedding, QuantIdentity, QuantLinear, QuantLSTM
+
+
+def supported(qmodel: nn.Module) -> bool:
+    """Whether these passes can stand in for Brevitas' on `qmodel`: each Brevitas layer is a
+    top-level child of a kind handled here (a one-layer QuantLSTM, QuantEmbedding, QuantLinear,
+    QuantIdentity), and no other child holds one."""
+    known = _brevitas_types()
+    for child in qmodel.children():
+        if isinstance(child, known[3]):
+            if len(child.layers) != 1 or len(child.layers[0]) != 1:
+                return False
+        elif not isinstance(child, known) and any(type(m).__module__.startswith("brevitas") for m in child.modules()):
+            return False
+    return True
+
+
+def _swapped(qmodel: nn.Module, replace) -> nn.Module:
+    """A shallow copy of `qmodel` whose top-level Brevitas layers are `replace(name, module)`;
+    parameters are shared, not copied."""
+    plain = copy.copy(qmodel)
+    plain._modules = dict(qmodel._modules)
+    for name, module in qmodel.named_children():
+        replacement = replace(name, module)
+        if replacement is not None:
+            setattr(plain, name, replacement)
+    return plain.eval()
+
+
+def _float_layer(module: nn.Module, quantized: bool) -> nn.Module | None:
+    """A Brevitas embedding or linear layer as a plain one, its weights quantized or float."""
+    QuantEmbedding, _, QuantLinear, _ = _brevitas_types()
+    if not isinstance(module, (QuantEmbedding, QuantLinear)):
+        return None
+    weight = (module.quant_weight().value if quantized else module.weight).detach()
+    if isinstance(module, QuantEmbedding):
+        return nn.Embedding.from_pretrained(weight, freeze=True, padding_idx=module.padding_idx)
+    plain = nn.Linear(module.in_features, module.out_features, bias=module.bias is not None)
+    plain.weight.data, plain.bias.data = weight, module.bias.detach()
+    return plain
+
+
+@torch.no_grad()
+def thresholds(qmodel: nn.Module, batches, percentile: float) -> dict[str, torch.Tensor]:
+    """The activation thresholds (Brevitas state_dict keys) that `quant.calibrate(qmodel, batches)`
+    would store. Runs the model's `calibration_pass` where it has one (the quantizer calls of
+    `class_scores` without the output layer), else `class_scores`."""
+    _, QuantIdentity, _, QuantLSTM = _brevitas_types()
+    observers: dict[str, RunningPercentile] = {}
+
+    def replace(name, module):
+        if isinstance(module, QuantIdentity):
+            observers[f"{name}.act_quant"] = RunningPercentile(percentile)
+            return observers[f"{name}.act_quant"]
+        if isinstance(module, QuantLSTM):
+            lstm = ObservingLSTM(module, percentile)
+            observers.update({f"{name}.{LSTM_CELL}.{q}_quant": o for q, o in lstm.observers.items()})
+            observers[f"{name}.layers.0.0.io_quant"] = lstm.observers["output"]  # one module, two keys
+            return lstm
+        return _float_layer(module, quantized=False)
+
+    plain = _swapped(qmodel, replace)
+    run = getattr(plain, "calibration_pass", plain.class_scores)
+    for ids, lengths in batches:
+        run(ids, lengths)
+    return {key + QUANTIZER_KEY: o.mean for key, o in observers.items() if o.mean is not None}
+
+
+def _engine_lstm(quant_lstm: nn.Module, float_weights: bool) -> nn.Module:
+    from .artifact import Artifact
+    from .engine import QuantizedLSTM
+    from .quant import lstm_tensors
+
+    weights, floats, activations = lstm_tensors(quant_lstm, "lstm")
+    lstm = QuantizedLSTM(Artifact(None, {}, weights, floats, activations))
+    if float_weights:
+        lstm.use_float_weights(quant_lstm)
+    return lstm
+
+
+@torch.no_grad()
+def final_layer_inputs(qmodel: nn.Module, layer_name: str, batches) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Per batch, the (quantized, "float") inputs of the final layer `layer_name` that GPFQ
+    collects with the model's forward (see the module docstring for what "float" means)."""
+    from .engine import FakeQuant
+    from .quant import activation_of
+
+    _, QuantIdentity, _, QuantLSTM = _brevitas_types()
+
+    def plain_model(quantized: bool) -> nn.Module:
+        def replace(name, module):
+            if name == layer_name:
+                return Capture()
+            if isinstance(module, QuantIdentity):
+                return FakeQuant(*activation_of(module.act_quant)) if quantized else nn.Identity()
+            if isinstance(module, QuantLSTM):
+                return _EngineLSTM(_engine_lstm(module, float_weights=not quantized))
+            return _float_layer(module, quantized)
+
+        return _swapped(qmodel, replace)
+
+    pairs = []
+    models = plain_model(quantized=True), plain_model(quantized=False)
+    for ids, lengths in batches:
+        captured = []
+        for model in models:
+            try:
+                model(ids, lengths)
+            except Stop:
+                captured.append(getattr(model, layer_name).input)
+            else:
+                raise RuntimeError(f"the forward pass never reached {layer_name!r}")
+        pairs.append(tuple(captured))
+    return pairs
+
+
+class _EngineLSTM(nn.Module):
+    """The engine's LSTM with nn.LSTM's call signature (output, state)."""
+
+    def __init__(self, lstm: nn.Module):
+        super().__init__()
+        self.lstm = lstm
+
+    def forward(self, x):
+        return self.lstm(x), None
+
+
+class Replay(nn.Module):
+    """The final layer fed recorded inputs: the quantized one while quantization is on, the
+    float one while Brevitas switches it off (how GPFQ's two passes see it)."""
+
+    def __init__(self, layer: nn.Module):
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, quantized: torch.Tensor, floating: torch.Tensor) -> torch.Tensor:
+        return self.layer(quantized if self.layer.weight_quant.is_quant_enabled else floating)

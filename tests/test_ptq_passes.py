@@ -1,0 +1,67 @@
+"""The plain-PyTorch passes give exactly what Brevitas' own passes give (lstmptq.ptq_passes)."""
+
+import copy
+
+import pytest
+import torch
+
+from lstmptq import ptq_passes, quant
+from lstmptq.models import build_model
+from lstmptq.registry import family
+from test_quant import HP, K, V, batches, data
+
+
+def model_with_lively_gates(kind):
+    torch.manual_seed(0)
+    model = build_model(kind, V, K, HP).eval()
+    with torch.no_grad():  # random-init gates sit near sigmoid(0); scaled up, quantizers clip and round for real
+        model.lstm.weight_ih_l0.mul_(3)
+        model.lstm.weight_hh_l0.mul_(3)
+    return model
+
+
+@pytest.mark.parametrize("bits", [8, 4, 3])
+@pytest.mark.parametrize("kind", ["discriminative", "generative"])
+def test_thresholds_and_gpfq_equal_brevitas_own_passes(kind, bits, monkeypatch):
+    model, calibration = model_with_lively_gates(kind), batches(data())
+    slow = quant.quantize_model(model, {s: bits for s in quant.STAGES}, 99.99)
+    quant.calibrate(slow, calibration)  # Brevitas' calibration mode over QuantLSTM
+    fast = quant.quantize_model(model, {s: bits for s in quant.STAGES}, 99.99)
+    assert ptq_passes.supported(fast)
+    quant.set_thresholds(fast, ptq_passes.thresholds(fast, calibration, 99.99))
+    assert quant.activation_thresholds(fast) == quant.activation_thresholds(slow)  # bit for bit, all 14 keys
+
+    brevitas_gpfq = copy.deepcopy(slow)
+    with monkeypatch.context() as patch:
+        patch.setattr(ptq_passes, "supported", lambda qmodel: False)  # GPFQ drives the whole model
+        quant.apply_gpfq(brevitas_gpfq, family(kind), calibration)
+    quant.apply_gpfq(fast, family(kind), calibration)
+    expected, got = brevitas_gpfq.state_dict(), fast.state_dict()
+    assert expected.keys() == got.keys()
+    assert all(torch.equal(expected[key], got[key]) for key in expected)
+    head = family(kind).GPFQ_LAYER
+    assert not torch.equal(quant.quantized_weights(fast)[head][0], quant.quantized_weights(slow)[head][0])  # GPFQ did round
+
+
+def test_final_layer_inputs_are_the_quantized_and_the_brevitas_float_inputs():
+    """GPFQ's "float" input is not the FP32 model's: QuantLSTM's cell quantizers stay on."""
+    model, calibration = model_with_lively_gates("discriminative"), batches(data())
+    qmodel = quant.quantize_model(model, {s: 4 for s in quant.STAGES}, 99.99)
+    quant.calibrate(qmodel, calibration)
+    (quantized, floating), *_ = ptq_passes.final_layer_inputs(qmodel, "classifier", calibration)
+    ids, lengths = calibration[0]
+    with torch.no_grad():
+        fp32 = model.head_input(model.last_hidden(ids, lengths))
+        grid = qmodel.head_input.act_quant.scale()
+    assert quantized.shape == floating.shape == fp32.shape
+    assert torch.allclose(quantized / grid, torch.round(quantized / grid))  # on the head input's grid
+    assert not torch.equal(floating, fp32)
+
+
+def test_a_model_with_another_brevitas_layer_falls_back_to_brevitas():
+    from brevitas.nn import QuantConv1d
+
+    qmodel = quant.quantize_model(model_with_lively_gates("discriminative"), {s: 8 for s in quant.STAGES}, 99.99)
+    assert ptq_passes.supported(qmodel)
+    qmodel.extra = torch.nn.Sequential(QuantConv1d(2, 2, 1))
+    assert not ptq_passes.supported(qmodel)
