@@ -26,15 +26,15 @@ def test_dry_run_of_the_default_grid(tmp_path):
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
     assert counts == {
-        "prepare_data": 1, "tokenize": 1, "tfidf_baseline": 1, "train": 2, "fp32_table": 1,
-        "calibration_subset": 2,  # balanced, random
-        "ptq": 2 * 2 * 6,  # classifiers x strategies x bits 8..3 (GPFQ on)
+        "prepare_data": 1, "tokenize": 1, "tfidf_baseline": 1, "train": 2 * 3, "fp32_table": 1,  # classifiers x seeds 0, 1, 2
+        "calibration_subset": 2 * 3,  # balanced, random x seeds
+        "ptq": 2 * 3 * 2 * 6,  # classifiers x seeds x strategies x bits 8..3 (GPFQ on)
         "ptq_table": 1,
-        "ks_statistics": 2 * 6,  # classifiers x bits
+        "ks_statistics": 2 * 3 * 6,  # classifiers x seeds x bits
         "ks_table": 1,
         "noisy_test_set": 1,  # one job writes eps 0, 0.01, ..., 0.1
-        "evaluate_fp32": 2,  # one job per noise curve (every eps)
-        "evaluate_ptq": 2 * 2 * 6,
+        "evaluate_fp32": 2 * 3,  # one job per noise curve (every eps)
+        "evaluate_ptq": 2 * 3 * 2 * 6,
         "study_table": 1, "plots": 1, "all": 1,
     }  # fmt: skip
 

@@ -66,6 +66,7 @@ PATHS = {
     "study_parquet": TABLES + "/study.parquet",
     "study_csv": TABLES + "/study.csv",
     "study_summary": TABLES + "/study_summary.csv",
+    "findings": TABLES + "/findings.csv",
     "plot": "results/{dataset}/plots/{name}.{ext}",
 }
 

@@ -54,7 +54,8 @@ rule ks_table:
 
 
 rule study_table:
-    """Every noise cell of a dataset in one tidy table, and mean / 95 % CI over seeds."""
+    """Every noise cell of a dataset in one tidy table, mean / 95 % CI over seeds, and the
+    study's findings tested on it."""
     input:
         cells=over_grid("fp32_noise_cell") + over_grid("ptq_noise_cell"),
         ptq=over_grid("ptq_metrics"),
@@ -63,6 +64,7 @@ rule study_table:
         parquet=path("study_parquet"),
         csv=report(path("study_csv"), caption="../report/study_table.rst", category="Tables", subcategory="{dataset}"),
         summary=report(path("study_summary"), caption="../report/study_summary.rst", category="Tables", subcategory="{dataset}"),
+        findings=report(path("findings"), caption="../report/findings.rst", category="Findings", subcategory="{dataset}"),
     conda:
         ENV
     log:

@@ -11,4 +11,5 @@ run_step(
     out_parquet=snakemake.output.parquet,
     out_csv=snakemake.output.csv,
     out_summary=snakemake.output.summary,
+    out_findings=snakemake.output.findings,
 )

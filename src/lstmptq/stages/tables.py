@@ -64,9 +64,19 @@ def summarize_ks(dataset: str, table_files: list[str], signal_files: list[str], 
 
 
 def study_tables(
-    dataset: str, cell_files: list[str], ptq_metric_files: list[str], fp32_metric_files: list[str], out_parquet: str | Path, out_csv: str | Path, out_summary: str | Path
+    dataset: str,
+    cell_files: list[str],
+    ptq_metric_files: list[str],
+    fp32_metric_files: list[str],
+    out_parquet: str | Path,
+    out_csv: str | Path,
+    out_summary: str | Path,
+    out_findings: str | Path,
 ) -> None:
-    """Every noise cell in one table (parquet and CSV), and its mean / 95 % CI over seeds."""
+    """Every noise cell in one table (parquet and CSV), its mean / 95 % CI over seeds, and the
+    study's findings tested on it (lstmptq.findings)."""
+    from ..findings import findings_table
+
     table = build_study_table(dataset, cell_files, ptq_metric_files, fp32_metric_files)
     flagged = table.loc[table["flags"] != "", "flags"].value_counts()
     if not flagged.empty:
@@ -77,3 +87,6 @@ def study_tables(
     write_frame(out_summary, summary)
     pivot = summary.pivot_table(index=["model", "strategy", "method", "bits"], columns=["noise", "eps"], values="accuracy_mean").sort_index(ascending=[True, True, True, False])
     log.info("accuracy (%%, mean over seeds) by noise model and eps:\n%s", (100 * pivot).round(1).to_string())
+    findings = findings_table(table)
+    write_frame(out_findings, findings)
+    log.info("findings:\n%s", findings[["finding", "n_seeds", "mean", "ci_low", "ci_high", "verdict"]].to_string(index=False))
