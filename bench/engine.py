@@ -9,9 +9,10 @@ Prints one `name: value` line per figure. Needs the default grid's PTQ cells (8 
   (the same cell's quantized.pt); `lstm_...` times the embedding + LSTM part alone.
 - `<kind>/w<b>/...`: artifact size on disk vs the counted bits (metrics.json `size_bits`).
 - `<kind>/latency_ms/...`: median per-document latency at batch 1.
-- `noise_cell/...`: a real noise-cell job (snakemake, forced; the generative 4-bit cell's, noise
-  model --noise at eps 0.05) from process start to the first document scored, against
-  `python -c "import torch"`; medians over --repeats.
+- `noise_cell/...`: a real noise-curve job (snakemake, forced by naming the generative 4-bit
+  cell's file for noise model --noise at eps 0.05; the job scores every eps of that curve) from
+  process start to the first document scored, against `python -c "import torch"`; medians over
+  --repeats.
 """
 
 from __future__ import annotations
