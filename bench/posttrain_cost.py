@@ -27,8 +27,8 @@ CELLS = {"ptq", "ks_statistics", "evaluate_fp32", "evaluate_ptq"}
 def job_seconds(run: Path) -> pd.DataFrame:
     """One row per job: rule, dataset, model (where the path has one) and wall seconds."""
     rows = []
-    for tsv in sorted((run / "benchmarks").glob("*/*/**/*.tsv")):
-        parts = tsv.relative_to(run / "benchmarks").parts
+    for tsv in sorted((run / "benchmarks").glob("*/**/*.tsv")):
+        parts = tsv.with_suffix("").relative_to(run / "benchmarks").parts  # rule, dataset, [model, ...]
         model = parts[2] if len(parts) > 3 else None
         rows.append({"rule": parts[0], "dataset": parts[1], "model": model, "seconds": float(pd.read_csv(tsv, sep="\t")["s"].sum())})
     if not rows:
