@@ -28,10 +28,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .quant import CELL_QUANTIZERS
+from .quant import CELL_QUANTIZERS, GATES, THRESHOLD_KEY
 
 LSTM_CELL = "layers.0.0.cell"  # where QuantLSTM's cell quantizers live, under the LSTM's name
-QUANTIZER_KEY = ".fused_activation_quant_proxy.tensor_quant.scaling_impl.value"  # a threshold's state_dict suffix
 
 
 class Stop(Exception):
@@ -73,7 +72,7 @@ class ObservingLSTM(nn.Module):
     def __init__(self, quant_lstm: nn.Module, percentile: float):
         super().__init__()
         layer = quant_lstm.layers[0][0]
-        gates = [getattr(layer, f"{gate}_gate_params") for gate in ("input", "forget", "cell", "output")]
+        gates = [getattr(layer, f"{gate}_gate_params") for gate in GATES]
         self.weight_ih = [g.input_weight.weight.detach() for g in gates]
         self.weight_hh = [g.hidden_weight.weight.detach() for g in gates]
         self.bias = [g.bias.detach() for g in gates]
@@ -87,7 +86,7 @@ class ObservingLSTM(nn.Module):
         outputs = []
         for t in range(steps):
             acc = [(F.linear(x[:, t], wi) + F.linear(h, wh)) + b for wi, wh, b in zip(self.weight_ih, self.weight_hh, self.bias)]
-            for gate, value in zip(("input", "forget", "cell", "output"), acc):
+            for gate, value in zip(GATES, acc):
                 seen[f"{gate}_acc"].observe(value)
             i = seen["input_sigmoid"](torch.sigmoid(acc[0]))
             f = seen["forget_sigmoid"](torch.sigmoid(acc[1]))
@@ -175,7 +174,7 @@ def thresholds(qmodel: nn.Module, batches, percentile: float) -> dict[str, torch
     run = getattr(plain, "calibration_pass", plain.class_scores)
     for ids, lengths in batches:
         run(ids, lengths)
-    return {key + QUANTIZER_KEY: o.mean for key, o in observers.items() if o.mean is not None}
+    return {key + THRESHOLD_KEY: o.mean for key, o in observers.items() if o.mean is not None}
 
 
 def _engine_lstm(quant_lstm: nn.Module, float_weights: bool) -> nn.Module:

@@ -214,10 +214,12 @@ def quantized_weights(model: nn.Module) -> dict[str, tuple[torch.Tensor, float, 
     return out
 
 
+THRESHOLD_KEY = ".fused_activation_quant_proxy.tensor_quant.scaling_impl.value"  # an activation threshold's state_dict suffix
+
+
 def activation_thresholds(model: nn.Module) -> dict[str, float]:
     """Calibrated clipping threshold T of every activation quantizer (scale: T / 2^(b-1) signed, T / (2^b - 1) unsigned)."""
-    suffix = ".fused_activation_quant_proxy.tensor_quant.scaling_impl.value"
-    return {k[: -len(suffix)]: float(v) for k, v in model.state_dict().items() if k.endswith(suffix)}
+    return {k[: -len(THRESHOLD_KEY)]: float(v) for k, v in model.state_dict().items() if k.endswith(THRESHOLD_KEY)}
 
 
 def size_bits(model: nn.Module) -> int:

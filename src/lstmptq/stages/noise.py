@@ -27,18 +27,30 @@ log = logging.getLogger(__name__)
 def noisy_test_set(data_file: str | Path, vocab_file: str | Path, out_file: str | Path, noise: str, settings: dict[str, Any], eps: float, seed: int) -> dict[str, Any]:
     """Raw test text -> one noisy test set: ids, label and per-document noise counts.
     `settings` is the noise model's definition (its `kind` names the model)."""
+    return noisy_test_sets(data_file, vocab_file, [out_file], noise, settings, [eps], seed)[0]
+
+
+def noisy_test_sets(data_file, vocab_file, out_files: list, noise: str, settings: dict[str, Any], eps: list[float], seed: int) -> list[dict[str, Any]]:
+    """`noisy_test_set` at each level in `eps` (one file each, `out_files`); text and vocabulary read once."""
     from ..registry import lookup
-    from ..tokenizer import UNK_ID, Tokenizer
+    from ..tokenizer import Tokenizer
 
     model = lookup("noise_models", settings["kind"])
     options = {k: v for k, v in settings.items() if k != "kind"}
     model.check(options)
     tokenizer = Tokenizer.load(vocab_file)
     frame = read_frame(data_file)
+    clean = [tokenizer.encode(text) for text in frame["text"]]
+    return [_noisy_table(frame, clean, tokenizer, model, options, out, noise, level, seed, data_file) for out, level in zip(out_files, eps)]
+
+
+def _noisy_table(frame: pd.DataFrame, clean: list, tokenizer, model, options: dict, out_file, noise: str, eps: float, seed: int, data_file) -> dict[str, Any]:
+    from ..tokenizer import UNK_ID
+
     rows = []
     for document, text in enumerate(frame["text"]):
         noisy = model.corrupt(text, eps, seed, document, **options)
-        clean_ids, noisy_ids = tokenizer.encode(text), tokenizer.encode(noisy.text)
+        clean_ids, noisy_ids = clean[document], tokenizer.encode(noisy.text)
         # substitutions keep word boundaries, so clean and noisy tokens align one to one
         if len(clean_ids) != len(noisy_ids):
             raise RuntimeError(f"{data_file}: document {document}: noise model {noise!r} changed the number of tokens ({options})")
@@ -60,11 +72,6 @@ def noisy_test_set(data_file: str | Path, vocab_file: str | Path, out_file: str 
     summary = noise_summary(table)
     log.info("%s at eps %s (seed %d): %s", noise, format_eps(eps), seed, summary)
     return summary
-
-
-def noisy_test_sets(data_file, vocab_file, out_files: list, noise: str, settings: dict[str, Any], eps: list[float], seed: int) -> list[dict[str, Any]]:
-    """`noisy_test_set` at each level in `eps` (one file each, `out_files`), in one job."""
-    return [noisy_test_set(data_file, vocab_file, out, noise, settings, level, seed) for out, level in zip(out_files, eps)]
 
 
 def noise_summary(table: pd.DataFrame) -> dict[str, float]:
