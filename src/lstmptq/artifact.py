@@ -92,6 +92,20 @@ class QuantizedWeight:
         return self.integers.to(torch.float32) * scale.reshape(-1, *([1] * (self.integers.dim() - 1)))
 
 
+def nearest(weight: torch.Tensor, bits: int) -> QuantizedWeight:
+    """A layer's `weight` rounded to nearest, as Brevitas' per-tensor weight quantizer does before
+    any PTQ method: a max-|W| scale, narrow-range integers."""
+    scale = weight.abs().max() / weight_range(bits)[1]
+    integers = torch.round(weight / scale).clamp(*weight_range(bits))
+    return QuantizedWeight(integers.to(torch.int32), scale.reshape(1), bits)
+
+
+def initial_activation_scale(bits: int, signed: bool) -> torch.Tensor:
+    """An activation quantizer's scale before calibration: Brevitas starts every threshold at 1.0
+    (divided by 2^(b-1) signed, 2^b - 1 unsigned)."""
+    return torch.tensor(1.0) / (2 ** (bits - 1) if signed else 2**bits - 1)
+
+
 @dataclass
 class Artifact:
     """A read (and verified) artifact: the header, weights, float tensors and activation quantizers."""
@@ -105,6 +119,19 @@ class Artifact:
     @property
     def kind(self) -> str:
         return self.header["kind"]
+
+
+def before_calibration(calibrated: Artifact, fp32_weights: dict[str, torch.Tensor]) -> Artifact:
+    """The same quantized graph as Brevitas builds it before calibration and before the PTQ method
+    (KS' pre- vs post-calibration comparison): every activation at its initial scale, and the
+    weights a PTQ method changed (`fp32_weights`, by artifact name) rounded to nearest from their
+    FP32 values; the others are as calibration left them, untouched. Equal to Brevitas' own
+    uncalibrated model (tests/test_ks.py)."""
+    weights = dict(calibrated.weights)
+    for name, fp32 in fp32_weights.items():
+        weights[name] = nearest(fp32.detach().float(), weights[name].bits)
+    activations = {name: (initial_activation_scale(bits, signed), bits, signed) for name, (_, bits, signed) in calibrated.activations.items()}
+    return Artifact(calibrated.path, calibrated.header, weights, calibrated.floats, activations)
 
 
 def write(

@@ -35,7 +35,8 @@ _SEEN: dict[tuple[str, str], tuple[float, float]] = {}
 @torch.no_grad()
 def lstm_activations(model: nn.Module, data: Encoded, batch_size: int = 32) -> dict[str, np.ndarray]:
     """An LSTM classifier's KS probes: flattened activations at each probe point (real positions
-    only), class scores, and |h_T| as `signal` (for the signal-health table)."""
+    only), class scores, and |h_T| as `signal` (for the signal-health table). `model` is an FP32
+    model or a quantized engine (lstmptq.engine): both name their probe points alike."""
     captured: dict[str, list[np.ndarray]] = {name: [] for name in [*PROBES.values(), "scores", "signal"]}
     state: dict[str, torch.Tensor] = {}
 
@@ -68,30 +69,24 @@ def lstm_activations(model: nn.Module, data: Encoded, batch_size: int = 32) -> d
 
 
 def lstm_weights(model: nn.Module) -> dict[str, np.ndarray]:
-    """An LSTM classifier's per-layer weights as inference sees them (dequantized for a quantized model)."""
+    """An FP32 LSTM classifier's per-layer weights (`artifact_weights` gives a quantized one's)."""
     out = {}
     for name in ("embedding", "label_embedding", "lstm", "classifier", "decoder"):
         module = getattr(model, name, None)
-        if module is None:
-            continue
         if isinstance(module, nn.LSTM):
             out[name] = torch.cat([module.weight_ih_l0.flatten(), module.weight_hh_l0.flatten()]).detach().numpy()
-        elif name == "lstm":
-            out[name] = lstm_weights_quantized(model)
-        elif hasattr(module, "quant_weight"):
-            out[name] = module.quant_weight().value.detach().flatten().numpy()
-        else:
+        elif module is not None:
             out[name] = module.weight.detach().flatten().numpy()
     return out
 
 
-def lstm_weights_quantized(qmodel: nn.Module) -> np.ndarray:
-    """All eight QuantLSTM gate matrices, dequantized, in nn.LSTM's order (input, forget, cell, output)."""
-    layer = qmodel.lstm.layers[0][0]
-    gates = [layer.input_gate_params, layer.forget_gate_params, layer.cell_gate_params, layer.output_gate_params]
-    ih = [g.input_weight.quant_weight().value.flatten() for g in gates]
-    hh = [g.hidden_weight.quant_weight().value.flatten() for g in gates]
-    return torch.cat([*ih, *hh]).detach().numpy()
+def artifact_weights(artifact) -> dict[str, np.ndarray]:
+    """`lstm_weights` of a quantized model, from its artifact (artifact.Artifact): each layer's
+    weights dequantized, the LSTM's input-to-hidden then hidden-to-hidden matrices."""
+    layers: dict[str, list[torch.Tensor]] = {}
+    for name, weight in artifact.weights.items():
+        layers.setdefault(name.split(".")[0], []).append(weight.dequantized().flatten())
+    return {layer: torch.cat(parts).numpy() for layer, parts in layers.items()}
 
 
 def compare(rows: list[dict], comparison: str, strategy: str, a: dict[str, np.ndarray], b: dict[str, np.ndarray], names: Iterable[str]) -> None:

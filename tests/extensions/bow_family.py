@@ -30,8 +30,11 @@ class MeanOfEmbeddings(nn.Module):
         self.classifier = nn.Linear(embedding_dim, num_classes)
         self.dropout = nn.Dropout(dropout)
 
+    def embed(self, ids):
+        return self.embedding(ids)
+
     def forward(self, ids, lengths):
-        return self.classifier(self.head_input(self.dropout(mean_of_real(self.embedding(ids), ids))))
+        return self.classifier(self.head_input(self.dropout(mean_of_real(self.embed(ids), ids))))
 
     def loss(self, ids, lengths, labels):
         return F.cross_entropy(self(ids, lengths), labels)
@@ -77,9 +80,12 @@ class Engine(nn.Module):
         self.register_buffer("bias", artifact.floats["classifier.bias"])
         self.head_input = FakeQuant(*artifact.activations["head_input"])
 
+    def embed(self, ids):
+        return F.embedding(ids, self.embedding)
+
     @torch.no_grad()
     def class_scores(self, ids, lengths):
-        pooled = mean_of_real(F.embedding(ids, self.embedding), ids)
+        pooled = mean_of_real(self.embed(ids), ids)
         return F.linear(self.head_input(pooled), self.weight, self.bias).log_softmax(-1)
 
 
@@ -89,8 +95,8 @@ def engine(artifact):
 
 @torch.no_grad()
 def activations(model, data, batch_size):
-    """KS probes: the embeddings of real tokens, the pooled vector the classifier reads, the
-    scores; `signal` is |pooled| (the signal-health table)."""
+    """KS probes of the FP32 model or its engine (both have `embed`): the embeddings of real
+    tokens, the pooled vector the classifier reads, the scores; `signal` is |pooled|."""
     import numpy as np
 
     from lstmptq.training import collate, sorted_batches
@@ -99,7 +105,7 @@ def activations(model, data, batch_size):
     model.eval()
     for index in sorted_batches(data.lengths, batch_size):
         ids, lengths, _ = collate(data, index, "cpu")
-        embedded = model.embedding(ids)
+        embedded = model.embed(ids)
         pooled = model.head_input(mean_of_real(embedded, ids))
         captured["embedding_output"].append(embedded[ids != PAD_ID].flatten().numpy())
         captured["final_layer_input"].append(pooled.flatten().numpy())
@@ -109,7 +115,4 @@ def activations(model, data, batch_size):
 
 
 def weights(model):
-    def values(module):
-        return (module.quant_weight().value if hasattr(module, "quant_weight") else module.weight).detach().flatten().numpy()
-
-    return {"embedding": values(model.embedding), "classifier": values(model.classifier)}
+    return {name: getattr(model, name).weight.detach().flatten().numpy() for name in ("embedding", "classifier")}

@@ -3,7 +3,7 @@ rule ks_statistics:
     input:
         checkpoint=path("model"),
         test=path("tokens", split="test"),
-        quantized=expand(path("quantized"), strategy=STRATEGIES, allow_missing=True),
+        artifacts=expand(path("artifact"), strategy=STRATEGIES, allow_missing=True),
     output:
         table=path("ks_table"),
         signal=path("ks_signal"),

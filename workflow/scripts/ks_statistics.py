@@ -7,7 +7,7 @@ run_step(
     extensions=snakemake.config["extensions"],
     checkpoint=snakemake.input.checkpoint,
     test_tokens=snakemake.input.test,
-    quantized_files=dict(zip(snakemake.params.strategies, snakemake.input.quantized)),
+    artifact_files=dict(zip(snakemake.params.strategies, snakemake.input.artifacts)),
     out_table=snakemake.output.table,
     out_signal=snakemake.output.signal,
     bits=int(snakemake.wildcards.bits),

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 def ks_statistics(
     checkpoint: str | Path,
     test_tokens: str | Path,
-    quantized_files: dict[str, str],
+    artifact_files: dict[str, str],
     out_table: str | Path,
     out_signal: str | Path,
     bits: int,
@@ -28,10 +28,15 @@ def ks_statistics(
     threads: int = 1,
 ) -> pd.DataFrame:
     """FP32 vs quantized (per strategy), pre- vs post-calibration and strategy vs strategy, on
-    the family's probes (`activations`, `weights`) of a fixed, seeded set of test documents."""
+    the family's probes (`activations`, `weights`) of a fixed, seeded set of test documents.
+
+    The quantized models are the PTQ cells' artifacts, run by the engine (bit-identical to
+    Brevitas in the LSTM, checked in every PTQ cell), so no Brevitas here; the uncalibrated
+    model is the same artifact with calibration and the PTQ method undone
+    (artifact.before_calibration, tested equal to Brevitas' own)."""
     import numpy as np
 
-    from .. import ks, quant
+    from .. import artifact, ks
     from ..models import load_checkpoint
     from ..registry import family
     from ..runtime import set_threads
@@ -40,8 +45,6 @@ def ks_statistics(
     set_threads(threads)
     model, meta = load_checkpoint(checkpoint)
     model.eval()
-    if hasattr(model, "per_label_decoder"):
-        model.per_label_decoder = True  # probe the decoder input [h_t ; v_y] per label, as the quantized model runs it
     probes = family(meta["kind"])
     test = Encoded.from_frame(read_frame(test_tokens))
     probe_index = np.sort(np.random.default_rng(meta["seed"]).choice(len(test), size=min(probe_size, len(test)), replace=False))
@@ -57,14 +60,15 @@ def ks_statistics(
     signal = {FP32: ks.signal_health(fp32_signal)}
     rows: list[dict] = []
     quant_acts = {}
-    for strategy, path in quantized_files.items():
-        qmodel, payload = quant.load_quantized(model, path)
-        quant_acts[strategy], quant_signal = activations(qmodel)
+    for strategy, path in artifact_files.items():
+        quantized = artifact.read(path, kind=meta["kind"])
+        quant_acts[strategy], quant_signal = activations(probes.engine(quantized).eval())
         signal[strategy] = ks.signal_health(quant_signal)
         ks.compare(rows, "fp32_vs_quantized", strategy, fp32_acts, quant_acts[strategy], tensors)
-        ks.compare(rows, "fp32_vs_quantized", strategy, fp32_weights, probes.weights(qmodel), fp32_weights)
-    # the quantized graph before calibration (Brevitas' default activation scales)
-    pre, _ = activations(quant.quantize_model(model, payload["stage_bits"], payload["percentile"]))
+        ks.compare(rows, "fp32_vs_quantized", strategy, fp32_weights, ks.artifact_weights(quantized), fp32_weights)
+    head = f"{probes.GPFQ_LAYER}.weight"  # the one weight a PTQ method changes
+    uncalibrated = artifact.before_calibration(quantized, {head: model.state_dict()[head]})
+    pre, _ = activations(probes.engine(uncalibrated).eval())
     for strategy, acts in quant_acts.items():
         ks.compare(rows, "pre_vs_post_calibration", strategy, pre, acts, tensors)
     for first, second in itertools.combinations(quant_acts, 2):
