@@ -9,6 +9,12 @@ documents per stage, and projects the paper's grids from the slopes. Prints `nam
 
     python bench/scaling.py --sizes 1000 2000 4000 --workdir /tmp/scaling
 
+On a GPU, where the workflow's Brevitas jobs cannot run, `--rates RESULTS --device cuda` measures
+documents per second instead, on a built grid's seed-0 models: a training pass (forward, backward,
+Adam step), FP32 scoring and the engine scoring the test set (4-bit cell), and projects the
+paper grids on that device from them (`rate/...`, `projected_<device>/...`; Brevitas'
+verification sample and process start-up are left out, so these are lower bounds).
+
 - `size<N>/<stage>/<model>`: seconds (train: one epoch with validation; ptq: a cell's job; noise:
   a curve's job per eps; ks: a job);
 - `slope/<stage>/<model>`: seconds per 1,000 documents: training documents for train, the
@@ -117,12 +123,77 @@ def documents(stage: str, train, test):
     return 0.25 * train + test if stage == "ptq" else test
 
 
+def device_rates(results: Path, device: str, batch_size: int = 32) -> dict[tuple[str, str], float]:
+    """(what, model) -> documents per second on `device`: `train` (one pass over the training set),
+    `fp32` and `engine` (scoring the test set, batch 64)."""
+    import time
+
+    import torch
+
+    from lstmptq import engine
+    from lstmptq.models import load_checkpoint
+    from lstmptq.training import Encoded, collate, predict, sorted_batches
+
+    def seconds(work) -> float:
+        work()  # warm-up (kernels, allocator)
+        start = time.perf_counter()
+        work()
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        return time.perf_counter() - start
+
+    train, test = (Encoded.from_frame(pd.read_parquet(results / "tokens" / f"{split}.parquet")) for split in ("train", "test"))
+    rates = {}
+    for model_name in ("discriminative", "generative"):
+        model, _ = load_checkpoint(results / model_name / "seed0" / "fp32" / "model.pt")
+        model.to(device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+        def train_pass():
+            model.train()
+            for index in sorted_batches(train.lengths, batch_size):
+                ids, lengths, labels = collate(train, index, device)
+                optimizer.zero_grad()
+                model.loss(ids, lengths, labels).backward()
+                optimizer.step()
+
+        rates["train", model_name] = len(train) / seconds(train_pass)
+        rates["fp32", model_name] = len(test) / seconds(lambda: predict(model.eval(), test, 64, device))
+        quantized = engine.load(results / model_name / "seed0" / "balanced" / "gpfq" / "w4" / "quantized.safetensors").to(device)
+        rates["engine", model_name] = len(test) / seconds(lambda: predict(quantized, test, 64, device))
+    return rates
+
+
+def project_from_rates(rates: dict[tuple[str, str], float], device: str, vocab: int) -> None:
+    for dataset, spec in PAPER.items():
+        total = 0.0
+        for model in ("discriminative", "generative"):
+            factor = spec["vocab"] / vocab if model == "generative" else 1.0
+            parts = {
+                "train": factor * spec["epochs"] * spec["train"] / rates["train", model],
+                "ptq": factor * CELLS * (0.25 * spec["train"] + spec["test"]) / rates["engine", model],
+                "noise": factor * EPS * spec["test"] * (1 / rates["fp32", model] + CELLS / rates["engine", model]),
+            }
+            for part, seconds in parts.items():
+                print(f"projected_{device}/{dataset}/{model}/{part}_hours: {seconds / 3600:.2f}")
+            total += sum(parts.values())
+        print(f"projected_{device}/{dataset}/per_seed_hours: {total / 3600:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 2000, 4000], help="training documents (test: a quarter)")
     parser.add_argument("--workdir", type=Path, default=Path("scaling"))
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--rates", type=Path, help="a built dataset's results folder: measure documents per second on --device instead")
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
+    if args.rates:
+        rates = device_rates(args.rates, args.device)
+        for (what, model), value in rates.items():
+            print(f"rate/{args.device}/{what}/{model}_docs_per_second: {value:.1f}")
+        project_from_rates(rates, args.device, len(json.loads((args.rates / "tokens" / "vocab.json").read_text())["itos"]))
+        return
     args.workdir.mkdir(parents=True, exist_ok=True)
     measured = {}
     for size in args.sizes:

@@ -198,3 +198,15 @@ print(cell["accuracy"], cell["startup_seconds"])
     accuracy, startup = map(float, done.stdout.split())
     _, scores = predict(engine.load(path), test, 64, "cpu")
     assert accuracy == (scores.argmax(1) == test.labels).mean() and startup > 0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_engine_on_cuda_replays_its_step_from_a_graph_and_matches_the_cpu(exported):
+    path, kind = exported
+    test = documents(300, seed=6)
+    _, on_cpu = predict(engine.load(path), test, 64, "cpu")
+    model = engine.load(path).to("cuda")
+    _, on_gpu = predict(model, test, 64, "cuda")
+    assert model.lstm._graphs, "the recurrent step did not run from a CUDA graph"
+    check = engine.agreement(on_cpu, on_gpu)
+    assert check["within_tolerance"] and check["unexplained_disagreements"] == 0, check

@@ -11,6 +11,9 @@ QuantLSTM's cell. Where Brevitas loops, this vectorises:
   elementwise quantizer, so it splits exactly), so W_h q(h_t) is computed once for every label and
   only the label's own logit offset W_v q(v_y) + b differs per label (lstmptq.decoding).
 
+On CUDA the recurrent step is captured once per batch size as a CUDA graph and replayed (its ~40
+small kernels launched one by one cost several times the arithmetic; bench/engine.py --device cuda).
+
 The LSTM part keeps Brevitas' operand and addition order and is bit-identical to it on CPU; the
 split decoder sums the same products in another order, so generative scores differ from
 Brevitas' by float rounding (measured and checked in every PTQ cell, see stages.ptq.verify).
@@ -74,6 +77,7 @@ class QuantizedLSTM(nn.Module):
         self.cell_state = quantizer("lstm.cell_state")
         self.hidden_state_tanh = quantizer("lstm.hidden_state_tanh")
         self.output = quantizer("lstm.output")
+        self._graphs: dict = {}  # CUDA only: the recurrent step as a graph per batch size
 
     def use_float_weights(self, quant_lstm: nn.Module) -> None:
         """Run with a Brevitas QuantLSTM's float weights (quantizers still on): the input GPFQ's
@@ -88,18 +92,54 @@ class QuantizedLSTM(nn.Module):
         batch, steps, _ = x.shape
         H = self.hidden
         input_part = F.linear(x, self.weight_ih).transpose(0, 1).contiguous()  # every step and gate at once: (T, B, 4H)
+        outputs = x.new_empty(batch, steps, H)
+        if x.is_cuda:  # ~40 small kernels a step: launched one by one they cost 10x the arithmetic
+            graph, static = self._step_graph(batch, x)
+            static["h"].zero_()
+            static["c"].zero_()
+            for t in range(steps):
+                static["input"].copy_(input_part[t])
+                graph.replay()
+                outputs[:, t] = static["h"]
+            return outputs
         h = x.new_zeros(batch, H)  # the initial state is zero and not quantized, as in Brevitas
         c = x.new_zeros(batch, H)
-        outputs = x.new_empty(batch, steps, H)
         for t in range(steps):
-            # (x W_ih^T + h W_hh^T) + b: Brevitas' addition order, kept for bit-identical sums
-            gates = self.accumulators((input_part[t] + F.linear(h, self.weight_hh)) + self.bias)
-            i, f, o = self.sigmoids(torch.sigmoid(gates[:, : 3 * H])).split(H, dim=1)
-            g = self.cell_tanh(torch.tanh(gates[:, 3 * H :]))
-            c = self.cell_state(self.cell_state(f * c) + self.cell_state(i * g))
-            h = self.output(o * self.hidden_state_tanh(torch.tanh(c)))
+            h, c = self.step(input_part[t], h, c)
             outputs[:, t] = h
         return outputs
+
+    def _step_graph(self, batch: int, like: torch.Tensor):
+        """`step` captured as a CUDA graph for this batch size (once), reading and updating static
+        input, h and c buffers; replaying it is one launch instead of one per operation."""
+        key = (batch, like.device, self.weight_hh.data_ptr())
+        if key not in self._graphs:
+            H = self.hidden
+            static = {"input": like.new_zeros(batch, 4 * H), "h": like.new_zeros(batch, H), "c": like.new_zeros(batch, H)}
+            stream = torch.cuda.Stream(like.device)
+            stream.wait_stream(torch.cuda.current_stream(like.device))
+            with torch.cuda.stream(stream):  # warm-up before capture, as CUDA graphs require
+                for _ in range(3):
+                    self.step(static["input"], static["h"], static["c"])
+            torch.cuda.current_stream(like.device).wait_stream(stream)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                h, c = self.step(static["input"], static["h"], static["c"])
+                static["h"].copy_(h)
+                static["c"].copy_(c)
+            self._graphs[key] = graph, static
+        return self._graphs[key]
+
+    def step(self, input_t: torch.Tensor, h: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One timestep: (x_t W_ih^T, h_{t-1}, c_{t-1}) -> (h_t, c_t)."""
+        H = self.hidden
+        # (x W_ih^T + h W_hh^T) + b: Brevitas' addition order, kept for bit-identical sums
+        gates = self.accumulators((input_t + F.linear(h, self.weight_hh)) + self.bias)
+        i, f, o = self.sigmoids(torch.sigmoid(gates[:, : 3 * H])).split(H, dim=1)
+        g = self.cell_tanh(torch.tanh(gates[:, 3 * H :]))
+        c = self.cell_state(self.cell_state(f * c) + self.cell_state(i * g))
+        h = self.output(o * self.hidden_state_tanh(torch.tanh(c)))
+        return h, c
 
 
 class QuantizedClassifier(nn.Module):
