@@ -33,7 +33,10 @@ def test_thresholds_and_gpfq_equal_brevitas_own_passes(kind, bits, monkeypatch):
 
     brevitas_gpfq = copy.deepcopy(slow)
     with monkeypatch.context() as patch:
+        from brevitas.graph.gpfq import GPFQ
+
         patch.setattr(ptq_passes, "supported", lambda qmodel: False)  # GPFQ drives the whole model
+        patch.setattr(ptq_passes, "incremental_gpfq", lambda: GPFQ)  # with Brevitas' own update loop
         quant.apply_gpfq(brevitas_gpfq, family(kind), calibration)
     quant.apply_gpfq(fast, family(kind), calibration)
     expected, got = brevitas_gpfq.state_dict(), fast.state_dict()

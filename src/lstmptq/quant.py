@@ -172,7 +172,7 @@ def apply_gpfq(model: nn.Module, family, batches) -> None:
         calls = ptq_passes.final_layer_inputs(model, family.GPFQ_LAYER, batches)
     else:
         target, calls = model, batches
-    with gpfq_mode(target, use_quant_activations=True) as gpfq:
+    with gpfq_mode(target, use_quant_activations=True, algorithm_impl=ptq_passes.incremental_gpfq()) as gpfq:
         if gpfq.num_layers != 1:
             raise RuntimeError(f"GPFQ found {gpfq.num_layers} eligible layers, expected only the final one")
         for _ in range(gpfq.num_layers):
