@@ -46,7 +46,7 @@ def test_one_seed_decides_nothing_and_missing_cells_are_not_measured():
     "kind, low, high, expected",
     [("greater", 0.01, 0.02, "supported"), ("greater", -0.02, -0.01, "not supported"), ("greater", -0.01, 0.01, "inconclusive"),
      ("equivalent", -0.005, 0.009, "supported"), ("equivalent", 0.02, 0.03, "not supported"), ("equivalent", 0.0, 0.02, "inconclusive"),
-     ("greater", np.nan, np.nan, "inconclusive")],
+     ("greater", 0.0, 0.0, "not supported"), ("greater", np.nan, np.nan, "inconclusive")],
 )  # fmt: skip
 def test_verdict(kind, low, high, expected):
     assert verdict(kind, low, high) == expected

@@ -54,7 +54,7 @@ def verdict(kind: str, low: float, high: float) -> str:
     if np.isnan(low):
         return "inconclusive"
     if kind == "greater":
-        return "supported" if low > 0 else "not supported" if high < 0 else "inconclusive"
+        return "supported" if low > 0 else "not supported" if high <= 0 else "inconclusive"  # an upper bound of 0 rules out the claimed gain
     if -EQUIVALENCE_MARGIN <= low and high <= EQUIVALENCE_MARGIN:
         return "supported"
     return "not supported" if low > EQUIVALENCE_MARGIN or high < -EQUIVALENCE_MARGIN else "inconclusive"

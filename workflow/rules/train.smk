@@ -15,6 +15,7 @@ rule train:
         deterministic=config["deterministic"],  # other numbers: retrain (and so redo all after)
         device=device_of(config, "train"),
     threads: 1 if config["deterministic"] else 2
+    priority: 1  # the longest jobs, and every later job waits for one: start them first
     resources:
         mem_mb=mem_mb_of(config, config["training"]["batch_size"], tensors=6),
         runtime=train_minutes(config),
