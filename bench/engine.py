@@ -81,9 +81,8 @@ def side_by_side(cell: Path, test: Encoded, repeats: int, batch_size: int, brevi
     scores = {}
     for _ in range(repeats):
         for name, (model, lstm) in models.items():
-            seconds = []
-            scores[name] = timed_predict(model, test, batch_size, seconds)
-            times[name].append(seconds[0])
+            scores[name], seconds = timed_predict(model, test, batch_size)
+            times[name].append(seconds)
             times[f"lstm_{name}"].append(encoder_time(model, batches, lstm))
     median = {name: statistics.median(values) for name, values in times.items()}
     figures = {
@@ -101,16 +100,16 @@ def side_by_side(cell: Path, test: Encoded, repeats: int, batch_size: int, brevi
             "engine_vs_brevitas_prediction_agreement": check["prediction_agreement"],
         })  # fmt: skip
     if compiled:  # the compiled engine against the plain one, on this device
-        check = engine.agreement(timed_predict(engine.load(cell / "quantized.safetensors").to(DEVICE), test, batch_size, []), scores["engine"])
+        check = engine.agreement(timed_predict(engine.load(cell / "quantized.safetensors").to(DEVICE), test, batch_size)[0], scores["engine"])
         figures.update({"variant_vs_plain_max_abs_score_difference": check["max_abs_score_difference"], "variant_vs_plain_prediction_agreement": check["prediction_agreement"]})
     return figures
 
 
-def timed_predict(model, test: Encoded, batch_size: int, seconds: list) -> np.ndarray:
+def timed_predict(model, test: Encoded, batch_size: int) -> tuple[np.ndarray, float]:
+    """(class scores, seconds); the scores come back as numpy, so the device is synchronized."""
     start = time.perf_counter()
-    _, scores = predict(model, test, batch_size, DEVICE)  # returns numpy: synchronized
-    seconds.append(time.perf_counter() - start)
-    return scores
+    _, scores = predict(model, test, batch_size, DEVICE)
+    return scores, time.perf_counter() - start
 
 
 def load_engine(path: Path, compiled: bool):
@@ -118,8 +117,6 @@ def load_engine(path: Path, compiled: bool):
     if compiled:
         model.lstm.step = torch.compile(model.lstm.step, dynamic=True)
     return model
-
-
 
 
 def latency_ms(model, test: Encoded, documents: int) -> float:

@@ -101,9 +101,10 @@ def nearest(weight: torch.Tensor, bits: int) -> QuantizedWeight:
 
 
 def initial_activation_scale(bits: int, signed: bool) -> torch.Tensor:
-    """An activation quantizer's scale before calibration: Brevitas starts every threshold at 1.0
-    (divided by 2^(b-1) signed, 2^b - 1 unsigned)."""
-    return torch.tensor(1.0) / (2 ** (bits - 1) if signed else 2**bits - 1)
+    """An activation quantizer's scale before calibration: Brevitas starts every threshold at 1.0,
+    divided by the largest integer magnitude (2^(b-1) signed, 2^b - 1 unsigned)."""
+    low, high = activation_range(bits, signed)
+    return torch.tensor(1.0) / max(-low, high)
 
 
 @dataclass

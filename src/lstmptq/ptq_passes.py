@@ -260,6 +260,8 @@ def incremental_gpfq():
     from brevitas.core.stats import StatsOp
     from brevitas.graph.gpfq import GPFQ
 
+    from .artifact import weight_range
+
     class IncrementalGPFQ(GPFQ):
         def single_layer_update(self):
             layer = self.layer
@@ -278,7 +280,7 @@ def incremental_gpfq():
             lower_g = torch.diag(inverse) @ torch.tril(G, -1)
             lower_h = torch.diag(inverse) @ torch.tril(H, -1)
             del self.H, self.G
-            largest = 2 ** (int(quantized.bit_width) - 1) - 1
+            low, high = weight_range(int(quantized.bit_width))
             column_max = weight[0].abs().amax(dim=0)
             quantized = layer.quant_weight()  # after pruning, as Brevitas' first step sees it
             top, scale, values = column_max.max(), quantized.scale, quantized.value.unsqueeze(0)
@@ -287,7 +289,7 @@ def incremental_gpfq():
                     finished = weight[0, :, t - 1]
                     column_max[t - 1] = finished.abs().max()
                     if torch.equal(column_max.max(), top):
-                        values[0, :, t - 1] = torch.round(finished / scale).clamp(-largest, largest) * scale
+                        values[0, :, t - 1] = torch.round(finished / scale).clamp(low, high) * scale
                     else:
                         quantized = layer.quant_weight()
                         top, scale, values = column_max.max(), quantized.scale, quantized.value.unsqueeze(0)

@@ -60,14 +60,15 @@ def ks_statistics(
     signal = {FP32: ks.signal_health(fp32_signal)}
     rows: list[dict] = []
     quant_acts = {}
-    for strategy, path in artifact_files.items():
-        quantized = artifact.read(path, kind=meta["kind"])
+    artifacts = {strategy: artifact.read(path, kind=meta["kind"]) for strategy, path in artifact_files.items()}
+    for strategy, quantized in artifacts.items():
         quant_acts[strategy], quant_signal = activations(probes.engine(quantized).eval())
         signal[strategy] = ks.signal_health(quant_signal)
         ks.compare(rows, "fp32_vs_quantized", strategy, fp32_acts, quant_acts[strategy], tensors)
         ks.compare(rows, "fp32_vs_quantized", strategy, fp32_weights, ks.artifact_weights(quantized), fp32_weights)
+    # the strategies' artifacts differ only in what calibration and the PTQ method set; undo both on any
     head = f"{probes.GPFQ_LAYER}.weight"  # the one weight a PTQ method changes
-    uncalibrated = artifact.before_calibration(quantized, {head: model.state_dict()[head]})
+    uncalibrated = artifact.before_calibration(next(iter(artifacts.values())), {head: model.state_dict()[head]})
     pre, _ = activations(probes.engine(uncalibrated).eval())
     for strategy, acts in quant_acts.items():
         ks.compare(rows, "pre_vs_post_calibration", strategy, pre, acts, tensors)
