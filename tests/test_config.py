@@ -160,7 +160,7 @@ def test_every_axis_value_is_spelt_as_its_wildcard_matches(config):
     config["ptq"]["bits"] = [4.0]  # what the whole-number check stops first
     config["calibration"]["strategies"] = ["balanced", "balanced"]
     problems = "\n".join(axis_problems(config))
-    assert "`ptq.bits`: '4.0' cannot name a file" in problems
+    assert "`ptq.bits`: 'w4.0' cannot name a file" in problems
     assert "`calibration.strategies`: ['balanced'] appear more than once" in problems
 
 

@@ -64,7 +64,7 @@ def vocab(tmp_path_factory):
 
 
 def export(model, bits, path, vocab, gpfq=True):
-    q = quant.quantize_model(model, {s: bits for s in quant.STAGES}, 99.99)
+    q = quant.quantize_model(model, quant.Plan.uniform(bits))
     quant.calibrate(q, batches(documents(128, seed=1)))
     if gpfq:
         quant.apply_gpfq(q, family(model.kind), batches(documents(128, seed=1)))

@@ -18,7 +18,7 @@ def test_before_calibration_is_brevitas_uncalibrated_model(trained, bits, tmp_pa
     head = f"{family(trained.kind).GPFQ_LAYER}.weight"
     undone = artifact.before_calibration(calibrated, {head: trained.state_dict()[head]})
 
-    uncalibrated = quant.quantize_model(trained, {s: bits for s in quant.STAGES}, 99.99)
+    uncalibrated = quant.quantize_model(trained, quant.Plan.uniform(bits))
     family(trained.kind).export(uncalibrated, tmp_path / "uncalibrated.safetensors", {"vocab": calibrated.header["vocab"]})
     expected = artifact.read(tmp_path / "uncalibrated.safetensors")
     assert not torch.equal(calibrated.weights[head].integers, expected.weights[head].integers)  # GPFQ did change it

@@ -24,11 +24,11 @@ def model_with_lively_gates(kind):
 @pytest.mark.parametrize("kind", ["discriminative", "generative"])
 def test_thresholds_and_gpfq_equal_brevitas_own_passes(kind, bits, monkeypatch):
     model, calibration = model_with_lively_gates(kind), batches(data())
-    slow = quant.quantize_model(model, {s: bits for s in quant.STAGES}, 99.99)
+    slow = quant.quantize_model(model, quant.Plan.uniform(bits))
     quant.calibrate(slow, calibration)  # Brevitas' calibration mode over QuantLSTM
-    fast = quant.quantize_model(model, {s: bits for s in quant.STAGES}, 99.99)
+    fast = quant.quantize_model(model, quant.Plan.uniform(bits))
     assert ptq_passes.supported(fast)
-    quant.set_thresholds(fast, ptq_passes.thresholds(fast, calibration, 99.99))
+    quant.set_thresholds(fast, ptq_passes.thresholds(fast, calibration, quant.Plan.uniform(bits)))
     assert quant.activation_thresholds(fast) == quant.activation_thresholds(slow)  # bit for bit, all 14 keys
 
     brevitas_gpfq = copy.deepcopy(slow)
@@ -49,7 +49,7 @@ def test_thresholds_and_gpfq_equal_brevitas_own_passes(kind, bits, monkeypatch):
 def test_final_layer_inputs_are_the_quantized_and_the_brevitas_float_inputs():
     """GPFQ's "float" input is not the FP32 model's: QuantLSTM's cell quantizers stay on."""
     model, calibration = model_with_lively_gates("discriminative"), batches(data())
-    qmodel = quant.quantize_model(model, {s: 4 for s in quant.STAGES}, 99.99)
+    qmodel = quant.quantize_model(model, quant.Plan.uniform(4))
     quant.calibrate(qmodel, calibration)
     (quantized, floating), *_ = ptq_passes.final_layer_inputs(qmodel, "classifier", calibration)
     ids, lengths = calibration[0]
@@ -64,7 +64,7 @@ def test_final_layer_inputs_are_the_quantized_and_the_brevitas_float_inputs():
 def test_a_model_with_another_brevitas_layer_falls_back_to_brevitas():
     from brevitas.nn import QuantConv1d
 
-    qmodel = quant.quantize_model(model_with_lively_gates("discriminative"), {s: 8 for s in quant.STAGES}, 99.99)
+    qmodel = quant.quantize_model(model_with_lively_gates("discriminative"), quant.Plan.uniform(8))
     assert ptq_passes.supported(qmodel)
     qmodel.extra = torch.nn.Sequential(QuantConv1d(2, 2, 1))
     assert not ptq_passes.supported(qmodel)

@@ -63,12 +63,12 @@ def test_load_draws_a_fixed_verification_sample(cell_files):
 
 def test_each_phase_alone(cell_files):
     cell = load(cell_files)
-    qmodel = quant.quantize_model(cell.model, {s: 4 for s in quant.STAGES}, 99.99)
+    qmodel = quant.quantize_model(cell.model, quant.Plan.uniform(4))
     reference = ptq.float_reference(cell, qmodel)
     assert reference["max_abs_score_difference"] < 1e-4 and reference["prediction_agreement"] == 1.0
 
     assert quant.activation_thresholds(qmodel) == {}
-    assert ptq.calibrate(cell, qmodel, 99.99) > 0
+    assert ptq.calibrate(cell, qmodel, quant.Plan.uniform(4)) > 0
     assert quant.activation_thresholds(qmodel)
 
     head = cell.family.GPFQ_LAYER
@@ -79,7 +79,7 @@ def test_each_phase_alone(cell_files):
     assert not torch.equal(quant.quantized_weights(qmodel)[head][0], nearest)  # GPFQ rounds differently
 
     artifact = cell_files / "quantized.safetensors"
-    assert ptq.export(cell, qmodel.cpu(), artifact, cell_files / "vocab.json", {"stage_bits": {}}) == artifact.stat().st_size
+    assert ptq.export(cell, qmodel.cpu(), artifact, cell_files / "vocab.json", {"scheme": "w4"}) == artifact.stat().st_size
     metrics, scores, _ = ptq.measure(cell, artifact)
     assert scores.shape == (60, K) and 0 <= metrics["accuracy"] <= 1
 
@@ -93,8 +93,8 @@ def test_each_phase_alone(cell_files):
 
 def test_export_refuses_another_vocabulary(cell_files):
     cell = load(cell_files)
-    qmodel = quant.quantize_model(cell.model, {s: 4 for s in quant.STAGES}, 99.99)
-    ptq.calibrate(cell, qmodel, 99.99)
+    qmodel = quant.quantize_model(cell.model, quant.Plan.uniform(4))
+    ptq.calibrate(cell, qmodel, quant.Plan.uniform(4))
     Tokenizer.build(["x y"], 1, 10, 20).save(cell_files / "other.json")
     with pytest.raises(ValueError, match="retrain it"):
         ptq.export(cell, qmodel, cell_files / "q.safetensors", cell_files / "other.json", {})

@@ -34,7 +34,7 @@ def test_float_reference_equals_the_fp32_model(model):
     """Quantizers off, the Brevitas graph must be the FP32 model (catches weight remapping and
     padding bugs); variable lengths make padding part of the check."""
     test = data(seed=1)
-    q = quant.quantize_model(model, {s: 4 for s in quant.STAGES}, 99.99)
+    q = quant.quantize_model(model, quant.Plan.uniform(4))
     quant.calibrate(q, batches(data()))
     _, fp32_scores = predict(model, test, 16, "cpu")
     with quant.float_reference(q) as reference:
@@ -45,7 +45,7 @@ def test_float_reference_equals_the_fp32_model(model):
 
 
 def test_float_reference_leaves_the_calibrated_model_untouched(model):
-    q = quant.quantize_model(model, {s: 6 for s in quant.STAGES}, 99.99)
+    q = quant.quantize_model(model, quant.Plan.uniform(6))
     quant.calibrate(q, batches(data()))
     before = quant.activation_thresholds(q)
     with quant.float_reference(q) as reference:
@@ -54,7 +54,7 @@ def test_float_reference_leaves_the_calibrated_model_untouched(model):
 
 
 def test_calibration_sets_every_activation_threshold_and_gpfq_changes_only_the_final_layer(model):
-    q = quant.quantize_model(model, {s: 3 for s in quant.STAGES}, 99.99)
+    q = quant.quantize_model(model, quant.Plan.uniform(3))
     assert quant.activation_thresholds(q) == {}  # Brevitas creates them at calibration
     quant.calibrate(q, batches(data()))
     calibrated = quant.activation_thresholds(q)
@@ -71,42 +71,47 @@ def test_calibration_sets_every_activation_threshold_and_gpfq_changes_only_the_f
 
 @pytest.mark.parametrize("bits", [8, 4, 3])
 def test_integer_weights_are_in_the_narrow_range(model, bits):
-    q = quant.quantize_model(model, {s: bits for s in quant.STAGES}, 99.99)
+    q = quant.quantize_model(model, quant.Plan.uniform(bits))
     for name, (ints, scale, width) in quant.quantized_weights(q).items():
-        assert width == bits and scale > 0
+        assert width == bits and (scale > 0).all()
         assert ints.abs().max() <= 2 ** (bits - 1) - 1, name
 
 
 def test_size_counts_bits_not_stored_floats(model):
     n_params = sum(p.numel() for p in model.parameters())
-    q8 = quant.quantize_model(model, {s: 8 for s in quant.STAGES}, 99.99)
-    q4 = quant.quantize_model(model, {s: 4 for s in quant.STAGES}, 99.99)
+    q8 = quant.quantize_model(model, quant.Plan.uniform(8))
+    q4 = quant.quantize_model(model, quant.Plan.uniform(4))
     quantized = sum(w.numel() for w, _, _ in quant.quantized_weights(q8).values())
     assert quant.size_bits(q8) - quant.size_bits(q4) == 4 * quantized
     assert quant.size_bits(q4) < 32 * n_params / 4
 
 
-def test_stage_isolation_keeps_one_stage_at_8_bits():
-    assert parse_method("gpfq", 3) == ("gpfq", {"embedding": 3, "lstm": 3, "head": 3})
-    assert parse_method("plain-lstm8", 3) == ("plain", {"embedding": 3, "lstm": 8, "head": 3})
-    assert parse_method("gpfq-head8", 4) == ("gpfq", {"embedding": 4, "lstm": 4, "head": 8})
+def test_stage_isolation_keeps_one_stage_at_8_bits(model):
+    assert parse_method("gpfq") == ("gpfq", None)
+    assert parse_method("plain-lstm8") == ("plain", "lstm")
     # any registered name parses (an unknown one is refused by the config check, see test_config)
-    assert parse_method("adaround", 4) == ("adaround", {"embedding": 4, "lstm": 4, "head": 4})
+    assert parse_method("adaround-head8") == ("adaround", "head")
     for malformed in ("gpfq-foo8", "gpfq-lstm4", "GPFQ", "gpfq-", ""):
         with pytest.raises(ValueError, match=f"PTQ method {malformed!r}"):
-            parse_method(malformed, 4)
+            parse_method(malformed)
+    q = quant.quantize_model(model, quant.Plan(quant.parse("w3"), 99.99, keep_8bit="lstm"))
+    bits = {name: width for name, (_, _, width) in quant.quantized_weights(q).items()}
+    assert {width for name, width in bits.items() if name.startswith("lstm.")} == {8}
+    assert {width for name, width in bits.items() if not name.startswith("lstm.")} == {3}
+    assert int(q.lstm.layers[0][0].cell.cell_state_quant.bit_width()) == 8 and int(q.lstm_input.act_quant.bit_width()) == 3
 
 
-def test_bit_widths_outside_2_to_16_are_refused(model):
-    with pytest.raises(ValueError, match="outside 2..16"):
-        quant.quantize_model(model, {"embedding": 1, "lstm": 4, "head": 4}, 99.99)
+def test_bit_widths_outside_2_to_16_are_refused():
+    for name in ("w1", "w4c17", "w4c1"):
+        with pytest.raises(ValueError, match="bit widths run 2..16"):
+            quant.parse(name)
 
 
 def save_calibrated(model, path):
     """A calibrated 4-bit model saved as a PTQ cell saves it; returns the quantized model."""
-    q = quant.quantize_model(model, {s: 4 for s in quant.STAGES}, 99.99)
+    q = quant.quantize_model(model, quant.Plan.uniform(4))
     quant.calibrate(q, batches(data()))
-    quant.save_quantized(path, q, {"kind": model.kind}, {s: 4 for s in quant.STAGES}, 99.99, "plain")
+    quant.save_quantized(path, q, {"kind": model.kind}, quant.Plan.uniform(4), "plain")
     return q
 
 
@@ -123,8 +128,8 @@ def test_corrupt_quantized_file_is_a_clear_error(model, tmp_path):
     path.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match=r"q\.pt: truncated or not a quantized model .*snakemake .*q\.pt --force$"):
         quant.load_quantized(model, path)
-    torch.save({"format": 1, "stage_bits": {s: 4 for s in quant.STAGES}, "percentile": 99.99, "state_dict": {}}, path)
-    with pytest.raises(ValueError, match=r"q\.pt: quantized model in format 1, but this code reads format 2"):
+    torch.save({"format": 1, "percentile": 99.99, "state_dict": {}}, path)
+    with pytest.raises(ValueError, match=r"q\.pt: quantized model in format 1, but this code reads format 3"):
         quant.load_quantized(model, path)
 
 

@@ -3,9 +3,10 @@
 One safetensors file (`quantized.safetensors`). Its tensors:
 
 - ``<weight>``: the integer weights packed at their bit width (uint8 bytes, see `pack`);
-- ``<weight>.scale``: float32 weight scale, one per tensor (one per gate for the LSTM);
-- ``<bias>`` and ``log_prior``: float32, unquantized;
-- ``act.<quantizer>.scale``: float32 scale of each activation quantizer.
+- ``<weight>.scale``: float32 weight scale, one per tensor (one per gate for the LSTM) or one
+  per output row;
+- ``<bias>``, ``log_prior`` and any weight a scheme keeps float: float32, unquantized;
+- ``act.<quantizer>.scale``: float32 scale of each activation quantizer (a float one is absent).
 
 Its metadata key ``lstmptq`` holds a JSON header: format and version, model kind, dimensions,
 vocabulary size and fingerprint, label names, stage bit widths, each weight's shape and bits, each
@@ -117,9 +118,23 @@ class Artifact:
     floats: dict[str, torch.Tensor]
     activations: dict[str, tuple[torch.Tensor, int, bool]]  # name -> (scale, bits, signed)
 
+    @classmethod
+    def assemble(cls, path, header: dict[str, Any], weights: dict, floats: dict, activations: dict) -> Artifact:
+        """An artifact in memory from what `write` takes (float weights as tensors, float activations as None)."""
+        return cls(path, header, *_split(weights, floats, activations))
+
     @property
     def kind(self) -> str:
         return self.header["kind"]
+
+    def weight(self, name: str) -> torch.Tensor:
+        """A weight as inference uses it: dequantized, or float where the scheme kept it so."""
+        return self.weights[name].dequantized() if name in self.weights else self.floats[name]
+
+    @property
+    def weight_names(self) -> list[str]:
+        """Every weight, quantized or float, in the order written."""
+        return [*self.weights, *(name for name in self.floats if name.endswith("weight"))]
 
 
 def before_calibration(calibrated: Artifact, fp32_weights: dict[str, torch.Tensor]) -> Artifact:
@@ -135,19 +150,28 @@ def before_calibration(calibrated: Artifact, fp32_weights: dict[str, torch.Tenso
     return Artifact(calibrated.path, calibrated.header, weights, calibrated.floats, activations)
 
 
+def _split(weights: dict, floats: dict, activations: dict) -> tuple[dict, dict, dict]:
+    """Float weights (plain tensors) moved among the floats; float activations (None) left out."""
+    floats = {**floats, **{name: w for name, w in weights.items() if isinstance(w, torch.Tensor)}}
+    weights = {name: w for name, w in weights.items() if not isinstance(w, torch.Tensor)}
+    return weights, floats, {name: a for name, a in activations.items() if a is not None}
+
+
 def write(
     path: str | Path,
     header: dict[str, Any],
-    weights: dict[str, QuantizedWeight],
+    weights: dict[str, QuantizedWeight | torch.Tensor],
     floats: dict[str, torch.Tensor],
-    activations: dict[str, tuple[torch.Tensor, int, bool]],
+    activations: dict[str, tuple[torch.Tensor, int, bool] | None],
 ) -> int:
     """Write the artifact atomically; returns its size in bytes. `header` gives kind, dims, vocab,
-    labels, stage bits and source; the weight and activation entries are added here."""
+    labels, scheme and source; the weight and activation entries are added here. A weight given
+    as a plain tensor is stored float; an activation given as None is float (absent)."""
     from safetensors.torch import save_file
 
     tensors: dict[str, torch.Tensor] = {}
     header = {"format": FORMAT, "version": VERSION, **header, "weights": {}, "activations": {}}
+    weights, floats, activations = _split(weights, floats, activations)
     for name, weight in weights.items():
         check_bits(weight.bits, name)
         tensors[name] = pack(weight.integers, weight.bits)

@@ -97,6 +97,7 @@ def check_variants(config: dict[str, Any]) -> None:
     except RegistryError as err:
         raise ConfigError(str(err)) from None
     used = [("ptq.methods", "ptq_methods", name) for name in config["ptq"]["methods"]]
+    used += [("design_space.methods", "ptq_methods", name) for name in config["design_space"]["methods"]]
     used += [(f"calibration.definitions.{n}.kind", "calibration_kinds", d["kind"]) for n, d in calibration["definitions"].items()]
     used += [(f"noise.definitions.{n}.kind", "noise_models", d["kind"]) for n, d in noise["definitions"].items()]
     used += [(f"model.dropout.{name}", "classifiers", name) for name in config["model"]["dropout"]]  # a misspelt family
@@ -110,7 +111,9 @@ def check_variants(config: dict[str, Any]) -> None:
             family(name)
         except RegistryError as err:
             raise ConfigError(f"config key `classifiers`: {err}") from None
-    for key, names, definitions in (("calibration.strategies", calibration["strategies"], calibration["definitions"]), ("noise.models", noise["models"], noise["definitions"])):
+    space = config["design_space"]
+    strategies = ("design_space.strategy", [space["strategy"]] if space["methods"] else [], calibration["definitions"])
+    for key, names, definitions in (("calibration.strategies", calibration["strategies"], calibration["definitions"]), strategies, ("noise.models", noise["models"], noise["definitions"])):
         for name in names:
             if name not in definitions:
                 section = key.split(".")[0]

@@ -38,21 +38,35 @@ SIGMOIDS = ("lstm.input_sigmoid", "lstm.forget_sigmoid", "lstm.output_sigmoid")
 
 
 class FakeQuant(nn.Module):
-    """One activation quantizer: scale (a 0-dim or broadcastable fp32 tensor) and integer range."""
+    """One activation quantizer: scale (a 0-dim or broadcastable fp32 tensor) and integer range;
+    without a scale, a float point that passes its input through (a scheme's `f`)."""
 
-    def __init__(self, scale: torch.Tensor, bits: int, signed: bool):
+    def __init__(self, scale: torch.Tensor | None = None, bits: int | None = None, signed: bool = True):
         super().__init__()
-        self.register_buffer("scale", scale.to(torch.float32))
-        self.low, self.high = activation_range(bits, signed)
+        self.bits, self.signed = bits, signed
+        self.register_buffer("scale", None if scale is None else scale.to(torch.float32))
+        self.low, self.high = activation_range(bits, signed) if bits is not None else (None, None)
+
+    @classmethod
+    def of(cls, artifact: Artifact, name: str) -> FakeQuant:
+        """The artifact's quantizer `name`, or a float point where the artifact has none."""
+        return cls(*artifact.activations[name]) if name in artifact.activations else cls()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.scale is None:
+            return x
         # x / s, not x * (1/s): Brevitas divides, and the two differ in the last bit
         return torch.round(x / self.scale).clamp_(self.low, self.high).mul_(self.scale)
 
 
 def _stacked(artifact: Artifact, names: tuple[str, ...], hidden: int) -> FakeQuant:
     """Quantizers of the same bits and signedness (one per gate) as one, its scale per gate row."""
-    specs = [artifact.activations[name] for name in names]
+    if not any(name in artifact.activations for name in names):
+        return FakeQuant()
+    try:
+        specs = [artifact.activations[name] for name in names]
+    except KeyError as err:
+        raise ArtifactError(f"{artifact.path}: {names} are quantized only in part ({err} is missing)") from err
     if len({(bits, signed) for _, bits, signed in specs}) != 1:
         raise ArtifactError(f"{artifact.path}: {names} differ in bits or signedness")
     scale = torch.stack([s.reshape(()) for s, _, _ in specs]).repeat_interleave(hidden)
@@ -64,19 +78,18 @@ class QuantizedLSTM(nn.Module):
 
     def __init__(self, artifact: Artifact):
         super().__init__()
-        w_ih, w_hh = artifact.weights["lstm.weight_ih"], artifact.weights["lstm.weight_hh"]
-        H = self.hidden = w_hh.integers.shape[1]
+        w_ih, w_hh = artifact.weight("lstm.weight_ih"), artifact.weight("lstm.weight_hh")
+        H = self.hidden = w_hh.shape[1]
         ifog = torch.cat([torch.arange(2 * H), torch.arange(3 * H, 4 * H), torch.arange(2 * H, 3 * H)])
-        self.register_buffer("weight_ih", w_ih.dequantized()[ifog])  # (4H, E)
-        self.register_buffer("weight_hh", w_hh.dequantized()[ifog])  # (4H, H)
+        self.register_buffer("weight_ih", w_ih[ifog])  # (4H, E)
+        self.register_buffer("weight_hh", w_hh[ifog])  # (4H, H)
         self.register_buffer("bias", artifact.floats["lstm.bias"][ifog])  # b_ih + b_hh, float
-        quantizer = lambda name: FakeQuant(*artifact.activations[name])  # noqa: E731
         self.accumulators = _stacked(artifact, GATE_ACCUMULATORS, self.hidden)
         self.sigmoids = _stacked(artifact, SIGMOIDS, self.hidden)
-        self.cell_tanh = quantizer("lstm.cell_tanh")
-        self.cell_state = quantizer("lstm.cell_state")
-        self.hidden_state_tanh = quantizer("lstm.hidden_state_tanh")
-        self.output = quantizer("lstm.output")
+        self.cell_tanh = FakeQuant.of(artifact, "lstm.cell_tanh")
+        self.cell_state = FakeQuant.of(artifact, "lstm.cell_state")
+        self.hidden_state_tanh = FakeQuant.of(artifact, "lstm.hidden_state_tanh")
+        self.output = FakeQuant.of(artifact, "lstm.output")
         self._graphs: dict = {}  # CUDA only: the recurrent step as a graph per batch size
 
     def use_float_weights(self, quant_lstm: nn.Module) -> None:
@@ -149,10 +162,10 @@ class QuantizedClassifier(nn.Module):
         super().__init__()
         self.header = artifact.header
         self.kind = artifact.kind
-        self.register_buffer("embedding", artifact.weights["embedding.weight"].dequantized())
-        self.lstm_input = FakeQuant(*artifact.activations["lstm_input"])
+        self.register_buffer("embedding", artifact.weight("embedding.weight"))
+        self.lstm_input = FakeQuant.of(artifact, "lstm_input")
         self.lstm = QuantizedLSTM(artifact)
-        self.head_input = FakeQuant(*artifact.activations["head_input"])
+        self.head_input = FakeQuant.of(artifact, "head_input")
 
     def encode(self, ids: torch.Tensor) -> torch.Tensor:
         if ids.numel() and int(ids.max()) >= self.embedding.size(0):
@@ -163,7 +176,7 @@ class QuantizedClassifier(nn.Module):
 class QuantizedDiscriminative(QuantizedClassifier):
     def __init__(self, artifact: Artifact):
         super().__init__(artifact)
-        self.register_buffer("weight", artifact.weights["classifier.weight"].dequantized())
+        self.register_buffer("weight", artifact.weight("classifier.weight"))
         self.register_buffer("bias", artifact.floats["classifier.bias"])
 
     @torch.no_grad()
@@ -176,8 +189,8 @@ class QuantizedDiscriminative(QuantizedClassifier):
 class QuantizedGenerative(QuantizedClassifier):
     def __init__(self, artifact: Artifact):
         super().__init__(artifact)
-        weight = artifact.weights["decoder.weight"].dequantized()  # (V, H + L)
-        labels = artifact.weights["label_embedding.weight"].dequantized()  # (K, L)
+        weight = artifact.weight("decoder.weight")  # (V, H + L)
+        labels = artifact.weight("label_embedding.weight")  # (K, L)
         hidden = self.lstm.hidden
         self.register_buffer("weight_hidden", weight[:, :hidden].contiguous())
         # per label: W_v q(v_y) + b, the part of the logits that does not depend on the document

@@ -13,10 +13,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from . import scheme as schemes
+
 NAME = "[a-z][a-z0-9_]*"  # names of datasets, classifiers, strategies, methods, noise models
 SPLITS = ("train", "valid", "test")
 STAGES = ("embedding", "lstm", "head")  # quantization stages; a method may keep one at 8 bits
-BITS = range(2, 17)  # what Brevitas, the packed artifact and the engine hold exactly
+BITS = schemes.BITS  # what Brevitas, the packed artifact and the engine hold exactly
 FP32 = "fp32"  # the unquantized models' strategy and method in paths and tables
 FP32_BITS = 32  # their bit width in tables
 
@@ -27,7 +29,7 @@ WILDCARDS = {
     "seed": "[0-9]+",
     "strategy": NAME,
     "method": f"{NAME}(-({'|'.join(STAGES)})8)?",
-    "bits": "[0-9]+",
+    "scheme": schemes.PATTERN,
     "noise": NAME,
     "eps": "[0-9.e+-]+",
 }
@@ -36,8 +38,8 @@ WILDCARDS = {
 DATA = "results/{dataset}/data"
 TOKENS = "results/{dataset}/tokens"
 FP32_MODEL = "results/{dataset}/{model}/seed{seed}/" + FP32
-PTQ_CELL = "results/{dataset}/{model}/seed{seed}/{strategy}/{method}/w{bits}"
-KS = "results/{dataset}/{model}/seed{seed}/ks/{method}/w{bits}"
+PTQ_CELL = "results/{dataset}/{model}/seed{seed}/{strategy}/{method}/{scheme}"
+KS = "results/{dataset}/{model}/seed{seed}/ks/{method}/{scheme}"
 TABLES = "results/{dataset}/tables"
 
 PATHS = {
@@ -61,6 +63,7 @@ PATHS = {
     "ptq_noise_cell": PTQ_CELL + "/noise/{noise}/eps{eps}.json",
     "fp32_table": TABLES + "/fp32_accuracy.csv",
     "ptq_table": TABLES + "/ptq_accuracy.csv",
+    "design_space_table": TABLES + "/design_space.csv",
     "ks_csv": TABLES + "/ks.csv",
     "signal_csv": TABLES + "/signal_health.csv",
     "study_parquet": TABLES + "/study.parquet",
@@ -84,7 +87,7 @@ class _Keep(dict):
         return "{" + key + "}"
 
 
-SPELT = {"seed": "seed{seed}", "bits": "w{bits}", "eps": "eps{eps}"}  # path parts that carry a prefix
+SPELT = {"seed": "seed{seed}", "eps": "eps{eps}"}  # path parts that carry a prefix
 
 
 def job_log(rule: str, *wildcards: str, ext: str = "log") -> str:
@@ -116,21 +119,42 @@ def method_name(base: str, keep_8bit: str | None = None) -> str:
     return f"{base}-{keep_8bit}8" if keep_8bit else base
 
 
-def parse_method(method: str, bits: int) -> tuple[str, dict[str, int]]:
-    """(base method, bit width per stage) of a method as spelt in a path."""
+def parse_method(method: str) -> tuple[str, str | None]:
+    """(base method, the stage it keeps at 8 bits or None) of a method as spelt in a path."""
     match = re.fullmatch(f"({NAME})(?:-({'|'.join(STAGES)})8)?", method)
     if not match:
         raise ValueError(f"PTQ method {method!r}: write a method name, optionally with -embedding8, -lstm8 or -head8")
-    stage_bits = {stage: bits for stage in STAGES}
-    if match.group(2):
-        stage_bits[match.group(2)] = 8
-    return match.group(1), stage_bits
+    return match.group(1), match.group(2)
 
 
 def ptq_methods(config: dict[str, Any]) -> list[str]:
     """Method names of the PTQ grid: each method, and each with one stage kept at 8 bits."""
     ptq = config["ptq"]
     return [*ptq["methods"], *(method_name(m, stage) for m in ptq["methods"] for stage in ptq["keep_8bit_stages"])]
+
+
+def bits_of(scheme: str) -> int:
+    """The bit width a scheme is tabled under: its weights' (FP32_BITS where they stay float)."""
+    bits = schemes.parse(scheme).weight_bits
+    return FP32_BITS if bits is None else bits
+
+
+def study_schemes(config: dict[str, Any]) -> list[str]:
+    """The study's schemes: the paper's setting at each of `ptq.bits` (w8 ... w3)."""
+    return [schemes.uniform(b) for b in config["ptq"]["bits"]]
+
+
+def design_space_schemes(config: dict[str, Any]) -> list[str]:
+    """The design-space sweep's schemes: `design_space.schemes`, then its sensitivity sweep (each
+    quantizer class alone at each low bit width, the rest at each `rest` width or float)."""
+    space = config.get("design_space") or {}
+    names = [str(s) for s in space.get("schemes", [])]
+    sweep = space.get("sensitivity") or {}
+    for bits in sweep.get("bits", []):
+        for rest in sweep.get("rest", []):
+            base = schemes.parse(schemes.uniform(rest) if rest != "float" else f"w{schemes.FLOAT}")
+            names += [base.with_class(letter, int(bits)).name for letter in sweep.get("classes", list(schemes.CLASSES))]
+    return list(dict.fromkeys(names))
 
 
 def axes(config: dict[str, Any]) -> dict[str, tuple[str, list[str]]]:
@@ -141,7 +165,7 @@ def axes(config: dict[str, Any]) -> dict[str, tuple[str, list[str]]]:
         "seed": ("seeds", [str(s) for s in config["seeds"]]),
         "strategy": ("calibration.strategies", [str(s) for s in config["calibration"]["strategies"]]),
         "method": ("ptq.methods / ptq.keep_8bit_stages", ptq_methods(config)),
-        "bits": ("ptq.bits", [str(b) for b in config["ptq"]["bits"]]),
+        "scheme": ("ptq.bits", study_schemes(config)),
         "noise": ("noise.models", [str(n) for n in config["noise"]["models"]]),
         "eps": ("noise.eps", [format_eps(e) for e in config["noise"]["eps"]]),
     }
@@ -157,6 +181,16 @@ def axis_problems(config: dict[str, Any]) -> list[str]:
         repeated = sorted({v for v in values if values.count(v) > 1})
         if repeated:
             problems.append(f"config key `{key}`: {repeated} appear more than once (as spelt in file names); list each value once")
+    space = config.get("design_space") or {}
+    for key, values in (("design_space.schemes", space.get("schemes", [])), ("design_space.methods", space.get("methods", []))):
+        repeated = sorted({str(v) for v in values if list(values).count(v) > 1})
+        if repeated:
+            problems.append(f"config key `{key}`: {repeated} appear more than once; list each value once")
+    for name in space.get("schemes", []):
+        try:
+            schemes.parse(str(name))
+        except schemes.SchemeError as err:
+            problems.append(f"config key `design_space.schemes`: {err}")
     if FP32 in axes(config)["strategy"][1] or FP32 in config["ptq"]["methods"]:
         problems.append(f"`{FP32}` names the unquantized models' cells; call the calibration strategy or PTQ method something else")
     return problems
@@ -173,3 +207,22 @@ def cells(config: dict[str, Any], kind: str, **fixed: Any) -> list[str]:
     for combination in itertools.product(*values.values()):
         out.append(path(kind, **fixed, **dict(zip(values, combination))))
     return list(dict.fromkeys(out))
+
+
+def design_space_cells(config: dict[str, Any], kind: str, **fixed: Any) -> list[str]:
+    """Every path of a PTQ-cell file kind over the design-space sweep: its schemes x its methods
+    x its calibration strategy, for each classifier and seed (e.g. the design-space table's inputs)."""
+    import itertools
+
+    space = config.get("design_space") or {}
+    if not space.get("methods") or not design_space_schemes(config):
+        return []
+    values = {
+        "model": axes(config)["model"][1],
+        "seed": axes(config)["seed"][1],
+        "strategy": [str(space["strategy"])],
+        "method": [str(m) for m in space["methods"]],
+        "scheme": design_space_schemes(config),
+    }
+    values = {k: v for k, v in values.items() if k not in fixed}
+    return [path(kind, **fixed, **dict(zip(values, combination))) for combination in itertools.product(*values.values())]

@@ -84,8 +84,8 @@ def artifact_weights(artifact) -> dict[str, np.ndarray]:
     """`lstm_weights` of a quantized model, from its artifact (artifact.Artifact): each layer's
     weights dequantized, the LSTM's input-to-hidden then hidden-to-hidden matrices."""
     layers: dict[str, list[torch.Tensor]] = {}
-    for name, weight in artifact.weights.items():
-        layers.setdefault(name.split(".")[0], []).append(weight.dequantized().flatten())
+    for name in artifact.weight_names:
+        layers.setdefault(name.split(".")[0], []).append(artifact.weight(name).flatten())
     return {layer: torch.cat(parts).numpy() for layer, parts in layers.items()}
 
 

@@ -63,20 +63,97 @@ class RunningPercentile(nn.Module):
         self.observe(x)
         return x
 
+    def threshold(self, bits: int, signed: bool) -> torch.Tensor | None:
+        return self.mean
+
+
+class PooledMax(RunningPercentile):
+    """Statistic `m`: max |x| over every value of the pass (not a mean of per-call values)."""
+
+    def __init__(self):
+        super().__init__(100.0)
+        self.max: torch.Tensor | None = None
+
+    def observe(self, x: torch.Tensor) -> None:
+        top = x.detach().abs().max().to(torch.float32)
+        self.max = top if self.max is None else torch.maximum(self.max, top)
+
+    def threshold(self, bits: int, signed: bool) -> torch.Tensor | None:
+        return None if self.max is None else self.max.clamp_min(1e-10).reshape(())
+
+
+class PooledMSE(PooledMax):
+    """Statistic `e`: the threshold that minimises the mean squared quantization error over the
+    values of the pass, for the quantizer's own bits and signedness.
+
+    It keeps a systematic sample of at most `capacity` values (every k-th value of each call; when
+    full, every other value is dropped and k doubles), so memory stays bounded on any dataset and
+    the result is deterministic; the max is exact. The search: `candidates` thresholds evenly
+    over (0, max], then as many again between the best one's neighbours."""
+
+    def __init__(self, capacity: int = 2**20, candidates: int = 64):
+        super().__init__()
+        self.capacity, self.candidates = capacity, candidates
+        self.stride, self.parts, self.kept = 1, [], 0
+
+    def observe(self, x: torch.Tensor) -> None:
+        super().observe(x)
+        sample = x.detach().reshape(-1)[:: self.stride].to(torch.float32)
+        self.parts.append(sample)
+        self.kept += sample.numel()
+        if self.kept > self.capacity:
+            kept = torch.cat(self.parts)[::2]
+            self.parts, self.kept, self.stride = [kept], kept.numel(), self.stride * 2
+
+    def threshold(self, bits: int, signed: bool) -> torch.Tensor | None:
+        from .artifact import activation_range
+
+        if self.max is None:
+            return None
+        values = torch.cat(self.parts)
+        low, high = activation_range(bits, signed)
+        levels = float(max(-low, high))  # threshold / scale, as Brevitas defines the threshold
+
+        def errors(thresholds: torch.Tensor) -> torch.Tensor:
+            out = []
+            for t in thresholds:
+                scale = t / levels
+                out.append(((torch.round(values / scale).clamp(low, high) * scale - values) ** 2).mean())
+            return torch.stack(out)
+
+        top = float(self.max.clamp_min(1e-10))
+        coarse = torch.linspace(top / self.candidates, top, self.candidates)
+        best = int(errors(coarse).argmin())
+        fine = torch.linspace(float(coarse[max(best - 1, 0)]) if best else top / self.candidates**2, float(coarse[min(best + 1, len(coarse) - 1)]), self.candidates)
+        candidates = torch.cat([coarse, fine])
+        return candidates[int(errors(candidates).argmin())].to(torch.float32).reshape(())
+
+
+class Fixed(PooledMax):
+    """Statistic `k`: the analytic threshold 1 of a sigmoid ([0, 1]) or tanh ([-1, 1]) output."""
+
+    def threshold(self, bits: int, signed: bool) -> torch.Tensor | None:
+        return torch.ones((), dtype=torch.float32)
+
+
+def observer(statistic: str, percentile: float) -> RunningPercentile:
+    """The observing quantizer of a scale statistic (scheme.STATISTICS)."""
+    return {"p": lambda: RunningPercentile(percentile), "m": PooledMax, "e": PooledMSE, "k": Fixed}[statistic]()
+
 
 class ObservingLSTM(nn.Module):
     """A float LSTM (one layer, batch_first, zero initial state) that observes every QuantLSTM
     cell quantizer as Brevitas' calibration mode does: per timestep, per gate
     (x W_ih^T + h W_hh^T) + b, in Brevitas' operand and addition order."""
 
-    def __init__(self, quant_lstm: nn.Module, percentile: float):
+    def __init__(self, quant_lstm: nn.Module, observers: dict[str, RunningPercentile]):
         super().__init__()
         layer = quant_lstm.layers[0][0]
         gates = [getattr(layer, f"{gate}_gate_params") for gate in GATES]
         self.weight_ih = [g.input_weight.weight.detach() for g in gates]
         self.weight_hh = [g.hidden_weight.weight.detach() for g in gates]
         self.bias = [g.bias.detach() for g in gates]
-        self.observers = nn.ModuleDict({name: RunningPercentile(percentile) for name in CELL_QUANTIZERS})
+        self.observers = nn.ModuleDict(observers)  # one per CELL_QUANTIZERS
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
         seen = self.observers
@@ -143,7 +220,7 @@ def _float_layer(module: nn.Module, quantized: bool) -> nn.Module | None:
     QuantEmbedding, _, QuantLinear, _ = _brevitas_types()
     if not isinstance(module, (QuantEmbedding, QuantLinear)):
         return None
-    weight = (module.quant_weight().value if quantized else module.weight).detach()
+    weight = (_quantized_value(module) if quantized else module.weight).detach()
     if isinstance(module, QuantEmbedding):
         return nn.Embedding.from_pretrained(weight, freeze=True, padding_idx=module.padding_idx)
     plain = nn.Linear(module.in_features, module.out_features, bias=module.bias is not None)
@@ -151,22 +228,35 @@ def _float_layer(module: nn.Module, quantized: bool) -> nn.Module | None:
     return plain
 
 
+def _quantized_value(module: nn.Module) -> torch.Tensor:
+    """A Brevitas layer's weight as its forward uses it (a float layer's is its plain weight)."""
+    weight = module.quant_weight()
+    return getattr(weight, "value", weight)
+
+
 @torch.no_grad()
-def thresholds(qmodel: nn.Module, batches, percentile: float) -> dict[str, torch.Tensor]:
-    """The activation thresholds (Brevitas state_dict keys) that `quant.calibrate(qmodel, batches)`
-    would store. Runs the model's `calibration_pass` where it has one (the quantizer calls of
+def thresholds(qmodel: nn.Module, batches, plan) -> dict[str, torch.Tensor]:
+    """The activation thresholds (Brevitas state_dict keys) of `qmodel`'s quantizers, each by its
+    scheme statistic (quant.Plan): for `p`, exactly what `quant.calibrate(qmodel, batches)` would
+    store. Runs the model's `calibration_pass` where it has one (the quantizer calls of
     `class_scores` without the output layer), else `class_scores`."""
+    from .quant import activation_spec
+
     _, QuantIdentity, _, QuantLSTM = _brevitas_types()
-    observers: dict[str, RunningPercentile] = {}
+    observers: dict[str, tuple[RunningPercentile, object]] = {}  # state_dict prefix -> (observer, Brevitas proxy)
+
+    def watch(key: str, name: str, proxy) -> RunningPercentile:
+        watcher = observer(plan.setting(name).statistic, plan.percentile)
+        observers[key] = (watcher, proxy)
+        return watcher
 
     def replace(name, module):
         if isinstance(module, QuantIdentity):
-            observers[f"{name}.act_quant"] = RunningPercentile(percentile)
-            return observers[f"{name}.act_quant"]
+            return watch(f"{name}.act_quant", name, module.act_quant)
         if isinstance(module, QuantLSTM):
-            lstm = ObservingLSTM(module, percentile)
-            observers.update({f"{name}.{LSTM_CELL}.{q}_quant": o for q, o in lstm.observers.items()})
-            observers[f"{name}.layers.0.0.io_quant"] = lstm.observers["output"]  # one module, two keys
+            cell = module.layers[0][0].cell
+            lstm = ObservingLSTM(module, {q: watch(f"{name}.{LSTM_CELL}.{q}_quant", f"{name}.{q}", getattr(cell, f"{q}_quant")) for q in CELL_QUANTIZERS})
+            observers[f"{name}.layers.0.0.io_quant"] = observers[f"{name}.{LSTM_CELL}.output_quant"]  # one module, two keys
             return lstm
         return _float_layer(module, quantized=False)
 
@@ -174,7 +264,13 @@ def thresholds(qmodel: nn.Module, batches, percentile: float) -> dict[str, torch
     run = getattr(plain, "calibration_pass", plain.class_scores)
     for ids, lengths in batches:
         run(ids, lengths)
-    return {key + THRESHOLD_KEY: o.mean for key, o in observers.items() if o.mean is not None}
+    out = {}
+    for key, (watcher, proxy) in observers.items():
+        spec = activation_spec(proxy)
+        value = None if spec is None else watcher.threshold(*spec)
+        if value is not None:  # float quantizers, and ones never called, keep no threshold
+            out[key + THRESHOLD_KEY] = value
+    return out
 
 
 def _engine_lstm(quant_lstm: nn.Module, float_weights: bool) -> nn.Module:
@@ -183,7 +279,7 @@ def _engine_lstm(quant_lstm: nn.Module, float_weights: bool) -> nn.Module:
     from .quant import lstm_tensors
 
     weights, floats, activations = lstm_tensors(quant_lstm, "lstm")
-    lstm = QuantizedLSTM(Artifact(None, {}, weights, floats, activations))
+    lstm = QuantizedLSTM(Artifact.assemble(None, {}, weights, floats, activations))
     if float_weights:
         lstm.use_float_weights(quant_lstm)
     return lstm
@@ -203,7 +299,7 @@ def final_layer_inputs(qmodel: nn.Module, layer_name: str, batches) -> list[tupl
             if name == layer_name:
                 return Capture()
             if isinstance(module, QuantIdentity):
-                return FakeQuant(*activation_of(module.act_quant)) if quantized else nn.Identity()
+                return FakeQuant(*(activation_of(module.act_quant) or ())) if quantized else nn.Identity()  # () -> a float point
             if isinstance(module, QuantLSTM):
                 return _EngineLSTM(_engine_lstm(module, float_weights=not quantized))
             return _float_layer(module, quantized)

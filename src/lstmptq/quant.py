@@ -2,14 +2,17 @@
 
 The FP32 models expose their layers and identity quantization points (`lstm_input`,
 `head_input`); a family's `quantize` swaps each for its Brevitas counterpart with the helpers
-here, so the quantized model runs the FP32 model's own forward. Symmetric per-tensor quantizers
-throughout:
+here, so the quantized model runs the FP32 model's own forward. A `Plan` (a scheme from
+lstmptq.scheme, the percentile, a stage kept at 8 bits) gives each quantizer, by its artifact
+name, its setting. Symmetric quantizers throughout:
 
-- weights: max-|W| scale, narrow range (b bits -> integers in +-(2^(b-1) - 1));
-- activations: scale from the `percentile`-th percentile of |x| seen during calibration
-  (signed, or unsigned for sigmoid outputs).
+- weights: max-|W| scale, narrow range (b bits -> integers in +-(2^(b-1) - 1)), one scale per
+  tensor (per gate for the LSTM: Brevitas shares it between W_ih and W_hh) or per output row;
+- activations: one scale per tensor, its threshold set by calibration (ptq_passes.thresholds:
+  the scheme's statistic), signed, or unsigned for sigmoid outputs;
+- a float setting leaves that quantizer out (Brevitas' `None`).
 
-Stages, each with its own bit width (stage isolation keeps one at 8 bits):
+Stages (a method may keep one at 8 bits, scheme.stage_of):
 - ``embedding``: token (and label) embedding weights and the LSTM input activation;
 - ``lstm``: LSTM weights, gate accumulators, sigmoid/tanh outputs, cell state, hidden state;
 - ``head``: the final layer's input activation and weights.
@@ -27,12 +30,14 @@ import contextlib
 import copy
 import logging
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
-from .grid import STAGES
+from .scheme import Scheme, Setting, class_of, parse, stage_of
+from .scheme import uniform as uniform_scheme
 
 if TYPE_CHECKING:
     from .artifact import QuantizedWeight
@@ -40,49 +45,86 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _quantizers(bits: int, percentile: float):
-    from brevitas.quant import Int8ActPerTensorFloat, Int8WeightPerTensorFloat, Uint8ActPerTensorFloat
+@dataclass(frozen=True)
+class Plan:
+    """What to build: a scheme (lstmptq.scheme), the percentile of its `p` statistic, and a stage
+    kept at 8 bits (a `-<stage>8` method, or None)."""
 
-    weight = Int8WeightPerTensorFloat.let(bit_width=bits)
-    signed = Int8ActPerTensorFloat.let(bit_width=bits, high_percentile_q=percentile)
-    unsigned = Uint8ActPerTensorFloat.let(bit_width=bits, high_percentile_q=percentile)
-    return weight, signed, unsigned
+    scheme: Scheme
+    percentile: float
+    keep_8bit: str | None = None
+
+    @classmethod
+    def uniform(cls, bits: int, percentile: float = 99.99) -> Plan:
+        """The paper's setting: everything at `bits`."""
+        return cls(parse(uniform_scheme(bits)), percentile)
+
+    def setting(self, quantizer: str) -> Setting:
+        """The setting of a quantizer named as in the artifact (`lstm.cell_state`, `classifier.weight`)."""
+        setting = self.scheme.settings[class_of(quantizer)]
+        return replace(setting, bits=8) if stage_of(quantizer) == self.keep_8bit else setting
+
+    def describe(self) -> dict[str, Any]:
+        return {"scheme": self.scheme.name, "percentile": self.percentile, "keep_8bit": self.keep_8bit}
 
 
-def quant_embedding(embedding: nn.Embedding, bits: int, percentile: float) -> nn.Module:
+def weight_quantizer(setting: Setting, per_row_allowed: bool = True):
+    """Brevitas weight quantizer of a setting: max-|W| scale, narrow range, per tensor or per
+    output row; None (float) for a float setting."""
+    from brevitas.quant import Int8WeightPerChannelFloat, Int8WeightPerTensorFloat
+
+    if not setting.quantized:
+        return None
+    base = Int8WeightPerChannelFloat if setting.per_row and per_row_allowed else Int8WeightPerTensorFloat
+    return base.let(bit_width=setting.bits)
+
+
+def activation_quantizer(setting: Setting, percentile: float, signed: bool = True):
+    """Brevitas activation quantizer of a setting (its threshold set by calibration); None for float."""
+    from brevitas.quant import Int8ActPerTensorFloat, Uint8ActPerTensorFloat
+
+    if not setting.quantized:
+        return None
+    return (Int8ActPerTensorFloat if signed else Uint8ActPerTensorFloat).let(bit_width=setting.bits, high_percentile_q=percentile)
+
+
+def quant_embedding(embedding: nn.Embedding, plan: Plan, name: str) -> nn.Module:
+    """An embedding quantized as `name` says (per tensor always: a row is a token, not a channel)."""
     from brevitas.nn import QuantEmbedding
 
-    weight, _, _ = _quantizers(bits, percentile)
-    quantized = QuantEmbedding(embedding.num_embeddings, embedding.embedding_dim, padding_idx=embedding.padding_idx, weight_quant=weight)
+    quantizer = weight_quantizer(plan.setting(name), per_row_allowed=False)
+    quantized = QuantEmbedding(embedding.num_embeddings, embedding.embedding_dim, padding_idx=embedding.padding_idx, weight_quant=quantizer)
     quantized.weight.data.copy_(embedding.weight.data)
     return quantized
 
 
-def quant_activation(bits: int, percentile: float) -> nn.Module:
+def quant_activation(plan: Plan, name: str) -> nn.Module:
     from brevitas.nn import QuantIdentity
 
-    _, signed, _ = _quantizers(bits, percentile)
-    return QuantIdentity(act_quant=signed)
+    return QuantIdentity(act_quant=activation_quantizer(plan.setting(name), plan.percentile))
 
 
-def quant_lstm(lstm: nn.LSTM, bits: int, percentile: float) -> nn.Module:
+def quant_lstm(lstm: nn.LSTM, plan: Plan, name: str = "lstm") -> nn.Module:
     import brevitas.config
     from brevitas.nn import QuantLSTM
 
     if lstm.num_layers != 1 or lstm.bidirectional or not lstm.batch_first:
         raise ValueError("only single-layer, unidirectional, batch_first LSTMs are supported")
-    weight, signed, unsigned = _quantizers(bits, percentile)
+
+    def act(quantizer: str, signed: bool = True):
+        return activation_quantizer(plan.setting(f"{name}.{quantizer}"), plan.percentile, signed)
+
     quantized = QuantLSTM(
         lstm.input_size,
         lstm.hidden_size,
         batch_first=True,
-        weight_quant=weight,
+        weight_quant=weight_quantizer(plan.setting(f"{name}.weight")),
         bias_quant=None,  # float biases, summed b_ih + b_hh (as Brevitas loads them)
-        io_quant=signed,
-        gate_acc_quant=signed,
-        sigmoid_quant=unsigned,
-        tanh_quant=signed,
-        cell_state_quant=signed,
+        io_quant=act("output"),
+        gate_acc_quant=act("input_acc"),
+        sigmoid_quant=act("input_sigmoid", signed=False),
+        tanh_quant=act("cell_tanh"),
+        cell_state_quant=act("cell_state"),
     )
     previous = brevitas.config.IGNORE_MISSING_KEYS
     brevitas.config.IGNORE_MISSING_KEYS = True  # the loader remaps nn.LSTM's keys per gate
@@ -94,37 +136,29 @@ def quant_lstm(lstm: nn.LSTM, bits: int, percentile: float) -> nn.Module:
     return quantized
 
 
-def quant_linear(linear: nn.Linear, bits: int, percentile: float) -> nn.Module:
+def quant_linear(linear: nn.Linear, plan: Plan, name: str) -> nn.Module:
     from brevitas.nn import QuantLinear
 
-    weight, _, _ = _quantizers(bits, percentile)
-    quantized = QuantLinear(linear.in_features, linear.out_features, bias=True, weight_quant=weight, bias_quant=None)
+    quantized = QuantLinear(linear.in_features, linear.out_features, bias=True, weight_quant=weight_quantizer(plan.setting(name)), bias_quant=None)
     quantized.load_state_dict(linear.state_dict())
     return quantized
 
 
-def quantize_model(model: nn.Module, stage_bits: dict[str, int], percentile: float) -> nn.Module:
-    """A quantized copy of `model` (its family's `quantize`); `stage_bits` gives each stage's bit width."""
-    from .grid import BITS
+def quantize_model(model: nn.Module, plan: Plan) -> nn.Module:
+    """A quantized copy of `model` (its family's `quantize`), as `plan` says."""
     from .registry import family
 
-    missing = set(STAGES) - set(stage_bits)
-    if missing:
-        raise ValueError(f"no bit width for stage(s) {sorted(missing)}")
-    for stage, bits in stage_bits.items():
-        if int(bits) not in BITS:
-            raise ValueError(f"bit width {bits} for stage {stage!r} is outside {BITS.start}..{BITS.stop - 1}")
-    return family(model.kind).quantize(model, {s: int(b) for s, b in stage_bits.items()}, percentile)
+    return family(model.kind).quantize(model, plan)
 
 
-def quantize_lstm_body(model: nn.Module, stage_bits: dict[str, int], percentile: float) -> nn.Module:
+def quantize_lstm_body(model: nn.Module, plan: Plan) -> nn.Module:
     """A copy of an LSTM classifier with its shared part quantized (embedding, LSTM input, LSTM,
     head input); the family swaps its own head."""
     q = copy.deepcopy(model).cpu().eval()
-    q.embedding = quant_embedding(model.embedding, stage_bits["embedding"], percentile)
-    q.lstm_input = quant_activation(stage_bits["embedding"], percentile)
-    q.lstm = quant_lstm(model.lstm, stage_bits["lstm"], percentile)
-    q.head_input = quant_activation(stage_bits["head"], percentile)
+    q.embedding = quant_embedding(model.embedding, plan, "embedding.weight")
+    q.lstm_input = quant_activation(plan, "lstm_input")
+    q.lstm = quant_lstm(model.lstm, plan)
+    q.head_input = quant_activation(plan, "head_input")
     return q
 
 
@@ -204,13 +238,15 @@ def float_reference(model: nn.Module) -> Iterator[nn.Module]:
 # what the quantized model is made of
 
 
-def quantized_weights(model: nn.Module) -> dict[str, tuple[torch.Tensor, float, int]]:
-    """Integer weights, scale and bit width of every weight-quantized layer, by module name."""
+def quantized_weights(model: nn.Module) -> dict[str, tuple[torch.Tensor, torch.Tensor, int]]:
+    """Integer weights, scale(s) and bit width of every weight-quantized layer, by module name
+    (layers whose weights stay float are left out)."""
     out = {}
     for name, module in model.named_modules():
         if callable(getattr(module, "quant_weight", None)) and isinstance(getattr(module, "weight", None), nn.Parameter):
             qw = module.quant_weight()
-            out[name] = (qw.int().detach(), float(qw.scale.detach()), int(qw.bit_width))
+            if hasattr(qw, "scale"):  # a float layer's quant_weight is its plain weight
+                out[name] = (qw.int().detach(), qw.scale.detach().reshape(-1), int(qw.bit_width))
     return out
 
 
@@ -223,11 +259,14 @@ def activation_thresholds(model: nn.Module) -> dict[str, float]:
 
 
 def size_bits(model: nn.Module) -> int:
-    """Model size as deployed: b bits per quantized weight plus an fp32 scale per tensor, fp32 for
-    everything else that inference reads (biases, activation scales, the generative prior)."""
+    """Model size as deployed: b bits per quantized weight plus an fp32 scale per tensor (per row),
+    counted once where layers share one; fp32 for everything else that inference reads (float
+    weights, biases, activation thresholds, the generative prior)."""
     weights = quantized_weights(model)
     quantized_keys = {f"{name}.weight" for name in weights}
-    bits = sum(w.numel() * b + 32 for w, _, b in weights.values())
+    bits = sum(w.numel() * b for w, _, b in weights.values())
+    shared = {id(m.weight_quant): len(weights[n][1]) for n, m in model.named_modules() if n in weights}  # W_ih, W_hh share a gate's scales
+    bits += 32 * sum(shared.values())
     for key, value in model.state_dict().items():
         if key not in quantized_keys and not key.endswith("weight_orig") and value.is_floating_point():
             bits += 32 * value.numel()
@@ -243,26 +282,39 @@ CELL_QUANTIZERS = (
 )  # fmt: skip
 
 
-def weight_of(module) -> QuantizedWeight:
-    """A weight-quantized layer's integers, scale and bit width, from Brevitas' own accessors."""
+def weight_of(module) -> QuantizedWeight | torch.Tensor:
+    """A weight-quantized layer's integers, scale(s) and bit width, from Brevitas' own accessors;
+    a float layer's weight as it is."""
     from .artifact import QuantizedWeight
 
     qw = module.quant_weight()
-    return QuantizedWeight(qw.int().detach().to(torch.int32), qw.scale.detach().reshape(1), int(qw.bit_width))
+    if not hasattr(qw, "scale"):
+        return module.weight.detach()
+    return QuantizedWeight(qw.int().detach().to(torch.int32), qw.scale.detach().reshape(-1), int(qw.bit_width))
 
 
-def activation_of(proxy) -> tuple[torch.Tensor, int, bool]:
-    """An activation quantizer's scale, bit width and signedness."""
-    return proxy.scale().detach(), int(proxy.bit_width()), bool(proxy.is_signed)
+def activation_spec(proxy) -> tuple[int, bool] | None:
+    """An activation quantizer's bit width and signedness; None for a float one."""
+    if not proxy.is_quant_enabled:
+        return None
+    return int(proxy.bit_width()), bool(proxy.is_signed)
+
+
+def activation_of(proxy) -> tuple[torch.Tensor, int, bool] | None:
+    """An activation quantizer's scale, bit width and signedness; None for a float one."""
+    spec = activation_spec(proxy)
+    return None if spec is None else (proxy.scale().detach(), *spec)
 
 
 def lstm_tensors(quant_lstm: nn.Module, name: str) -> tuple[dict, dict, dict]:
     """A QuantLSTM's (weights, floats, activations) as the artifact stores them, under `name`:
-    per-gate integer weights stacked in nn.LSTM's gate order, the summed float bias, and every
-    cell quantizer (`<name>.<quantizer>`)."""
+    per-gate integer weights (or float ones) stacked in nn.LSTM's gate order, the summed float
+    bias, and every cell quantizer (`<name>.<quantizer>`, None where float)."""
     from .artifact import QuantizedWeight
 
-    def stacked(parts: list[QuantizedWeight]) -> QuantizedWeight:
+    def stacked(parts: list) -> QuantizedWeight | torch.Tensor:
+        if all(isinstance(p, torch.Tensor) for p in parts):  # float weights
+            return torch.cat(parts)
         if len({p.bits for p in parts}) != 1:
             raise ValueError("LSTM gates quantized at different bit widths")
         return QuantizedWeight(torch.cat([p.integers for p in parts]), torch.cat([p.scale for p in parts]), parts[0].bits)
@@ -294,14 +346,14 @@ def export_lstm_artifact(model: nn.Module, path, header: dict, head: str, weight
     return write(path, {"kind": model.kind, **header}, all_weights, all_floats, activations)
 
 
-QUANTIZED_FORMAT = 2  # 2: with a SHA-256 over settings and state
+QUANTIZED_FORMAT = 3  # 2: with a SHA-256 over settings and state; 3: a scheme instead of stage bits
 
 
-def save_quantized(path, qmodel: nn.Module, fp32_meta: dict, stage_bits: dict[str, int], percentile: float, method: str) -> None:
-    """A PTQ cell's calibrated Brevitas state (quantized.pt, for KS), with a checksum; `qmodel` on the CPU."""
+def save_quantized(path, qmodel: nn.Module, fp32_meta: dict, plan: Plan, method: str) -> None:
+    """A PTQ cell's calibrated Brevitas state (quantized.pt), with a checksum; `qmodel` on the CPU."""
     from .io import save_torch
 
-    settings = {"fp32_meta": fp32_meta, "stage_bits": stage_bits, "percentile": percentile, "method": method}
+    settings = {"fp32_meta": fp32_meta, "plan": plan.describe(), "method": method}
     save_torch(path, {"format": QUANTIZED_FORMAT, **settings, "state_dict": qmodel.state_dict()})
 
 
@@ -311,7 +363,8 @@ def load_quantized(model: nn.Module, path) -> tuple[nn.Module, dict]:
 
     payload = load_torch(path, QUANTIZED_FORMAT, "quantized model")
     try:
-        qmodel = quantize_model(model, payload["stage_bits"], payload["percentile"])
+        plan = payload["plan"]
+        qmodel = quantize_model(model, Plan(parse(plan["scheme"]), plan["percentile"], plan["keep_8bit"]))
         qmodel.load_state_dict(payload["state_dict"])
     except (KeyError, ValueError, RuntimeError) as err:  # intact, but not for this FP32 model or this code
         raise ResultFileError(path, f"does not fit this {model.kind} model ({err})") from err

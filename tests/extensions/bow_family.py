@@ -47,15 +47,15 @@ def build(vocab_size, num_classes, settings, train_labels=None):
     return MeanOfEmbeddings(vocab_size, num_classes, settings["embedding_dim"], settings.get("dropout", 0.0))
 
 
-def quantize(model, stage_bits, percentile):
+def quantize(model, plan):
     import copy
 
     from lstmptq.quant import quant_activation, quant_embedding, quant_linear
 
     q = copy.deepcopy(model).cpu().eval()
-    q.embedding = quant_embedding(model.embedding, stage_bits["embedding"], percentile)
-    q.head_input = quant_activation(stage_bits["head"], percentile)
-    q.classifier = quant_linear(model.classifier, stage_bits["head"], percentile)
+    q.embedding = quant_embedding(model.embedding, plan, "embedding.weight")
+    q.head_input = quant_activation(plan, "head_input")
+    q.classifier = quant_linear(model.classifier, plan, "classifier.weight")
     return q.eval()
 
 
@@ -75,10 +75,10 @@ class Engine(nn.Module):
 
         super().__init__()
         self.header, self.kind = artifact.header, artifact.kind
-        self.register_buffer("embedding", artifact.weights["embedding.weight"].dequantized())
-        self.register_buffer("weight", artifact.weights["classifier.weight"].dequantized())
+        self.register_buffer("embedding", artifact.weight("embedding.weight"))
+        self.register_buffer("weight", artifact.weight("classifier.weight"))
         self.register_buffer("bias", artifact.floats["classifier.bias"])
-        self.head_input = FakeQuant(*artifact.activations["head_input"])
+        self.head_input = FakeQuant.of(artifact, "head_input")
 
     def embed(self, ids):
         return F.embedding(ids, self.embedding)

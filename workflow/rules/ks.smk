@@ -1,5 +1,5 @@
 rule ks_statistics:
-    """KS statistics of weights and activations for one classifier x seed x method x bit width."""
+    """KS statistics of weights and activations for one classifier x seed x method x quantization scheme."""
     input:
         checkpoint=path("model"),
         test=path("tokens", split="test"),
@@ -18,8 +18,8 @@ rule ks_statistics:
     conda:
         ENV
     log:
-        job_log("ks_statistics", "dataset", "model", "seed", "method", "bits"),
+        job_log("ks_statistics", "dataset", "model", "seed", "method", "scheme"),
     benchmark:
-        job_log("ks_statistics", "dataset", "model", "seed", "method", "bits", ext="tsv")
+        job_log("ks_statistics", "dataset", "model", "seed", "method", "scheme", ext="tsv")
     script:
         "../scripts/ks_statistics.py"

@@ -71,8 +71,8 @@ rule evaluate_ptq:
     conda:
         ENV
     log:
-        job_log("evaluate_ptq", "dataset", "model", "seed", "strategy", "method", "bits", "noise"),
+        job_log("evaluate_ptq", "dataset", "model", "seed", "strategy", "method", "scheme", "noise"),
     benchmark:
-        job_log("evaluate_ptq", "dataset", "model", "seed", "strategy", "method", "bits", "noise", ext="tsv")
+        job_log("evaluate_ptq", "dataset", "model", "seed", "strategy", "method", "scheme", "noise", ext="tsv")
     script:
         "../scripts/evaluate_noise.py"

@@ -1,5 +1,5 @@
 rule ptq:
-    """One PTQ cell: dataset x classifier x seed x calibration strategy x method x bit width."""
+    """One PTQ cell: dataset x classifier x seed x calibration strategy x method x quantization scheme."""
     input:
         checkpoint=path("model"),
         fp32_metrics=path("fp32_metrics"),
@@ -24,8 +24,8 @@ rule ptq:
     conda:
         ENV
     log:
-        job_log("ptq", "dataset", "model", "seed", "strategy", "method", "bits"),
+        job_log("ptq", "dataset", "model", "seed", "strategy", "method", "scheme"),
     benchmark:
-        job_log("ptq", "dataset", "model", "seed", "strategy", "method", "bits", ext="tsv")
+        job_log("ptq", "dataset", "model", "seed", "strategy", "method", "scheme", ext="tsv")
     script:
         "../scripts/ptq.py"

@@ -1,6 +1,6 @@
 # Both noise-curve rules: FP32 curves score the checkpoint, PTQ curves the quantized artifact
 # (with the family's plain-PyTorch engine: no brevitas import).
-from lstmptq.grid import curve_eps
+from lstmptq.grid import bits_of, curve_eps
 from lstmptq.runtime import run_step
 from lstmptq.stages.noise import evaluate_curve
 
@@ -18,7 +18,7 @@ run_step(
     checkpoint=snakemake.input.get("checkpoint"),
     artifact=artifact,
     vocab_file=snakemake.input.get("vocab"),
-    **({"strategy": w.strategy, "method": w.method, "bits": int(w.bits)} if artifact else {}),
+    **({"strategy": w.strategy, "method": w.method, "bits": bits_of(w.scheme)} if artifact else {}),
     fp32_cells=list(snakemake.input.fp32_cells) if artifact else None,
     batch_size=snakemake.params.batch_size,
     threads=snakemake.threads,

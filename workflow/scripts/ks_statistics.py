@@ -1,3 +1,4 @@
+from lstmptq.grid import bits_of
 from lstmptq.runtime import run_step
 from lstmptq.stages.ks import ks_statistics
 
@@ -10,7 +11,7 @@ run_step(
     artifact_files=dict(zip(snakemake.params.strategies, snakemake.input.artifacts)),
     out_table=snakemake.output.table,
     out_signal=snakemake.output.signal,
-    bits=int(snakemake.wildcards.bits),
+    bits=bits_of(snakemake.wildcards.scheme),
     method=snakemake.wildcards.method,
     probe_size=snakemake.params.probe_size,
     batch_size=snakemake.params.batch_size,

@@ -14,7 +14,7 @@ run_step(
     quantized_file=snakemake.output.quantized,
     artifact_file=snakemake.output.artifact,
     metrics_file=snakemake.output.metrics,
-    bits=int(snakemake.wildcards.bits),
+    scheme=snakemake.wildcards.scheme,
     method=snakemake.wildcards.method,
     percentile=snakemake.params.percentile,
     batch_size=snakemake.params.batch_size,

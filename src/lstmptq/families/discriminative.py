@@ -12,11 +12,11 @@ def build(vocab_size: int, num_classes: int, settings: dict, train_labels=None):
     return DiscriminativeLSTM(vocab_size, num_classes, settings["embedding_dim"], settings["hidden_dim"], settings.get("dropout", 0.0))
 
 
-def quantize(model, stage_bits: dict[str, int], percentile: float):
+def quantize(model, plan):
     from ..quant import quant_linear, quantize_lstm_body
 
-    q = quantize_lstm_body(model, stage_bits, percentile)
-    q.classifier = quant_linear(model.classifier, stage_bits["head"], percentile)
+    q = quantize_lstm_body(model, plan)
+    q.classifier = quant_linear(model.classifier, plan, "classifier.weight")
     return q.eval()
 
 

@@ -18,12 +18,12 @@ def build(vocab_size: int, num_classes: int, settings: dict, train_labels=None):
     )
 
 
-def quantize(model, stage_bits: dict[str, int], percentile: float):
+def quantize(model, plan):
     from ..quant import quant_embedding, quant_linear, quantize_lstm_body
 
-    q = quantize_lstm_body(model, stage_bits, percentile)
-    q.label_embedding = quant_embedding(model.label_embedding, stage_bits["embedding"], percentile)
-    q.decoder = quant_linear(model.decoder, stage_bits["head"], percentile)
+    q = quantize_lstm_body(model, plan)
+    q.label_embedding = quant_embedding(model.label_embedding, plan, "label_embedding.weight")
+    q.decoder = quant_linear(model.decoder, plan, "decoder.weight")
     q.per_label_decoder = True  # Brevitas' reference: one decoder call per label
     return q.eval()
 

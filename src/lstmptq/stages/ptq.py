@@ -82,15 +82,18 @@ def load(checkpoint, fp32_metrics_file, train_tokens, test_tokens, calibration_f
     return Cell(model, meta, family(meta["kind"]), read_json(fp32_metrics_file), subset, batches, test, batch_size, device, sample)
 
 
-def calibrate(cell: Cell, qmodel, percentile: float) -> float:
+def calibrate(cell: Cell, qmodel, plan) -> float:
     """Phase `calibrate`: activation thresholds from the calibration batches; returns seconds.
-    A fast float pass computes what Brevitas' calibration would (ptq_passes.thresholds), where
-    the model's layers allow; else Brevitas calibrates itself."""
+    A fast float pass computes them by each quantizer's statistic (ptq_passes.thresholds; for
+    the percentile, what Brevitas' calibration would), where the model's layers allow; else
+    Brevitas calibrates itself, which knows the percentile statistic only."""
     from .. import ptq_passes, quant
 
     start = time.perf_counter()
     if ptq_passes.supported(qmodel):
-        quant.set_thresholds(qmodel, ptq_passes.thresholds(qmodel, cell.batches, percentile))
+        quant.set_thresholds(qmodel, ptq_passes.thresholds(qmodel, cell.batches, plan))
+    elif any(setting.statistic != "p" for setting in plan.scheme.settings.values()):
+        raise ValueError(f"scheme {plan.scheme.name}: the {cell.meta['kind']} model has layers the float statistics pass does not handle; use the percentile statistic")
     else:
         quant.calibrate(qmodel, cell.batches)
     return time.perf_counter() - start
@@ -180,7 +183,7 @@ def quantize_cell(
     quantized_file: str | Path,
     artifact_file: str | Path,
     metrics_file: str | Path,
-    bits: int,
+    scheme: str,
     method: str,
     percentile: float,
     batch_size: int,
@@ -191,42 +194,46 @@ def quantize_cell(
     """One PTQ cell -> quantized.pt (Brevitas' state, for KS), quantized.safetensors (the artifact
     the noise cells run) and metrics.json."""
     from .. import quant
-    from ..grid import parse_method
+    from ..grid import bits_of, parse_method
     from ..runtime import resolve_device, set_threads
+    from ..scheme import parse
 
-    base_method, stage_bits = parse_method(method, bits)
+    base_method, keep_8bit = parse_method(method)
+    plan = quant.Plan(parse(scheme), percentile, keep_8bit)
     set_threads(threads)
     torch_device = resolve_device(device)
     cell = load(checkpoint, fp32_metrics_file, train_tokens, test_tokens, calibration_file, batch_size, torch_device, verify_size)
-    log.info("%s, %d bits %s, %s: calibrating on %d documents (%s)", cell.meta["kind"], bits, stage_bits, method, cell.subset["size"], cell.subset["strategy"])
+    log.info("%s, scheme %s (%s), %s: calibrating on %d documents (%s)", cell.meta["kind"], scheme, plan.scheme.describe(), method, cell.subset["size"], cell.subset["strategy"])
     if cell.flags:
         log.warning("this cell is flagged %s (see the FP32 and calibration logs for why)", cell.flags)
 
-    qmodel = quant.quantize_model(cell.model, stage_bits, percentile).to(torch_device)
+    qmodel = quant.quantize_model(cell.model, plan).to(torch_device)
     reference = float_reference(cell, qmodel)
-    calibration_seconds = calibrate(cell, qmodel, percentile)
+    calibration_seconds = calibrate(cell, qmodel, plan)
     method_seconds = apply_method(cell, qmodel, base_method)
     qmodel.cpu()
 
     fp32_bits = 32 * sum(v.numel() for v in cell.model.state_dict().values() if v.is_floating_point())
     quant_bits = quant.size_bits(qmodel)
     run = provenance(device=str(torch_device), threads=threads, seed=cell.meta["seed"])
-    quantization = {"method": method, "base_method": base_method, "strategy": cell.subset["strategy"], "percentile": percentile, "calibration_size": len(cell.subset["indices"])}
-    header = {"label_names": cell.meta["label_names"], "stage_bits": stage_bits, "fp32_meta": cell.meta, "quantization": quantization, "provenance": run}
+    quantization = {"method": method, "base_method": base_method, "strategy": cell.subset["strategy"], **plan.describe(), "calibration_size": len(cell.subset["indices"])}
+    header = {"label_names": cell.meta["label_names"], "scheme": scheme, "fp32_meta": cell.meta, "quantization": quantization, "provenance": run}
     with atomic_path(artifact_file) as artifact:
         artifact_bytes = export(cell, qmodel, artifact, vocab_file, header)
         result, scores, test_seconds = measure(cell, artifact)
         qmodel.to(torch_device)
         engine_check = verify(cell, qmodel, scores)
         qmodel.cpu()
-    quant.save_quantized(quantized_file, qmodel, cell.meta, stage_bits, percentile, method)
+    quant.save_quantized(quantized_file, qmodel, cell.meta, plan, method)
     metrics = {
         "dataset_split": "test",
         **result,
         "fp32_accuracy": cell.fp32["accuracy"],
         "accuracy_drop": cell.fp32["accuracy"] - result["accuracy"],
-        "bits": bits,
-        "stage_bits": stage_bits,
+        "bits": bits_of(scheme),
+        "scheme": scheme,
+        "classes": plan.scheme.describe(),
+        "keep_8bit": keep_8bit,
         "method": method,
         "base_method": base_method,
         "strategy": cell.subset["strategy"],
@@ -243,7 +250,7 @@ def quantize_cell(
         "verify_seconds": engine_check["seconds"],
         "float_reference": reference,
         "activation_thresholds": quant.activation_thresholds(qmodel),
-        "weight_scales": {name: scale for name, (_, scale, _) in quant.quantized_weights(qmodel).items()},
+        "weight_scales": {name: scale.tolist() if scale.numel() > 1 else float(scale) for name, (_, scale, _) in quant.quantized_weights(qmodel).items()},
         "artifact_bytes": artifact_bytes,
         "engine_check": engine_check,
         "config": cell.meta,

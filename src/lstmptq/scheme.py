@@ -1,0 +1,191 @@
+"""Quantization schemes: which bit width, scale statistic and granularity each quantizer class
+gets, named compactly enough to be a path part and a table value. Stdlib only (the grid and the
+config checks read it before the DAG is built).
+
+A scheme name is a sequence of class tokens ``<class><bits>[<modifiers>]``:
+
+- classes: ``w`` weights (every layer), ``a`` layer inputs (the LSTM input and the final layer's
+  input; also the default of the four below), ``h`` the hidden state h_t (it feeds the next step
+  and the final layer), ``g`` gate accumulators, ``s`` sigmoid and tanh outputs, ``c`` cell state;
+- bits: 2..16, or ``f`` for float (that quantizer is off);
+- modifiers: ``r`` per-output-row weight scales (``w`` only; one per gate row for the LSTM, per
+  output row for linear layers; embeddings stay per tensor); a scale statistic for activations:
+  ``p`` percentile (Brevitas' running mean of per-call percentiles, the paper's; the default),
+  ``m`` max |x| and ``e`` MSE-optimal scale, both over every value of the float statistics pass,
+  ``k`` fixed analytic scale for ``s`` (sigmoid [0, 1], tanh [-1, 1]).
+
+``w`` comes first and is required; ``a`` defaults to w's bits (statistic ``p``); ``h g s c``
+default to ``a``. So ``w4`` is the paper's setting (everything at 4 bits), ``w3a8`` keeps 8-bit
+activations, ``w4c16`` a 16-bit cell state, ``w4s4k`` fixed sigmoid/tanh scales, ``wfc3`` only the
+cell state quantized (the rest float), ``w8a3h8g8s8c8`` only the layer inputs at 3 bits. Each scheme has exactly one spelling (`parse` names the canonical one),
+so a cell has one path.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+BITS = range(2, 17)  # what Brevitas, the packed artifact and the engine hold exactly
+CLASSES = {
+    "w": "weights",
+    "a": "layer inputs",
+    "h": "hidden state",
+    "g": "gate accumulators",
+    "s": "sigmoid/tanh outputs",
+    "c": "cell state",
+}
+ACTIVATION_DEFAULTED = ("h", "g", "s", "c")  # classes that default to `a`
+STATISTICS = {"p": "percentile", "m": "max", "e": "mse", "k": "fixed"}
+PER_ROW = "r"
+FLOAT = "f"
+TOKEN = re.compile(r"([whgsca])([0-9]+|f)([rpmek]*)")
+PATTERN = r"w(?:[0-9]+|f)[a-z0-9]*"  # the path wildcard's pattern; `parse` checks the rest
+
+
+class SchemeError(ValueError):
+    """A scheme name that does not parse; the message says how to write it."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One quantizer class: bits (None: float), scale statistic, per-row weight scales."""
+
+    bits: int | None
+    statistic: str = "p"
+    per_row: bool = False
+
+    @property
+    def quantized(self) -> bool:
+        return self.bits is not None
+
+    def spelt(self, letter: str) -> str:
+        bits = FLOAT if self.bits is None else str(self.bits)
+        modifiers = (PER_ROW if self.per_row else "") + ("" if letter == "w" or self.statistic == "p" else self.statistic)
+        return f"{letter}{bits}{modifiers}"
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """A parsed scheme: one Setting per class (all six present)."""
+
+    settings: dict[str, Setting]
+
+    @property
+    def name(self) -> str:
+        """The canonical spelling: `w` always; `a` when it differs from the weights' bits or
+        statistic; each other class when it differs from `a`."""
+        w, a = self.settings["w"], self.settings["a"]
+        parts = [w.spelt("w")]
+        if a != Setting(w.bits):
+            parts.append(a.spelt("a"))
+        parts += [self.settings[c].spelt(c) for c in ACTIVATION_DEFAULTED if self.settings[c] != a]
+        return "".join(parts)
+
+    @property
+    def weight_bits(self) -> int | None:
+        return self.settings["w"].bits
+
+    @property
+    def uniform(self) -> bool:
+        """The paper's setting: everything quantized at one bit width, default statistics."""
+        return self.name == f"w{self.weight_bits}" and self.weight_bits is not None
+
+    def with_class(self, letter: str, bits: int | None) -> Scheme:
+        """The same scheme with one class at `bits` (for sensitivity sweeps)."""
+        return Scheme({**self.settings, letter: replace(self.settings[letter], bits=bits)})
+
+    def describe(self) -> dict[str, str]:
+        """Per class, e.g. {"weights": "4", "cell state": "16", "sigmoid/tanh outputs": "4 fixed"}: for tables."""
+        out = {}
+        for letter, setting in self.settings.items():
+            text = "float" if setting.bits is None else str(setting.bits)
+            if setting.per_row:
+                text += " per-row"
+            if letter != "w" and setting.statistic != "p" and setting.bits is not None:
+                text += f" {STATISTICS[setting.statistic]}"
+            out[CLASSES[letter]] = text
+        return out
+
+
+def uniform(bits: int) -> str:
+    """The paper's scheme at `bits`: `w4`."""
+    return f"w{bits}"
+
+
+def parse(name: str) -> Scheme:
+    """The Scheme of a name; raises SchemeError with the fix for a name that does not parse, uses
+    a modifier where it means nothing, or is not the canonical spelling."""
+    how = "write e.g. w4, w3a8, w4c16, w4r or w4s4k (class letters w a h g s c, bits 2..16 or f; lstmptq/scheme.py)"
+    position, tokens = 0, []
+    while position < len(name):
+        match = TOKEN.match(name, position)
+        if not match:
+            raise SchemeError(f"quantization scheme {name!r}: cannot read {name[position:]!r}; {how}")
+        tokens.append(match.groups())
+        position = match.end()
+    letters = [letter for letter, _, _ in tokens]
+    if not letters or letters[0] != "w":
+        raise SchemeError(f"quantization scheme {name!r}: start with the weights' bits (w<bits>); {how}")
+    if len(set(letters)) != len(letters):
+        raise SchemeError(f"quantization scheme {name!r}: a class appears twice; {how}")
+    given: dict[str, Setting] = {}
+    for letter, bits_text, modifiers in tokens:
+        given[letter] = _setting(name, letter, bits_text, modifiers)
+    w = given["w"]
+    a = given.get("a", Setting(w.bits))
+    settings = {"w": w, "a": a, **{c: given.get(c, a) for c in ACTIVATION_DEFAULTED}}
+    for letter, setting in settings.items():
+        if setting.statistic == "k" and letter != "s" and setting.bits is not None:
+            raise SchemeError(f"quantization scheme {name!r}: the fixed scale `k` is for sigmoid/tanh outputs (s) only; {how}")
+    scheme = Scheme(settings)
+    if scheme.name != name:
+        raise SchemeError(f"quantization scheme {name!r}: write it as {scheme.name!r} (each scheme has one spelling, so each cell has one path)")
+    return scheme
+
+
+def _setting(name: str, letter: str, bits_text: str, modifiers: str) -> Setting:
+    bits = None if bits_text == FLOAT else int(bits_text)
+    if bits is not None and bits not in BITS:
+        raise SchemeError(f"quantization scheme {name!r}: {letter}{bits_text}: bit widths run {BITS.start}..{BITS.stop - 1} (or f for float)")
+    per_row = PER_ROW in modifiers
+    statistics = [m for m in modifiers if m in STATISTICS]
+    if per_row and letter != "w":
+        raise SchemeError(f"quantization scheme {name!r}: per-row scales (r) are for weights (w) only")
+    if statistics and letter == "w":
+        raise SchemeError(f"quantization scheme {name!r}: weights take a max-|W| scale; statistics (p m e k) are for activations")
+    if len(statistics) > 1 or len(modifiers) != len(set(modifiers)) or (modifiers and modifiers != (PER_ROW if per_row else "") + "".join(statistics)):
+        raise SchemeError(f"quantization scheme {name!r}: {letter}{bits_text}{modifiers}: give at most r, then one statistic (p m e k)")
+    if bits is None and (per_row or statistics):
+        raise SchemeError(f"quantization scheme {name!r}: {letter}f is float; a float class takes no modifiers")
+    return Setting(bits, statistics[0] if statistics else "p", per_row)
+
+
+# ---- which class each quantizer of a model belongs to ---------------------------------------
+
+ACTIVATION_CLASS = {
+    "lstm.output": "h",
+    "lstm.input_acc": "g", "lstm.forget_acc": "g", "lstm.cell_acc": "g", "lstm.output_acc": "g",
+    "lstm.input_sigmoid": "s", "lstm.forget_sigmoid": "s", "lstm.output_sigmoid": "s",
+    "lstm.cell_tanh": "s", "lstm.hidden_state_tanh": "s",
+    "lstm.cell_state": "c",
+}  # fmt: skip  # any other activation quantizer (lstm_input, head_input, a family's own) is `a`
+
+
+def class_of(quantizer: str) -> str:
+    """The class letter of a quantizer named as in the artifact: `*.weight` -> w, the LSTM's
+    cell quantizers by role, any other activation -> a."""
+    if quantizer.endswith("weight"):
+        return "w"
+    return ACTIVATION_CLASS.get(quantizer, "a")
+
+
+EMBEDDING_STAGE = ("embedding.weight", "label_embedding.weight", "lstm_input")
+
+
+def stage_of(quantizer: str) -> str:
+    """The stage (grid.STAGES) a quantizer belongs to, for methods that keep one stage at 8 bits:
+    the LSTM's own, the embeddings and the LSTM input, everything else (the final layer's)."""
+    if quantizer.startswith("lstm."):
+        return "lstm"
+    return "embedding" if quantizer in EMBEDDING_STAGE else "head"
