@@ -93,6 +93,66 @@ def test_engine_reproduces_brevitas(trained, bits, tmp_path, vocab):
     assert 8 * (size - header_bytes) == pytest.approx(quant.size_bits(q), rel=0.05)
 
 
+SCHEMES = ["w3a8", "w4c16", "w4r", "w4s4k", "w4a4m", "w4a4e", "w4h8e", "wfc3", "w8a3h8g8s8c8", "w3g8s8c8", "wf"]
+
+
+def export_scheme(model, scheme, path, vocab):
+    """A cell's phases on a small model: the scheme's statistics pass, GPFQ, export."""
+    from lstmptq import ptq_passes
+
+    plan = quant.Plan(quant.parse(scheme), 99.99)
+    q = quant.quantize_model(model, plan)
+    quant.set_thresholds(q, ptq_passes.thresholds(q, batches(documents(128, seed=1)), plan))
+    quant.apply_gpfq(q, family(model.kind), batches(documents(128, seed=1)))
+    meta = {"kind": model.kind, "seed": 0, "label_names": ["a", "b", "c"], "vocab_size": V, "num_classes": K, "model": HP}
+    header = {"vocab": {"size": V, "sha256": Tokenizer.load(vocab).sha256()}, "label_names": meta["label_names"], "fp32_meta": meta}
+    return q, family(model.kind).export(q, path, header)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_engine_reproduces_brevitas_for_every_scheme(trained, scheme, tmp_path, vocab):
+    """Mixed bit widths, float classes, per-row scales and every statistic: the same tolerances
+    as the paper's setting (bit-identical discriminative scores)."""
+    q, size = export_scheme(trained, scheme, tmp_path / "model.safetensors", vocab)
+    test = documents(300, seed=2)
+    _, reference = predict(q, test, 64, "cpu")
+    _, scores = predict(engine.load(tmp_path / "model.safetensors", kind=trained.kind, vocab_file=vocab), test, 64, "cpu")
+    check = engine.agreement(reference, scores)
+    assert check["within_tolerance"] and check["unexplained_disagreements"] == 0, check
+    if trained.kind == "discriminative":
+        assert check["max_abs_score_difference"] == 0
+    header_bytes = 8 + struct.unpack("<Q", (tmp_path / "model.safetensors").read_bytes()[:8])[0]
+    assert 8 * (size - header_bytes) == pytest.approx(quant.size_bits(q), rel=0.05)
+    _, fp32 = predict(trained, test, 64, "cpu")
+    assert (np.abs(fp32 - scores).max() > 1e-3) == (scheme != "wf")  # all-float is the FP32 model
+
+
+def test_scheme_options_reach_the_artifact(trained, tmp_path, vocab):
+    H = HP["hidden_dim"]
+    export_scheme(trained, "w4r", tmp_path / "r.safetensors", vocab)
+    per_row = artifact.read(tmp_path / "r.safetensors")
+    head = f"{family(trained.kind).GPFQ_LAYER}.weight"
+    assert per_row.weights["lstm.weight_ih"].scale.shape == (4 * H,) and per_row.weights["embedding.weight"].scale.shape == (1,)
+    assert per_row.weights[head].scale.shape == (per_row.weights[head].integers.shape[0],)
+    # one scale per gate row, shared by W_ih and W_hh: the row's joint max is the largest integer
+    joint = torch.cat([per_row.weights["lstm.weight_ih"].integers, per_row.weights["lstm.weight_hh"].integers], 1)
+    assert (joint.abs().amax(1) == 7).all()
+
+    export_scheme(trained, "w4s4k", tmp_path / "k.safetensors", vocab)
+    fixed = artifact.read(tmp_path / "k.safetensors").activations
+    assert float(fixed["lstm.input_sigmoid"][0]) == pytest.approx(1 / 15) and float(fixed["lstm.cell_tanh"][0]) == pytest.approx(1 / 8)
+    assert float(fixed["lstm.hidden_state_tanh"][0]) == pytest.approx(1 / 8) and float(fixed["lstm.cell_state"][0]) != pytest.approx(1 / 8)
+
+    export_scheme(trained, "wfc3", tmp_path / "f.safetensors", vocab)
+    only_cell = artifact.read(tmp_path / "f.safetensors")
+    assert only_cell.weights == {} and list(only_cell.activations) == ["lstm.cell_state"] and only_cell.activations["lstm.cell_state"][1] == 3
+    assert torch.equal(only_cell.weight("lstm.weight_hh"), trained.lstm.weight_hh_l0.detach())
+
+    export_scheme(trained, "w4h8e", tmp_path / "h.safetensors", vocab)
+    hidden = artifact.read(tmp_path / "h.safetensors").activations
+    assert hidden["lstm.output"][1] == 8 and hidden["head_input"][1] == 4 and hidden["lstm.cell_state"][1] == 4
+
+
 def test_artifact_holds_brevitas_integers_at_their_bit_width(trained, tmp_path, vocab):
     q, _ = export(trained, 3, tmp_path / "m.safetensors", vocab, gpfq=False)
     read = artifact.read(tmp_path / "m.safetensors")

@@ -201,6 +201,9 @@ def apply_gpfq(model: nn.Module, family, batches) -> None:
 
     from . import ptq_passes
 
+    if not getattr(model, family.GPFQ_LAYER).weight_quant.is_quant_enabled:
+        log.info("GPFQ: the final layer's weights stay float in this scheme; nothing to round")
+        return
     if ptq_passes.supported(model):
         target = ptq_passes.Replay(getattr(model, family.GPFQ_LAYER))
         calls = ptq_passes.final_layer_inputs(model, family.GPFQ_LAYER, batches)
@@ -259,14 +262,13 @@ def activation_thresholds(model: nn.Module) -> dict[str, float]:
 
 
 def size_bits(model: nn.Module) -> int:
-    """Model size as deployed: b bits per quantized weight plus an fp32 scale per tensor (per row),
-    counted once where layers share one; fp32 for everything else that inference reads (float
-    weights, biases, activation thresholds, the generative prior)."""
+    """Model size as deployed: b bits per quantized weight plus an fp32 scale per tensor (per row;
+    a gate's scales are counted with W_ih and with W_hh, as the artifact stores them); fp32 for
+    everything else that inference reads (float weights, biases, activation thresholds, the
+    generative prior)."""
     weights = quantized_weights(model)
     quantized_keys = {f"{name}.weight" for name in weights}
-    bits = sum(w.numel() * b for w, _, b in weights.values())
-    shared = {id(m.weight_quant): len(weights[n][1]) for n, m in model.named_modules() if n in weights}  # W_ih, W_hh share a gate's scales
-    bits += 32 * sum(shared.values())
+    bits = sum(w.numel() * b + 32 * scale.numel() for w, scale, b in weights.values())  # as the artifact stores them
     for key, value in model.state_dict().items():
         if key not in quantized_keys and not key.endswith("weight_orig") and value.is_floating_point():
             bits += 32 * value.numel()

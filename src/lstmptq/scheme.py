@@ -175,7 +175,7 @@ ACTIVATION_CLASS = {
 def class_of(quantizer: str) -> str:
     """The class letter of a quantizer named as in the artifact: `*.weight` -> w, the LSTM's
     cell quantizers by role, any other activation -> a."""
-    if quantizer.endswith("weight"):
+    if quantizer.rsplit(".", 1)[-1].startswith("weight"):  # weight, weight_ih, weight_hh
         return "w"
     return ACTIVATION_CLASS.get(quantizer, "a")
 
