@@ -96,24 +96,24 @@ def test_engine_reproduces_brevitas(trained, bits, tmp_path, vocab):
 SCHEMES = ["w3a8", "w4c16", "w4r", "w4s4k", "w4a4m", "w4a4e", "w4h8e", "wfc3", "w8a3h8g8s8c8", "w3g8s8c8", "wf"]
 
 
-def export_scheme(model, scheme, path, vocab):
-    """A cell's phases on a small model: the scheme's statistics pass, GPFQ, export."""
+def export_scheme(model, scheme, path, vocab, method="gpfq"):
+    """A cell's phases on a small model: the scheme's statistics pass, the PTQ method, export."""
     from lstmptq import ptq_passes
 
     plan = quant.Plan(quant.parse(scheme), 99.99)
     q = quant.quantize_model(model, plan)
     quant.set_thresholds(q, ptq_passes.thresholds(q, batches(documents(128, seed=1)), plan))
-    quant.apply_gpfq(q, family(model.kind), batches(documents(128, seed=1)))
+    getattr(quant, f"apply_{method}")(q, family(model.kind), batches(documents(128, seed=1)))
     meta = {"kind": model.kind, "seed": 0, "label_names": ["a", "b", "c"], "vocab_size": V, "num_classes": K, "model": HP}
     header = {"vocab": {"size": V, "sha256": Tokenizer.load(vocab).sha256()}, "label_names": meta["label_names"], "fp32_meta": meta}
     return q, family(model.kind).export(q, path, header)
 
 
-@pytest.mark.parametrize("scheme", SCHEMES)
-def test_engine_reproduces_brevitas_for_every_scheme(trained, scheme, tmp_path, vocab):
-    """Mixed bit widths, float classes, per-row scales and every statistic: the same tolerances
-    as the paper's setting (bit-identical discriminative scores)."""
-    q, size = export_scheme(trained, scheme, tmp_path / "model.safetensors", vocab)
+@pytest.mark.parametrize("scheme, method", [*((s, "gpfq") for s in SCHEMES), ("w3", "gpfq_lstm"), ("w4r", "gpfq_lstm")])
+def test_engine_reproduces_brevitas_for_every_scheme(trained, scheme, method, tmp_path, vocab):
+    """Mixed bit widths, float classes, per-row scales, every statistic, GPFQ on the LSTM: the
+    same tolerances as the paper's setting (bit-identical discriminative scores)."""
+    q, size = export_scheme(trained, scheme, tmp_path / "model.safetensors", vocab, method)
     test = documents(300, seed=2)
     _, reference = predict(q, test, 64, "cpu")
     _, scores = predict(engine.load(tmp_path / "model.safetensors", kind=trained.kind, vocab_file=vocab), test, 64, "cpu")

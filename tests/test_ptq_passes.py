@@ -68,3 +68,46 @@ def test_a_model_with_another_brevitas_layer_falls_back_to_brevitas():
     assert ptq_passes.supported(qmodel)
     qmodel.extra = torch.nn.Sequential(QuantConv1d(2, 2, 1))
     assert not ptq_passes.supported(qmodel)
+
+
+@pytest.mark.parametrize("kind", ["discriminative", "generative"])
+def test_lstm_gate_inputs_are_the_fp32_and_the_quantized_trajectories(kind):
+    """H and G against inputs built independently: the FP32 model's nn.LSTM, and Brevitas'
+    QuantLSTM run on its quantized input (real positions only, h_{-1} = 0)."""
+    model = model_with_lively_gates(kind)
+    plan = quant.Plan.uniform(4)
+    q = quant.quantize_model(model, plan)
+    calibration = batches(data())
+    quant.set_thresholds(q, ptq_passes.thresholds(q, calibration, plan))
+    statistics = ptq_passes.lstm_gate_inputs(q, calibration, HP["embedding_dim"] + HP["hidden_dim"])
+    drop = 1 if kind == "generative" else 0  # it reads ids[:, :-1]
+    X, Xq = [], []
+    with torch.no_grad():
+        for ids, lengths in calibration:
+            ids = ids[:, : ids.size(1) - drop]
+            mask = torch.arange(ids.size(1))[None, :] < (lengths - drop)[:, None]
+            for rows, lstm_input, lstm in ((X, model.embedding(ids), model.lstm), (Xq, q.lstm_input(q.embedding(ids)), q.lstm)):
+                x = lstm_input.value if hasattr(lstm_input, "value") else lstm_input
+                h = lstm(x)[0]
+                h = h.value if hasattr(h, "value") else h
+                previous = torch.cat([torch.zeros_like(h[:, :1]), h[:, :-1]], 1)
+                rows.append(torch.cat([x, previous], 2)[mask])
+    X, Xq = torch.cat(X).double(), torch.cat(Xq).double()
+    assert statistics.samples == len(X)
+    assert torch.allclose(statistics.H, Xq.T @ Xq, rtol=1e-5, atol=1e-5) and torch.allclose(statistics.G, Xq.T @ X, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(Xq, X, atol=1e-3)  # the two trajectories differ
+
+
+@pytest.mark.parametrize("scheme", ["w3", "w3r"])
+def test_gpfq_lstm_rounds_the_lstm_weights_and_keeps_every_scale(scheme):
+    model = model_with_lively_gates("discriminative")
+    plan = quant.Plan(quant.parse(scheme), 99.99)
+    q = quant.quantize_model(model, plan)
+    calibration = batches(data())
+    quant.set_thresholds(q, ptq_passes.thresholds(q, calibration, plan))
+    before = {k: (w.clone(), s.clone()) for k, (w, s, _) in quant.quantized_weights(q).items()}
+    quant.apply_gpfq_lstm(q, family("discriminative"), calibration)
+    after = quant.quantized_weights(q)
+    changed = {k for k in before if not torch.equal(before[k][0], after[k][0])}
+    assert {k.split(".")[0] for k in changed} == {"lstm", "classifier"} and any(k.startswith("lstm.") for k in changed)
+    assert all(torch.equal(before[k][1], after[k][1]) for k in before if k.startswith("lstm."))  # the scales did not move

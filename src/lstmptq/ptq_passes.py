@@ -395,3 +395,66 @@ def incremental_gpfq():
                 weight[0, :, t] = ratio[t] * weight[0, :, t] + correction - error
 
     return IncrementalGPFQ
+
+
+class _RecordingLSTM(nn.Module):
+    """Stands in for the LSTM: runs `lstm` on its input, keeps the gate inputs [x_t ; h_{t-1}] of
+    every real position, and stops the forward (nothing after the LSTM is needed)."""
+
+    def __init__(self, lstm: nn.Module, lengths: torch.Tensor, total: int):
+        super().__init__()
+        self.lstm, self.lengths, self.total = lstm, lengths, total
+
+    def forward(self, x: torch.Tensor):
+        hidden = self.lstm(x)
+        previous = torch.cat([hidden.new_zeros(hidden.size(0), 1, hidden.size(2)), hidden[:, :-1]], 1)  # h_{-1} = 0
+        real = self.lengths - (self.total - x.size(1))  # the generative LSTM reads one position fewer
+        mask = torch.arange(x.size(1))[None, :] < real[:, None]
+        self.inputs = torch.cat([x, previous], 2)[mask]
+        raise Stop
+
+
+@torch.no_grad()
+def lstm_gate_inputs(qmodel: nn.Module, batches, columns: int):
+    """The LSTM gates' inputs [x_t ; h_{t-1}] over the calibration batches, in the FP32 model
+    (float weights, no quantizer) and in the quantized model as it stands (its LSTM run by the
+    engine), as Gram statistics for recurrent_gpfq. Each quantized sample follows the quantized
+    model's own trajectory: h~_{t-1} comes from the quantized LSTM, as at inference."""
+    from .artifact import Artifact
+    from .engine import FakeQuant, QuantizedLSTM
+    from .quant import activation_of, lstm_tensors
+    from .recurrent_gpfq import GramStatistics
+
+    _, QuantIdentity, _, QuantLSTM = _brevitas_types()
+    _, floats, _ = lstm_tensors(qmodel.lstm, "lstm")
+    layer = qmodel.lstm.layers[0][0]
+    gates = [getattr(layer, f"{gate}_gate_params") for gate in GATES]
+    float_weights = {
+        "lstm.weight_ih": torch.cat([g.input_weight.weight.detach() for g in gates]),
+        "lstm.weight_hh": torch.cat([g.hidden_weight.weight.detach() for g in gates]),
+    }
+    lstms = {
+        "float": QuantizedLSTM(Artifact.assemble(None, {}, float_weights, floats, {})),
+        "quantized": _engine_lstm(qmodel.lstm, float_weights=False),
+    }
+    statistics = GramStatistics(columns)
+    for ids, lengths in batches:
+        captured = {}
+        for mode, lstm in lstms.items():
+
+            def replace(name, module, mode=mode, lstm=lstm):
+                if isinstance(module, QuantLSTM):
+                    return _RecordingLSTM(lstm, lengths, ids.size(1))
+                if isinstance(module, QuantIdentity):
+                    return FakeQuant(*(activation_of(module.act_quant) or ())) if mode == "quantized" else nn.Identity()
+                return _float_layer(module, quantized=mode == "quantized")
+
+            plain = _swapped(qmodel, replace)
+            try:
+                plain.class_scores(ids, lengths)
+            except Stop:
+                captured[mode] = plain.lstm.inputs
+            else:
+                raise RuntimeError("the forward pass never reached the LSTM")
+        statistics.add(captured["float"], captured["quantized"])
+    return statistics

@@ -222,6 +222,44 @@ def apply_gpfq(model: nn.Module, family, batches) -> None:
     model.eval()
 
 
+@torch.no_grad()
+def apply_gpfq_lstm(model: nn.Module, family, batches) -> None:
+    """PTQ method `gpfq_lstm`: GPFQ on the LSTM's own weights, then on the final layer (`gpfq`).
+
+    Per gate row, [W_ih | W_hh] is one row of a (4H, E + H) matrix whose inputs are [x_t ; h_{t-1}]
+    (recurrent_gpfq; docs/recurrent-gpfq.md): float inputs from the FP32 model, quantized ones
+    from the quantized model with its nearest-rounded LSTM (ptq_passes.lstm_gate_inputs). The
+    scales stay those of nearest rounding: the entry that sets each scale (the max |w| of a
+    gate, or of a row with per-row scales) is pinned to its rounding, so the max-|W| scale
+    Brevitas re-derives from the new weights is unchanged (checked below)."""
+    from . import ptq_passes, recurrent_gpfq
+
+    layer = model.lstm.layers[0][0]
+    gates = [getattr(layer, f"{gate}_gate_params") for gate in GATES]
+    if not gates[0].input_weight.weight_quant.is_quant_enabled:
+        log.info("GPFQ on the LSTM: its weights stay float in this scheme; nothing to round")
+    else:
+        inputs = gates[0].input_weight.weight.shape[1]
+        weight = torch.cat([torch.cat([g.input_weight.weight, g.hidden_weight.weight], 1) for g in gates]).detach()
+        quantized = [g.input_weight.quant_weight() for g in gates]
+        bits = int(quantized[0].bit_width)
+        rows = weight.shape[0] // len(gates)
+        scale = torch.cat([q.scale.detach().reshape(-1).expand(rows) if q.scale.numel() == 1 else q.scale.detach().reshape(-1) for q in quantized])
+        groups = weight.abs().reshape(len(gates), -1) if quantized[0].scale.numel() == 1 else weight.abs()  # what each scale is the max of
+        pinned = torch.zeros_like(groups, dtype=torch.bool).scatter_(1, groups.argmax(1, keepdim=True), True).reshape(weight.shape)
+        statistics = ptq_passes.lstm_gate_inputs(model, batches, weight.shape[1])
+        integers = recurrent_gpfq.gpfq(weight, statistics.H, statistics.G, scale, bits, pinned)
+        values = (integers.to(torch.float32) * scale[:, None].to(torch.float32)).split(rows)
+        for gate, value in zip(gates, values):
+            gate.input_weight.weight.data.copy_(value[:, :inputs])
+            gate.hidden_weight.weight.data.copy_(value[:, inputs:])
+        got = torch.cat([torch.cat([g.input_weight.quant_weight().int(), g.hidden_weight.quant_weight().int()], 1) for g in gates]).to(torch.int32)
+        if not torch.equal(got, integers):
+            raise RuntimeError("GPFQ on the LSTM: Brevitas re-derives other integers from the rounded weights (a scale moved)")
+        log.info("GPFQ on the LSTM: %d of %d weights rounded otherwise than to nearest, from %d gate inputs", int((integers != recurrent_gpfq.nearest(weight, scale, bits)).sum()), integers.numel(), statistics.samples)
+    apply_gpfq(model, family, batches)
+
+
 @contextlib.contextmanager
 def float_reference(model: nn.Module) -> Iterator[nn.Module]:
     """The quantized graph with every quantizer off, QuantLSTM's internal ones included.

@@ -35,6 +35,7 @@ CALIBRATION_KINDS = {
 PTQ_METHODS = {
     "plain": "lstmptq.quant:nearest_rounding",
     "gpfq": "lstmptq.quant:apply_gpfq",
+    "gpfq_lstm": "lstmptq.quant:apply_gpfq_lstm",
 }
 NOISE_MODELS = {
     "char_substitution": "lstmptq.noise",
