@@ -275,6 +275,23 @@ def float_reference(model: nn.Module) -> Iterator[nn.Module]:
         yield reference
 
 
+def float_twin(model: nn.Module) -> nn.Module:
+    """The FP32 model as its family's engine runs it (scheme `wf`: every weight and activation
+    float, the same quantization points as identities): what diagnostics compares a quantized
+    engine with, point by point."""
+    import tempfile
+    from pathlib import Path
+
+    from . import engine
+    from .registry import family
+
+    wf = quantize_model(model, Plan(parse("wf"), 99.99))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "float.safetensors"
+        family(model.kind).export(wf, path, {"scheme": "wf"})
+        return engine.load(path, kind=model.kind).eval()
+
+
 # ---------------------------------------------------------------------------------------
 # what the quantized model is made of
 

@@ -189,3 +189,26 @@ def stage_of(quantizer: str) -> str:
     if quantizer.startswith("lstm."):
         return "lstm"
     return "embedding" if quantizer in EMBEDDING_STAGE else "head"
+
+
+def tokens(name: str) -> list[str]:
+    """The class tokens of a scheme's canonical name: tokens("w4c16") == ["w4", "c16"]."""
+    return ["".join(match.groups()) for match in TOKEN.finditer(parse(name).name)]
+
+
+def changes(name: str, base: str) -> int:
+    """How many tokens `name` changes from `base` (a token added, dropped or modified counts one):
+    changes("w3c8", "w3") == changes("w3r", "w3") == 1, changes("w4c8", "w3") == 2."""
+    ours, theirs = set(tokens(name)), set(tokens(base))
+    return max(len(ours - theirs), len(theirs - ours))
+
+
+def sensitivity_of(name: str) -> tuple[str, int | None, int | None] | None:
+    """(class, its bits, the others' bits) where exactly one class differs from the five others
+    and those five agree (a sensitivity-sweep scheme such as w8c3 or wfc3), else None."""
+    settings = parse(name).settings
+    for letter, setting in settings.items():
+        others = {s for c, s in settings.items() if c != letter}
+        if len(others) == 1 and setting != next(iter(others)):
+            return letter, setting.bits, next(iter(others)).bits
+    return None

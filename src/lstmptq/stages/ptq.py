@@ -4,7 +4,8 @@ A cell runs in named phases, each a function of its own (and testable alone):
 
     load -> quantize -> float reference (one batch) -> calibrate -> PTQ method (e.g. GPFQ)
          -> export (the artifact) -> measure (the engine on the test set)
-         -> verify (engine vs Brevitas on the sample) -> save (quantized.pt, metrics.json)
+         -> verify (engine vs Brevitas on the sample) -> diagnose (per quantizer, on the sample)
+         -> save (quantized.pt, metrics.json)
 
 Brevitas builds the quantized model and owns every number in it: the thresholds and GPFQ's
 inputs come from plain-PyTorch passes that reproduce Brevitas' own (lstmptq.ptq_passes, tested
@@ -154,6 +155,18 @@ def verify(cell: Cell, qmodel, engine_scores) -> dict[str, Any]:
     return check
 
 
+def diagnose(cell: Cell, artifact_file) -> dict[str, Any]:
+    """Phase `diagnose`: per quantization point, the dead-zone and clipped shares and the SQNR
+    against the FP32 model on the verification sample (lstmptq.diagnostics; on the CPU)."""
+    from .. import diagnostics, engine, quant
+
+    start = time.perf_counter()
+    quantized = engine.load(artifact_file, kind=cell.meta["kind"]).cpu().eval()
+    result = diagnostics.quantizer_diagnostics(quantized, quant.float_twin(cell.model), cell.documents(cell.sample))
+    result["seconds"] = time.perf_counter() - start
+    return result
+
+
 def float_reference(cell: Cell, qmodel) -> dict[str, Any]:
     """Phase `float reference`: the quantized graph with every quantizer off must score like FP32.
     A check of the graph, not of the data: one batch of the verification sample suffices."""
@@ -224,6 +237,7 @@ def quantize_cell(
         qmodel.to(torch_device)
         engine_check = verify(cell, qmodel, scores)
         qmodel.cpu()
+        diagnostics = diagnose(cell, artifact)
     quant.save_quantized(quantized_file, qmodel, cell.meta, plan, method)
     metrics = {
         "dataset_split": "test",
@@ -248,10 +262,13 @@ def quantize_cell(
         "method_seconds": method_seconds,
         "test_seconds": test_seconds,
         "verify_seconds": engine_check["seconds"],
+        "diagnose_seconds": diagnostics["seconds"],
         "float_reference": reference,
         "activation_thresholds": quant.activation_thresholds(qmodel),
         "weight_scales": {name: scale.tolist() if scale.numel() > 1 else float(scale) for name, (_, scale, _) in quant.quantized_weights(qmodel).items()},
         "artifact_bytes": artifact_bytes,
+        "activation_bits_per_token": diagnostics["activation_bits_per_token"],
+        "diagnostics": diagnostics,
         "engine_check": engine_check,
         "config": cell.meta,
         "provenance": run,
