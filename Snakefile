@@ -35,6 +35,7 @@ include: "workflow/rules/ks.smk"
 include: "workflow/rules/noise.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/plots.smk"
+include: "workflow/rules/design_space.smk"
 
 
 rule all:
@@ -45,3 +46,4 @@ rule all:
         per_dataset("ks_csv"),
         per_dataset("study_summary"),
         expand(path("plot"), dataset=config["datasets"], name=PLOTS, ext=["png", "pdf"]),
+        design_space_outputs(),  # empty without a design-space sweep

@@ -6,27 +6,31 @@ import torch
 
 from lstmptq import artifact, ks, quant
 from lstmptq.registry import family
-from test_engine import HP, documents, export, trained, vocab  # noqa: F401 (fixtures)
+from test_engine import HP, documents, export, export_scheme, trained, vocab  # noqa: F401 (fixtures)
 
 
-@pytest.mark.parametrize("bits", [8, 3])
-def test_before_calibration_is_brevitas_uncalibrated_model(trained, bits, tmp_path, vocab):  # noqa: F811
-    """The calibrated, GPFQ-rounded artifact with calibration undone equals Brevitas' own
-    quantized graph before calibration, bit for bit."""
-    export(trained, bits, tmp_path / "calibrated.safetensors", vocab, gpfq=True)
+@pytest.mark.parametrize("scheme, method", [("w8", "gpfq"), ("w3", "gpfq"), ("w3", "gpfq_lstm"), ("w4r", "gpfq_lstm")])
+def test_before_calibration_is_brevitas_uncalibrated_model(trained, scheme, method, tmp_path, vocab):  # noqa: F811
+    """The calibrated, GPFQ-rounded artifact (final layer, or the LSTM too) with calibration and
+    rounding undone equals Brevitas' own quantized graph before calibration, bit for bit."""
+    export_scheme(trained, scheme, tmp_path / "calibrated.safetensors", vocab, method)
     calibrated = artifact.read(tmp_path / "calibrated.safetensors")
     head = f"{family(trained.kind).GPFQ_LAYER}.weight"
-    undone = artifact.before_calibration(calibrated, {head: trained.state_dict()[head]})
+    state = trained.state_dict()
+    fp32 = {head: state[head], "lstm.weight_ih": state["lstm.weight_ih_l0"], "lstm.weight_hh": state["lstm.weight_hh_l0"]}
+    undone = artifact.before_calibration(calibrated, fp32)
 
-    uncalibrated = quant.quantize_model(trained, quant.Plan.uniform(bits))
+    uncalibrated = quant.quantize_model(trained, quant.Plan(quant.parse(scheme), 99.99))
     family(trained.kind).export(uncalibrated, tmp_path / "uncalibrated.safetensors", {"vocab": calibrated.header["vocab"]})
     expected = artifact.read(tmp_path / "uncalibrated.safetensors")
     assert not torch.equal(calibrated.weights[head].integers, expected.weights[head].integers)  # GPFQ did change it
+    lstm_changed = not torch.equal(calibrated.weights["lstm.weight_hh"].integers, expected.weights["lstm.weight_hh"].integers)
+    assert lstm_changed == (method == "gpfq_lstm")
     assert expected.weights.keys() == undone.weights.keys() and expected.activations.keys() == undone.activations.keys()
     for name, weight in expected.weights.items():
         assert torch.equal(weight.integers, undone.weights[name].integers) and torch.equal(weight.scale, undone.weights[name].scale), name
-    for name, (scale, bits_, signed) in expected.activations.items():
-        assert (float(scale), bits_, signed) == (float(undone.activations[name][0]), *undone.activations[name][1:]), name
+    for name, (scale, bits, signed) in expected.activations.items():
+        assert (float(scale), bits, signed) == (float(undone.activations[name][0]), *undone.activations[name][1:]), name
 
 
 def test_ks_probes_of_the_engine_are_brevitas_probes(trained, tmp_path, vocab):  # noqa: F811

@@ -93,12 +93,15 @@ class QuantizedWeight:
         return self.integers.to(torch.float32) * scale.reshape(-1, *([1] * (self.integers.dim() - 1)))
 
 
-def nearest(weight: torch.Tensor, bits: int) -> QuantizedWeight:
-    """A layer's `weight` rounded to nearest, as Brevitas' per-tensor weight quantizer does before
-    any PTQ method: a max-|W| scale, narrow-range integers."""
-    scale = weight.abs().max() / weight_range(bits)[1]
-    integers = torch.round(weight / scale).clamp(*weight_range(bits))
-    return QuantizedWeight(integers.to(torch.int32), scale.reshape(1), bits)
+def nearest(weights: list[torch.Tensor], bits: int, groups: int = 1) -> list[QuantizedWeight]:
+    """A layer's weights rounded to nearest, as Brevitas' weight quantizer does before any PTQ
+    method: narrow-range integers, one max-|W| scale per group of rows (1: per tensor; the row
+    count: per row), taken jointly over `weights` (same rows; Brevitas' QuantLSTM shares a gate's
+    scales between W_ih and W_hh)."""
+    joint = torch.cat(weights, 1)
+    scale = joint.reshape(groups, -1).abs().amax(1) / weight_range(bits)[1]
+    integers = torch.round(joint / scale.repeat_interleave(joint.shape[0] // groups)[:, None]).clamp(*weight_range(bits)).to(torch.int32)
+    return [QuantizedWeight(part, scale, bits) for part in integers.split([w.shape[1] for w in weights], 1)]
 
 
 def initial_activation_scale(bits: int, signed: bool) -> torch.Tensor:
@@ -140,12 +143,19 @@ class Artifact:
 def before_calibration(calibrated: Artifact, fp32_weights: dict[str, torch.Tensor]) -> Artifact:
     """The same quantized graph as Brevitas builds it before calibration and before the PTQ method
     (KS' pre- vs post-calibration comparison): every activation at its initial scale, and the
-    weights a PTQ method changed (`fp32_weights`, by artifact name) rounded to nearest from their
-    FP32 values; the others are as calibration left them, untouched. Equal to Brevitas' own
+    weights a PTQ method may change (`fp32_weights`, by artifact name) rounded to nearest from their
+    FP32 values, the weights of one layer (`lstm.weight_ih`, `lstm.weight_hh`) jointly; the others
+    are as calibration left them, untouched; float weights stay float. Equal to Brevitas' own
     uncalibrated model (tests/test_ks.py)."""
     weights = dict(calibrated.weights)
-    for name, fp32 in fp32_weights.items():
-        weights[name] = nearest(fp32.detach().float(), weights[name].bits)
+    layers: dict[str, list[str]] = {}
+    for name in fp32_weights:
+        if name in weights:
+            layers.setdefault(name.rsplit(".weight", 1)[0], []).append(name)
+    for names in layers.values():
+        first = weights[names[0]]
+        rounded = nearest([fp32_weights[n].detach().float() for n in names], first.bits, first.scale.numel())
+        weights.update(zip(names, rounded))
     activations = {name: (initial_activation_scale(bits, signed), bits, signed) for name, (_, bits, signed) in calibrated.activations.items()}
     return Artifact(calibrated.path, calibrated.header, weights, calibrated.floats, activations)
 

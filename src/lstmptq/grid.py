@@ -64,6 +64,8 @@ PATHS = {
     "fp32_table": TABLES + "/fp32_accuracy.csv",
     "ptq_table": TABLES + "/ptq_accuracy.csv",
     "design_space_table": TABLES + "/design_space.csv",
+    "design_space_quantizers": TABLES + "/design_space_quantizers.csv",
+    "design_space_answers": TABLES + "/design_space_answers.csv",
     "ks_csv": TABLES + "/ks.csv",
     "signal_csv": TABLES + "/signal_health.csv",
     "study_parquet": TABLES + "/study.parquet",
@@ -74,6 +76,7 @@ PATHS = {
 }
 
 PLOTS = ("accuracy_vs_bits", "drop_vs_bits", "accuracy_vs_eps", "accuracy_heatmap", "ks_vs_bits", "size_vs_accuracy")
+DESIGN_SPACE_PLOTS = ("design_space_pareto", "design_space_sensitivity", "design_space_sqnr")  # only with a sweep configured
 
 
 def path(kind: str, **values: Any) -> str:
@@ -226,3 +229,25 @@ def design_space_cells(config: dict[str, Any], kind: str, **fixed: Any) -> list[
     }
     values = {k: v for k, v in values.items() if k not in fixed}
     return [path(kind, **fixed, **dict(zip(values, combination))) for combination in itertools.product(*values.values())]
+
+
+def design_space_inputs(config: dict[str, Any], kind: str, **fixed: Any) -> list[str]:
+    """The design-space tables' inputs: the sweep's cells plus the study's own cells of the sweep's
+    strategy and methods, so the uniform schemes it is measured against (w4, w3) are in; empty
+    without a sweep."""
+    import itertools
+
+    sweep = design_space_cells(config, kind, **fixed)
+    if not sweep:
+        return []
+    space = config["design_space"]
+    values = {
+        "model": axes(config)["model"][1],
+        "seed": axes(config)["seed"][1],
+        "strategy": [s for s in axes(config)["strategy"][1] if s == str(space["strategy"])],
+        "method": [m for m in ptq_methods(config) if m in {str(n) for n in space["methods"]}],
+        "scheme": study_schemes(config),
+    }
+    values = {k: v for k, v in values.items() if k not in fixed}
+    study = [path(kind, **fixed, **dict(zip(values, combination))) for combination in itertools.product(*values.values())]
+    return list(dict.fromkeys(sweep + study))

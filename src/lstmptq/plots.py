@@ -177,3 +177,133 @@ def size_vs_accuracy(sns, study):
         ax.annotate("FP32" if row.bits == FP32_BITS else f"{row.bits}b", (row.size_kib, row.accuracy), textcoords="offset points", xytext=(4, 3), fontsize=7)
     ax.set(xscale="log", xlabel="model size (KiB, counted bits)", ylabel="clean test accuracy (%)", title="The compression trade-off")
     return fig
+
+
+# ---- the design-space sweep (grid.DESIGN_SPACE_PLOTS), from lstmptq.design_space's tables ----
+
+LABELLED = 4  # the design-space Pareto plot names this many cheapest schemes (and the front's)
+
+
+def _empty(message: str):
+    """A figure that says why there is nothing to plot (the rule's outputs are fixed)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 1.5))
+    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=10)
+    ax.set_axis_off()
+    return fig
+
+
+def _scheme_means(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per classifier, method and scheme: accuracy (%), FP32 accuracy (%) and costs over seeds."""
+    from .design_space import bits_label
+
+    data = _percent(cells, ["accuracy", "fp32_accuracy"]).assign(flags=lambda f: f["flags"].fillna(""))
+    grouped = data.groupby(["model", "method", "scheme"], as_index=False, sort=True)
+    mean = grouped.agg(
+        accuracy=("accuracy", "mean"), fp32_accuracy=("fp32_accuracy", "mean"), activation_bits_per_token=("activation_bits_per_token", "mean"),
+        size_bits=("size_bits", "mean"), weight_bits=("weight_bits", "first"), flags=("flags", lambda f: ";".join(sorted({c for t in f for c in t.split(";") if c}))),
+    )  # fmt: skip
+    return mean.assign(weights=lambda f: f["weight_bits"].map(bits_label))
+
+
+def design_space_pareto(sns, cells):
+    """Accuracy against the activation bits a scheme produces per token, one panel per classifier:
+    the Pareto front as a step line, FP32 dotted, the cheapest schemes named."""
+    import matplotlib.pyplot as plt
+
+    from .design_space import bits_label, pareto_front
+
+    mean = _scheme_means(cells)
+    order = [bits_label(b) for b in sorted(mean["weight_bits"].unique(), reverse=True)]
+    palette = dict(zip(order, sns.color_palette("viridis", len(order))))
+    models = sorted(mean["model"].unique())
+    fig, axes = plt.subplots(1, len(models), figsize=(5.4 * len(models), 4.2), squeeze=False)
+    for ax, model in zip(axes.flat, models):
+        group = mean[mean["model"] == model]
+        sns.scatterplot(
+            data=group, x="activation_bits_per_token", y="accuracy", hue="weights", hue_order=order, style="method",
+            palette=palette, s=55, ax=ax, legend=model == models[-1], zorder=3,
+        )  # fmt: skip
+        front = pareto_front(group, "activation_bits_per_token", "accuracy")
+        ax.step(front["activation_bits_per_token"], front["accuracy"], where="post", color="black", linewidth=1, zorder=2)
+        ax.axhline(group["fp32_accuracy"].mean(), color="grey", linestyle=":", linewidth=1.2)
+        mark_flagged({model: ax}, group, "activation_bits_per_token", "accuracy", "model", ["method", "scheme"])
+        named = pd.concat([group.nsmallest(LABELLED, "activation_bits_per_token"), front]).drop_duplicates(["method", "scheme"])
+        for row in named.itertuples():
+            ax.annotate(row.scheme, (row.activation_bits_per_token, row.accuracy), textcoords="offset points", xytext=(4, 3), fontsize=7)
+        ax.set(xscale="log", title=model, xlabel="activation bits per token (log)", ylabel="test accuracy (%)")
+    sns.move_legend(axes.flat[len(models) - 1], "upper left", bbox_to_anchor=(1.02, 1), title=None)
+    fig.suptitle("Design space: accuracy vs activation bits (step line: Pareto front, dotted: FP32)", y=1.02)
+    return fig
+
+
+def design_space_sensitivity(sns, cells):
+    """Accuracy with one quantizer class alone at low bits, one group of bars per setting of the
+    rest, per classifier (dotted: FP32; dashed: the rest's own uniform scheme, where it was run)."""
+    from .design_space import sensitivity
+    from .scheme import CLASSES
+
+    swept = sensitivity(_percent(cells, ["accuracy", "fp32_accuracy"]))
+    if swept.empty:
+        return _empty("no sensitivity sweep in this design space (design_space.sensitivity.bits is empty)")
+    swept["alone at"] = swept["alone_bits"].map(lambda b: f"{b} bits")
+    swept["rest"] = swept["rest_bits"].map(lambda b: "rest float" if pd.isna(b) else f"rest at {b} bits")
+    if swept["method"].nunique() > 1:
+        swept["rest"] = swept["rest"] + ", " + swept["method"]
+    classes = [c for c in CLASSES.values() if c in set(swept["class"])]
+    hue_order = [f"{b} bits" for b in sorted(swept["alone_bits"].unique())]
+    grid = sns.catplot(
+        data=swept, x="class", y="accuracy", hue="alone at", hue_order=hue_order, col="rest", row="model", order=classes,
+        kind="bar", errorbar=t_interval, height=3.0, aspect=1.6, sharey=True,
+    )  # fmt: skip
+    everything = _percent(cells, ["accuracy", "fp32_accuracy"])
+    for (model, rest), ax in grid.axes_dict.items():
+        here = swept[(swept["model"] == model) & (swept["rest"] == rest)]
+        ax.axhline(everything.loc[everything["model"] == model, "fp32_accuracy"].mean(), color="grey", linestyle=":", linewidth=1.2)
+        if not here.empty and not pd.isna(here["rest_bits"].iloc[0]):
+            own = everything[(everything["model"] == model) & (everything["method"] == here["method"].iloc[0]) & (everything["scheme"] == f"w{here['rest_bits'].iloc[0]}")]
+            if not own.empty:
+                ax.axhline(own["accuracy"].mean(), color="black", linestyle="--", linewidth=1)
+        ax.tick_params(axis="x", labelrotation=30)
+    return _finish(grid, "quantizer class alone at low bits", "test accuracy (%)", "{row_name}, {col_name}", "Sensitivity: one class at a time")
+
+
+def design_space_sqnr(sns, quantizers, cells):
+    """Per classifier (and method): end-to-end SQNR (dB, vs the FP32 model) and dead-zone share (%)
+    per quantization point (rows, forward order) x scheme (columns, most activation bits first);
+    red frame: a seed's first collapsed point; red scheme name: a flagged cell."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from .design_space import quantizer_means
+
+    means = quantizer_means(quantizers).assign(sqnr=lambda f: f["sqnr_db"].replace([np.inf, -np.inf], np.nan), zero=lambda f: 100 * f["zero_share"])
+    means["activation_bits"] = means["bits"].astype("Float64").fillna(32).astype(float) * means["values_per_token"]
+    collapsed = quantizers[quantizers["collapsed"].astype(bool)]
+    flagged = set(cells.loc[_flagged(cells), ["model", "method", "scheme"]].itertuples(index=False, name=None))
+    panels = list(means.groupby(["model", "method"], sort=True))
+    many_methods = means["method"].nunique() > 1
+    sizes = [(g["scheme"].nunique(), g["quantizer"].nunique()) for _, g in panels]
+    width = 2.5 + 0.5 * max(n for n, _ in sizes)
+    heights = [h for _, q in sizes for h in (0.9 + 0.35 * q,) * 2]
+    fig, axes = plt.subplots(2 * len(panels), 1, figsize=(width, sum(heights) + 0.6 * len(panels)), squeeze=False, gridspec_kw={"height_ratios": heights})
+    for index, ((model, method), group) in enumerate(panels):
+        columns = group.groupby("scheme")["activation_bits"].sum().sort_values(ascending=False, kind="stable").index
+        rows = group.groupby("quantizer")["position"].min().sort_values().index
+        title = model + (f", {method}" if many_methods else "")
+        for ax, value, label, settings in (
+            (axes[2 * index, 0], "sqnr", "SQNR (dB)", {"vmin": 0, "vmax": 40, "cmap": "viridis"}),
+            (axes[2 * index + 1, 0], "zero", "rounded to 0 (%)", {"vmin": 0, "vmax": 100, "cmap": "rocket_r"}),
+        ):  # fmt: skip
+            matrix = group.pivot_table(index="quantizer", columns="scheme", values=value, aggfunc="mean", dropna=False).reindex(index=rows, columns=columns)
+            sns.heatmap(matrix, ax=ax, annot=True, fmt=".0f", annot_kws={"fontsize": 6}, cbar_kws={"label": label}, **settings)
+            hits = collapsed[(collapsed["model"] == model) & (collapsed["method"] == method)]
+            for scheme_name, quantizer in set(zip(hits["scheme"], hits["quantizer"])):
+                ax.add_patch(plt.Rectangle((list(columns).index(scheme_name), list(rows).index(quantizer)), 1, 1, fill=False, edgecolor="red", linewidth=1.3))
+            for tick in ax.get_xticklabels():
+                if (model, method, tick.get_text()) in flagged:
+                    tick.set_color("firebrick")
+            ax.set(title=f"{title}: {label}", xlabel="scheme" if value == "zero" else "", ylabel="")
+    fig.tight_layout()
+    return fig

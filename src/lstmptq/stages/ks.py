@@ -67,8 +67,11 @@ def ks_statistics(
         ks.compare(rows, "fp32_vs_quantized", strategy, fp32_acts, quant_acts[strategy], tensors)
         ks.compare(rows, "fp32_vs_quantized", strategy, fp32_weights, ks.artifact_weights(quantized), fp32_weights)
     # the strategies' artifacts differ only in what calibration and the PTQ method set; undo both on any
-    head = f"{probes.GPFQ_LAYER}.weight"  # the one weight a PTQ method changes
-    uncalibrated = artifact.before_calibration(next(iter(artifacts.values())), {head: model.state_dict()[head]})
+    state = model.state_dict()
+    changeable = {f"{probes.GPFQ_LAYER}.weight": state[f"{probes.GPFQ_LAYER}.weight"]}  # what PTQ methods round (gpfq_lstm: the LSTM too)
+    if "lstm.weight_ih_l0" in state:
+        changeable.update({"lstm.weight_ih": state["lstm.weight_ih_l0"], "lstm.weight_hh": state["lstm.weight_hh_l0"]})
+    uncalibrated = artifact.before_calibration(next(iter(artifacts.values())), changeable)
     pre, _ = activations(probes.engine(uncalibrated).eval())
     for strategy, acts in quant_acts.items():
         ks.compare(rows, "pre_vs_post_calibration", strategy, pre, acts, tensors)
