@@ -46,4 +46,4 @@ rule all:
         per_dataset("ks_csv"),
         per_dataset("study_summary"),
         expand(path("plot"), dataset=config["datasets"], name=PLOTS, ext=["png", "pdf"]),
-        design_space_outputs(),  # empty without a design-space sweep
+        design_space_targets(config),  # empty without a design-space sweep

@@ -251,3 +251,23 @@ def test_naming_one_cell_rebuilds_only_that_cell(tiny_run):
     after = json.loads(cell.read_text())
     assert after["accuracy"] == before["accuracy"]  # same config and seed -> same numbers
     assert re.findall(r"rule (\w+):", result.stdout + result.stderr) == ["train"]
+
+
+def test_a_tiny_design_space_sweep_runs_end_to_end(tiny_run, tmp_path):
+    """Two schemes and GPFQ on the LSTM, on the tiny run's models: real cells with diagnostics,
+    each checked against Brevitas, gathered in the design-space tables and figures."""
+    overlay = tmp_path / "design_space.yaml"
+    overlay.write_text("design_space: {methods: [gpfq_lstm], schemes: [w4c8, wfc3], strategy: balanced}\n")
+    result = snakemake(tiny_run, "--cores", "2", configfiles=(REPO / "tests" / "configs" / "tiny.yaml", overlay))
+    assert result.returncode == 0, result.stderr[-4000:]
+    root = tiny_run / "results" / "bbc_tiny"
+    cells = pd.read_csv(root / "tables" / "design_space.csv")
+    assert set(cells["scheme"]) == {"w4c8", "wfc3"} and set(cells["method"]) == {"gpfq_lstm"} and len(cells) == 4
+    assert cells["engine_within_tolerance"].all() and (cells["engine_prediction_agreement"] >= 0.999).all()
+    points = pd.read_csv(root / "tables" / "design_space_quantizers.csv")
+    only_cell = points[points["scheme"] == "wfc3"].set_index(["model", "quantizer"])["bits"]
+    assert only_cell.xs("lstm.cell_state", level="quantizer").eq(3).all() and only_cell.isna().sum() == 2 * 7  # every other point float
+    answers = pd.read_csv(root / "tables" / "design_space_answers.csv")
+    assert {"cheapest_w4_within_1pt", "collapse", "single_change_fixes"} <= set(answers["question"])
+    for name in ("design_space_pareto", "design_space_sensitivity", "design_space_sqnr"):
+        assert (root / "plots" / f"{name}.png").read_bytes().startswith(b"\x89PNG")

@@ -1,8 +1,7 @@
 """The design-space sweep in tables: what each quantization scheme costs and keeps, where its
 signal dies, and the sweep's questions answered. Built from PTQ cells' metrics (the sweep's, and
 the study's own of the same strategy and methods, so the uniform w4 and w3 it is measured
-against are in). Pandas only: the job reads JSON (torch comes in only with
-`diagnostics.first_collapsed`, imported where it is called).
+against are in). Pandas only: the job reads JSON.
 
 Tables:
 
@@ -21,8 +20,9 @@ The questions:
   the most accurate of them, `not reached`, with its gap;
 - `collapse`: at the lowest uniform scheme present (w3), the first quantizer in forward order
   whose own SQNR is below `collapse_sqnr_db`, on the quantizers' means over seeds;
-- `single_change_fixes`: every scheme one token away from that uniform scheme (`scheme.changes`),
-  same method: its gain over it, whether a quantizer still collapses, the best one marked;
+- `single_change_fixes`: every scheme one token away from that uniform scheme (`scheme.changes`;
+  another uniform scheme, w4 from w3, is not a fix), same method: its gain over it, whether a
+  quantizer still collapses, the best one marked;
 - `gpfq_lstm_vs_gpfq`: GPFQ on the LSTM and the final layer vs on the final layer only, at 4 and
   3 weight bits, for every scheme run with both (the uniform ones included).
 """
@@ -52,6 +52,12 @@ ANSWER_COLUMNS = [
 ]  # fmt: skip
 
 
+def first_collapsed(quantizers: list[dict[str, Any]], threshold_db: float) -> dict[str, Any] | None:
+    """The first quantization point (forward order) whose own SQNR (`local_sqnr_db`) is below
+    `threshold_db`, or None; a point no signal reaches (nan) is skipped: it is downstream of one."""
+    return next((row for row in quantizers if row["local_sqnr_db"] < threshold_db), None)
+
+
 def class_column(name: str) -> str:
     """A quantizer class as a column name: `sigmoid/tanh outputs` -> `sigmoid_tanh_outputs`."""
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
@@ -70,8 +76,6 @@ def _sorted(table: pd.DataFrame) -> pd.DataFrame:
 def cell_table(metrics: list[dict[str, Any]], collapse_sqnr_db: float) -> pd.DataFrame:
     """One row per PTQ cell: its scheme per quantizer class, accuracy, size, activation bits per
     token, first collapsed quantizer (below `collapse_sqnr_db` of own SQNR), engine check, flags."""
-    from .diagnostics import first_collapsed
-
     rows = []
     for m in metrics:
         collapsed = first_collapsed(m["diagnostics"]["quantizers"], collapse_sqnr_db) or {}
@@ -91,8 +95,6 @@ def cell_table(metrics: list[dict[str, Any]], collapse_sqnr_db: float) -> pd.Dat
 def quantizer_table(metrics: list[dict[str, Any]], collapse_sqnr_db: float) -> pd.DataFrame:
     """One row per quantization point of each cell, in forward order (`position`): its diagnostics
     (lstmptq.diagnostics) and whether it is the cell's first collapsed point."""
-    from .diagnostics import first_collapsed
-
     rows = []
     for m in metrics:
         quantizers = m["diagnostics"]["quantizers"]
@@ -174,8 +176,6 @@ def _points(points: pd.DataFrame, row: pd.Series) -> list[dict[str, Any]]:
 
 def _collapse(points: pd.DataFrame, row: pd.Series, collapse_sqnr_db: float) -> dict[str, Any]:
     """The first collapsed quantizer of a scheme's seed-mean diagnostics: its columns of an answer."""
-    from .diagnostics import first_collapsed
-
     hit = first_collapsed(_points(points, row), collapse_sqnr_db)
     if hit is None:
         return {"collapses": False}
@@ -189,7 +189,7 @@ def cheapest_within(block: pd.DataFrame, bits: int, below: float) -> list[dict[s
     if candidates.empty:
         return [{"verdict": "no cells", "detail": f"no scheme with {bits}-bit weights was run"}]
     within = candidates[candidates["accuracy"] >= candidates["fp32_accuracy"] - below - TIE]
-    points = f"{100 * below:g} points"
+    points = f"{100 * below:g} point" + ("" if round(100 * below, 9) == 1 else "s")
     if within.empty:
         best = _most_accurate(candidates)
         detail = f"none of {len(candidates)} schemes with {bits}-bit weights is within {points} of FP32; the most accurate is {100 * (best['fp32_accuracy'] - best['accuracy']):.2f} points below"
@@ -220,13 +220,19 @@ def collapse(block: pd.DataFrame, points: pd.DataFrame, collapse_sqnr_db: float)
     return rows or [{"verdict": "no cells", "detail": "no uniform scheme (w<bits>) was run"}]
 
 
+def _one_change(name: str, uniform: str) -> bool:
+    """One token away from the uniform scheme, and not another uniform scheme (w4 is one token
+    from w3, but it is the study's next bit width, not a fix of w3)."""
+    return schemes.changes(name, uniform) == 1 and not schemes.parse(name).uniform
+
+
 def single_change_fixes(block: pd.DataFrame, points: pd.DataFrame, collapse_sqnr_db: float) -> list[dict[str, Any]]:
     """Every scheme one change away from the lowest uniform scheme (same method): its gain over
     it and whether a quantizer still collapses; `best` marks the largest gain (ties: cheaper)."""
     rows = []
     for _, reference in lowest_uniform(block).iterrows():
         uniform, method = reference["scheme"], reference["method"]
-        fixes = block[(block["method"] == method) & block["scheme"].map(lambda name: schemes.changes(name, uniform) == 1)]
+        fixes = block[(block["method"] == method) & block["scheme"].map(lambda name, base=uniform: _one_change(name, base))]
         if fixes.empty:
             rows.append({"method": method, "reference_scheme": uniform, "verdict": "no cells", "detail": f"no scheme one change away from {uniform} was run with {method}"})
             continue

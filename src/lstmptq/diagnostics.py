@@ -12,7 +12,7 @@ accumulators, sigmoids, tanh(g), cell state, tanh(c), h, the final layer's input
   output f at the same point: the signal left after every error upstream (0 dB: as much error
   as signal; a dead cell state, q = 0, gives exactly 0 dB);
 - `local_sqnr_db`: the same of q against the point's own input: its own rounding and clipping.
-  `first_collapsed` reads this one: inside the recurrence every point feeds every other through
+  `design_space.first_collapsed` reads this one: inside the recurrence every point feeds every other through
   h_{t-1}, so the end-to-end SQNR is low downstream and upstream of the culprit alike, while the
   point that destroys its own input stands out by its own SQNR;
 - `bits` (None: float) and `values_per_token`, from which `activation_bits_per_token`: the
@@ -107,9 +107,3 @@ def quantizer_diagnostics(quantized: nn.Module, float_twin: nn.Module, documents
         })  # fmt: skip
     activation_bits = sum((r["bits"] or FLOAT_BITS) * r["values_per_token"] for r in rows)
     return {"documents": len(documents), "tokens": tokens, "quantizers": rows, "activation_bits_per_token": activation_bits}
-
-
-def first_collapsed(quantizers: list[dict[str, Any]], threshold_db: float) -> dict[str, Any] | None:
-    """The first quantization point (forward order) whose own SQNR (`local_sqnr_db`) is below
-    `threshold_db`, or None; a point no signal reaches (nan) is skipped: it is downstream of one."""
-    return next((row for row in quantizers if row["local_sqnr_db"] < threshold_db), None)

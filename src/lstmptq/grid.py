@@ -77,6 +77,7 @@ PATHS = {
 
 PLOTS = ("accuracy_vs_bits", "drop_vs_bits", "accuracy_vs_eps", "accuracy_heatmap", "ks_vs_bits", "size_vs_accuracy")
 DESIGN_SPACE_PLOTS = ("design_space_pareto", "design_space_sensitivity", "design_space_sqnr")  # only with a sweep configured
+DESIGN_SPACE_TABLES = {"table": "design_space_table", "quantizers": "design_space_quantizers", "answers": "design_space_answers"}  # output name: path kind
 
 
 def path(kind: str, **values: Any) -> str:
@@ -251,3 +252,12 @@ def design_space_inputs(config: dict[str, Any], kind: str, **fixed: Any) -> list
     values = {k: v for k, v in values.items() if k not in fixed}
     study = [path(kind, **fixed, **dict(zip(values, combination))) for combination in itertools.product(*values.values())]
     return list(dict.fromkeys(sweep + study))
+
+
+def design_space_targets(config: dict[str, Any]) -> list[str]:
+    """Every dataset's design-space tables and figures (for `rule all`); none without a sweep."""
+    if not design_space_cells(config, "ptq_metrics", dataset="{dataset}"):
+        return []
+    datasets = axes(config)["dataset"][1]
+    tables = [path(kind, dataset=d) for d in datasets for kind in DESIGN_SPACE_TABLES.values()]
+    return tables + [path("plot", dataset=d, name=n, ext=e) for d in datasets for n in DESIGN_SPACE_PLOTS for e in ("png", "pdf")]

@@ -197,13 +197,14 @@ def _empty(message: str):
 def _scheme_means(cells: pd.DataFrame) -> pd.DataFrame:
     """Per classifier, method and scheme: accuracy (%), FP32 accuracy (%) and costs over seeds."""
     from .design_space import bits_label
+    from .flags import joined
 
     data = _percent(cells, ["accuracy", "fp32_accuracy"]).assign(flags=lambda f: f["flags"].fillna(""))
     grouped = data.groupby(["model", "method", "scheme"], as_index=False, sort=True)
     mean = grouped.agg(
         accuracy=("accuracy", "mean"), fp32_accuracy=("fp32_accuracy", "mean"), activation_bits_per_token=("activation_bits_per_token", "mean"),
-        size_bits=("size_bits", "mean"), weight_bits=("weight_bits", "first"), flags=("flags", lambda f: ";".join(sorted({c for t in f for c in t.split(";") if c}))),
-    )  # fmt: skip
+        size_bits=("size_bits", "mean"), weight_bits=("weight_bits", "first"), flags=("flags", lambda f: joined(c for t in f for c in t.split(";") if c)),
+    )  # fmt: skip  # flags: any seed's
     return mean.assign(weights=lambda f: f["weight_bits"].map(bits_label))
 
 
@@ -211,6 +212,7 @@ def design_space_pareto(sns, cells):
     """Accuracy against the activation bits a scheme produces per token, one panel per classifier:
     the Pareto front as a step line, FP32 dotted, the cheapest schemes named."""
     import matplotlib.pyplot as plt
+    from matplotlib import ticker
 
     from .design_space import bits_label, pareto_front
 
@@ -230,9 +232,12 @@ def design_space_pareto(sns, cells):
         ax.axhline(group["fp32_accuracy"].mean(), color="grey", linestyle=":", linewidth=1.2)
         mark_flagged({model: ax}, group, "activation_bits_per_token", "accuracy", "model", ["method", "scheme"])
         named = pd.concat([group.nsmallest(LABELLED, "activation_bits_per_token"), front]).drop_duplicates(["method", "scheme"])
-        for row in named.itertuples():
-            ax.annotate(row.scheme, (row.activation_bits_per_token, row.accuracy), textcoords="offset points", xytext=(4, 3), fontsize=7)
+        for (x, y), same in named.groupby(["activation_bits_per_token", "accuracy"]):  # one label per spot
+            ax.annotate(", ".join(sorted(set(same["scheme"]))), (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7)
         ax.set(xscale="log", title=model, xlabel="activation bits per token (log)", ylabel="test accuracy (%)")
+        ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1, 2, 5)))
+        ax.xaxis.set_major_formatter(ticker.StrMethodFormatter("{x:,.0f}"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
     sns.move_legend(axes.flat[len(models) - 1], "upper left", bbox_to_anchor=(1.02, 1), title=None)
     fig.suptitle("Design space: accuracy vs activation bits (step line: Pareto front, dotted: FP32)", y=1.02)
     return fig
@@ -253,8 +258,9 @@ def design_space_sensitivity(sns, cells):
         swept["rest"] = swept["rest"] + ", " + swept["method"]
     classes = [c for c in CLASSES.values() if c in set(swept["class"])]
     hue_order = [f"{b} bits" for b in sorted(swept["alone_bits"].unique())]
+    rests = swept.sort_values("rest_bits", ascending=False, na_position="last")["rest"].unique()  # widest rest first, float last
     grid = sns.catplot(
-        data=swept, x="class", y="accuracy", hue="alone at", hue_order=hue_order, col="rest", row="model", order=classes,
+        data=swept, x="class", y="accuracy", hue="alone at", hue_order=hue_order, col="rest", col_order=list(rests), row="model", order=classes,
         kind="bar", errorbar=t_interval, height=3.0, aspect=1.6, sharey=True,
     )  # fmt: skip
     everything = _percent(cells, ["accuracy", "fp32_accuracy"])
@@ -270,40 +276,41 @@ def design_space_sensitivity(sns, cells):
 
 
 def design_space_sqnr(sns, quantizers, cells):
-    """Per classifier (and method): end-to-end SQNR (dB, vs the FP32 model) and dead-zone share (%)
-    per quantization point (rows, forward order) x scheme (columns, most activation bits first);
-    red frame: a seed's first collapsed point; red scheme name: a flagged cell."""
+    """Per classifier (and method): end-to-end SQNR (dB, vs the FP32 model; colour and first line)
+    and the share rounded to zero (%, second line) per quantization point (rows, forward order) x
+    scheme (columns, most activation bits first); `*`: a seed's first collapsed point; red frame:
+    a scheme with a flagged cell."""
     import matplotlib.pyplot as plt
     import numpy as np
 
     from .design_space import quantizer_means
 
-    means = quantizer_means(quantizers).assign(sqnr=lambda f: f["sqnr_db"].replace([np.inf, -np.inf], np.nan), zero=lambda f: 100 * f["zero_share"])
-    means["activation_bits"] = means["bits"].astype("Float64").fillna(32).astype(float) * means["values_per_token"]
-    collapsed = quantizers[quantizers["collapsed"].astype(bool)]
+    means = quantizer_means(quantizers).assign(sqnr=lambda f: f["sqnr_db"].replace([np.inf, -np.inf], np.nan))
+    cost = cells.groupby(["model", "method", "scheme"])["activation_bits_per_token"].mean()
+    hit = quantizers[quantizers["collapsed"].astype(bool)]
+    collapsed = set(hit[["model", "method", "scheme", "quantizer"]].itertuples(index=False, name=None))
     flagged = set(cells.loc[_flagged(cells), ["model", "method", "scheme"]].itertuples(index=False, name=None))
     panels = list(means.groupby(["model", "method"], sort=True))
-    many_methods = means["method"].nunique() > 1
-    sizes = [(g["scheme"].nunique(), g["quantizer"].nunique()) for _, g in panels]
-    width = 2.5 + 0.5 * max(n for n, _ in sizes)
-    heights = [h for _, q in sizes for h in (0.9 + 0.35 * q,) * 2]
-    fig, axes = plt.subplots(2 * len(panels), 1, figsize=(width, sum(heights) + 0.6 * len(panels)), squeeze=False, gridspec_kw={"height_ratios": heights})
-    for index, ((model, method), group) in enumerate(panels):
-        columns = group.groupby("scheme")["activation_bits"].sum().sort_values(ascending=False, kind="stable").index
-        rows = group.groupby("quantizer")["position"].min().sort_values().index
-        title = model + (f", {method}" if many_methods else "")
-        for ax, value, label, settings in (
-            (axes[2 * index, 0], "sqnr", "SQNR (dB)", {"vmin": 0, "vmax": 40, "cmap": "viridis"}),
-            (axes[2 * index + 1, 0], "zero", "rounded to 0 (%)", {"vmin": 0, "vmax": 100, "cmap": "rocket_r"}),
-        ):  # fmt: skip
-            matrix = group.pivot_table(index="quantizer", columns="scheme", values=value, aggfunc="mean", dropna=False).reindex(index=rows, columns=columns)
-            sns.heatmap(matrix, ax=ax, annot=True, fmt=".0f", annot_kws={"fontsize": 6}, cbar_kws={"label": label}, **settings)
-            hits = collapsed[(collapsed["model"] == model) & (collapsed["method"] == method)]
-            for scheme_name, quantizer in set(zip(hits["scheme"], hits["quantizer"])):
-                ax.add_patch(plt.Rectangle((list(columns).index(scheme_name), list(rows).index(quantizer)), 1, 1, fill=False, edgecolor="red", linewidth=1.3))
-            for tick in ax.get_xticklabels():
-                if (model, method, tick.get_text()) in flagged:
-                    tick.set_color("firebrick")
-            ax.set(title=f"{title}: {label}", xlabel="scheme" if value == "zero" else "", ylabel="")
+    shapes = [(group["scheme"].nunique(), group["quantizer"].nunique()) for _, group in panels]
+    heights = [0.9 + 0.5 * rows for _, rows in shapes]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(3 + 0.6 * max(n for n, _ in shapes), sum(heights) + 0.4 * len(panels)), squeeze=False, gridspec_kw={"height_ratios": heights})
+    for ax, ((model, method), group) in zip(axes.flat, panels):
+        columns = sorted(group["scheme"].unique(), key=lambda name: (-cost.get((model, method, name), 0), name))
+        rows = list(group.groupby("quantizer")["position"].min().sort_values().index)
+        sqnr = group.pivot_table(index="quantizer", columns="scheme", values="sqnr", aggfunc="mean", dropna=False).reindex(index=rows, columns=columns)
+        zero = group.pivot_table(index="quantizer", columns="scheme", values="zero_share", aggfunc="mean", dropna=False).reindex(index=rows, columns=columns)
+        text = [[_sqnr_text(sqnr.loc[q, s], zero.loc[q, s], (model, method, s, q) in collapsed) for s in columns] for q in rows]
+        sns.heatmap(sqnr, ax=ax, vmin=0, vmax=40, cmap="viridis", annot=np.array(text), fmt="", annot_kws={"fontsize": 6}, cbar_kws={"label": "SQNR (dB)"})
+        for name in columns:
+            if (model, method, name) in flagged:  # a red frame around the column, as the study's heatmap frames a flagged cell
+                ax.add_patch(plt.Rectangle((columns.index(name), 0), 1, len(rows), fill=False, edgecolor="red", linewidth=1.5))
+        title = model + (f", {method}" if means["method"].nunique() > 1 else "")
+        ax.set(title=f"{title}: SQNR vs FP32 (dB) / rounded to zero (%)", xlabel="scheme", ylabel="")
     fig.tight_layout()
     return fig
+
+
+def _sqnr_text(sqnr: float, zero: float, collapsed: bool) -> str:
+    top = "" if pd.isna(sqnr) else f"{sqnr:.0f}"
+    bottom = "" if pd.isna(zero) else f"{100 * zero:.0f}%"
+    return f"{top}{'*' if collapsed else ''}\n{bottom}"

@@ -1,17 +1,7 @@
 # The design-space sweep of quantization schemes (config `design_space`): its PTQ cells and the
 # study's own of the same strategy and methods, gathered in three tables and three figures, all
-# report() outputs. Part of `rule all` only when a sweep is configured.
-from lstmptq.grid import DESIGN_SPACE_PLOTS, design_space_cells, design_space_inputs
-
-DESIGN_SPACE_TABLES = {"table": "design_space_table", "quantizers": "design_space_quantizers", "answers": "design_space_answers"}
-
-
-def design_space_outputs():
-    """Every dataset's design-space tables and figures, or nothing without a sweep."""
-    if not design_space_cells(config, "ptq_metrics", dataset="{dataset}"):
-        return []
-    tables = [f for kind in DESIGN_SPACE_TABLES.values() for f in per_dataset(kind)]
-    return tables + expand(path("plot"), dataset=config["datasets"], name=DESIGN_SPACE_PLOTS, ext=["png", "pdf"])
+# report() outputs. Part of `rule all` (grid.design_space_targets) only when a sweep is configured.
+from lstmptq.grid import DESIGN_SPACE_PLOTS, DESIGN_SPACE_TABLES, design_space_inputs, design_space_targets
 
 
 rule design_space:
