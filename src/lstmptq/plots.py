@@ -45,6 +45,19 @@ def save(figure, png: Path, pdf: Path) -> None:
             figure.savefig(tmp, format=path.suffix[1:], dpi=150, bbox_inches="tight")
 
 
+def write_figures(makers: dict, flagged_rows: pd.DataFrame, png_files: dict, pdf_files: dict) -> None:
+    """Each figure named in `png_files` from its maker, with the flag footnote of `flagged_rows`,
+    written as PNG and PDF (atomically) and closed."""
+    import matplotlib.pyplot as plt
+
+    for name, png in png_files.items():
+        figure = makers[name]()
+        flag_note(figure, flagged_rows)
+        save(figure, Path(png), Path(pdf_files[name]))
+        plt.close(figure)
+        log.info("wrote %s and %s", png, pdf_files[name])
+
+
 def _percent(frame: pd.DataFrame, columns) -> pd.DataFrame:
     return frame.assign(**{c: 100 * frame[c] for c in columns})
 

@@ -45,8 +45,6 @@ def design_space_tables(metric_files: list[str], collapse_sqnr_db: float, out_ta
 
 def design_space_plots(cells: pd.DataFrame, quantizers: pd.DataFrame, png_files: dict[str, str | Path], pdf_files: dict[str, str | Path]) -> None:
     """Every figure named in `png_files` (and `pdf_files`), from the per-cell and per-quantizer tables."""
-    import matplotlib.pyplot as plt
-
     from .. import plots
 
     sns = plots.setup()
@@ -55,12 +53,7 @@ def design_space_plots(cells: pd.DataFrame, quantizers: pd.DataFrame, png_files:
         "design_space_sensitivity": lambda: plots.design_space_sensitivity(sns, cells),
         "design_space_sqnr": lambda: plots.design_space_sqnr(sns, quantizers, cells),
     }
-    for name, png in png_files.items():
-        figure = makers[name]()
-        plots.flag_note(figure, cells)
-        plots.save(figure, Path(png), Path(pdf_files[name]))
-        plt.close(figure)
-        log.info("wrote %s and %s", png, pdf_files[name])
+    plots.write_figures(makers, cells, png_files, pdf_files)
 
 
 def design_space(

@@ -12,8 +12,6 @@ log = logging.getLogger(__name__)
 
 def make_plots(study_file: str | Path, ks_file: str | Path, png_files: dict[str, str | Path], pdf_files: dict[str, str | Path]) -> None:
     """Every figure named in `png_files` (and `pdf_files`), from the study and KS tables."""
-    import matplotlib.pyplot as plt
-
     from .. import plots
 
     sns = plots.setup()
@@ -27,9 +25,4 @@ def make_plots(study_file: str | Path, ks_file: str | Path, png_files: dict[str,
         "ks_vs_bits": lambda: plots.ks_vs_bits(sns, ks),
         "size_vs_accuracy": lambda: plots.size_vs_accuracy(sns, study),
     }
-    for name, png in png_files.items():
-        figure = makers[name]()
-        plots.flag_note(figure, study)
-        plots.save(figure, Path(png), Path(pdf_files[name]))
-        plt.close(figure)
-        log.info("wrote %s and %s", png, pdf_files[name])
+    plots.write_figures(makers, study, png_files, pdf_files)
