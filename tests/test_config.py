@@ -84,7 +84,7 @@ def test_missing_local_file_is_named(config, tmp_path):
         (lambda c: c["noise"]["definitions"]["char_substitution"].update(alphabt="xyz"), r"`noise.definitions.char_substitution`: unknown setting\(s\) \['alphabt'\]"),
         (lambda c: c["noise"].update(models=["char_substitution", "typos"]), r"`noise.models` lists 'typos', which is not a key of `noise.definitions`"),
         (lambda c: c["noise"]["definitions"].update(typos={"kind": "keyboard"}), r"`noise.definitions.typos.kind`: unknown noise model 'keyboard'"),
-        (lambda c: c["ptq"].update(methods=["gpfq", "adaround"]), r"`ptq.methods`: unknown ptq method 'adaround'; known: \['gpfq', 'plain'\]"),
+        (lambda c: c["ptq"].update(methods=["gpfq", "adaround"]), r"`ptq.methods`: unknown ptq method 'adaround'; known: \['gpfq', 'gpfq_lstm', 'plain'\]"),
         (lambda c: c["calibration"]["definitions"].update(odd={"kind": "clustered"}), r"`calibration.definitions.odd.kind`: unknown calibration kind 'clustered'"),
         (lambda c: c["model"]["dropout"].update(discrimnative=0.3), r"`model.dropout.discrimnative`: unknown classifier 'discrimnative'"),
         (lambda c: c["calibration"]["strategies"].append("nine"), r"`calibration.strategies` lists 'nine', which is not a key of `calibration.definitions`"),
@@ -95,6 +95,10 @@ def test_missing_local_file_is_named(config, tmp_path):
             r"`fp32` names the unquantized models' cells",
         ),
         (lambda c: c.update(deterministic=True, device="cuda"), r"`deterministic: true` and `device: cuda`"),
+        (lambda c: c.setdefault("design_space", {}).update(methods=["gpfq"], schemes=["w4c8h8"]), r"`design_space.schemes`: .*'w4c8h8': write it as 'w4h8c8'"),
+        (lambda c: c.setdefault("design_space", {}).update(methods=["gpfq"], schemes=["w4c16r"]), r"`design_space.schemes`: .*per-row scales \(r\) are for weights"),
+        (lambda c: c.setdefault("design_space", {}).update(methods=["gpfq_lsmt"], schemes=["w4c8"]), r"`design_space.methods`: unknown ptq method 'gpfq_lsmt'"),
+        (lambda c: c.setdefault("design_space", {}).update(methods=["gpfq"], schemes=["w4c8"], strategy="balancd"), r"`design_space.strategy` lists 'balancd'"),
     ],
 )
 def test_config_checks_name_the_key(config, edit, message):
