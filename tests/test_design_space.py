@@ -72,6 +72,13 @@ def test_the_cheapest_w4_within_one_point_is_the_fewest_activation_bits_then_the
     assert "3 of 4 schemes" in row["detail"]
 
 
+def test_a_tie_in_cost_goes_to_the_more_accurate_scheme():
+    cells_metrics = [metrics("w4a4ec8", 0.93, fp32=0.9), metrics("w4c8", 0.895, fp32=0.9), metrics("w4h8", 0.80, fp32=0.9, activation_bits=900.0)]
+    assert answered(cells_metrics, "cheapest_w4_within_1pt").iloc[0]["scheme"] == "w4a4ec8"
+    cells_metrics[0]["accuracy"] = 0.891
+    assert answered(cells_metrics, "cheapest_w4_within_1pt").iloc[0]["scheme"] == "w4c8"
+
+
 def test_when_no_w3_scheme_is_within_three_points_the_most_accurate_is_not_reached():
     cells_metrics = [metrics("w3", 0.5), metrics("w3c8", 0.91, activation_bits=1100.0), metrics("w3h8", 0.91, activation_bits=1050.0), metrics("w4", 0.95)]
     row = answered(cells_metrics, "cheapest_w3_within_3pt").iloc[0]

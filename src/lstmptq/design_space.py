@@ -16,12 +16,13 @@ The questions:
 
 - `cheapest_w4_within_1pt` (`cheapest_w3_within_3pt`): among the schemes with 4-bit (3-bit)
   weights whose mean accuracy is at most 1 (3) points below the mean FP32 accuracy, the one that
-  produces the fewest activation bits per token (ties: fewer counted model bits); if none is,
+  produces the fewest activation bits per token (ties: fewer counted model bits, then the more
+  accurate); if none is,
   the most accurate of them, `not reached`, with its gap;
 - `collapse`: at the lowest uniform scheme present (w3), the first quantizer in forward order
   whose own SQNR is below `collapse_sqnr_db`, on the quantizers' means over seeds;
-- `single_change_fixes`: every scheme one token away from that uniform scheme (`scheme.changes`;
-  another uniform scheme, w4 from w3, is not a fix), same method: its gain over it, whether a
+- `single_change_fixes`: every scheme one change away from that uniform scheme (`scheme.changes`:
+  one token, the weight bits kept; w4 or w4r from w3 is not one), same method: its gain over it, whether a
   quantizer still collapses, the best one marked;
 - `gpfq_lstm_vs_gpfq`: GPFQ on the LSTM and the final layer vs on the final layer only, at 4 and
   3 weight bits, for every scheme run with both (the uniform ones included).
@@ -155,7 +156,7 @@ def _cost(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _cheapest(frame: pd.DataFrame) -> pd.Series:
-    return _cost(frame).sort_values(["_activation", "_size", "scheme", "method"]).iloc[0]
+    return _cost(frame).sort_values(["_activation", "_size", "accuracy", "scheme", "method"], ascending=[True, True, False, True, True]).iloc[0]
 
 
 def _most_accurate(frame: pd.DataFrame) -> pd.Series:
@@ -221,9 +222,8 @@ def collapse(block: pd.DataFrame, points: pd.DataFrame, collapse_sqnr_db: float)
 
 
 def _one_change(name: str, uniform: str) -> bool:
-    """One token away from the uniform scheme, and not another uniform scheme (w4 is one token
-    from w3, but it is the study's next bit width, not a fix of w3)."""
-    return schemes.changes(name, uniform) == 1 and not schemes.parse(name).uniform
+    """One change away from the uniform scheme (scheme.changes: other weight bits are not one)."""
+    return schemes.changes(name, uniform) == 1
 
 
 def single_change_fixes(block: pd.DataFrame, points: pd.DataFrame, collapse_sqnr_db: float) -> list[dict[str, Any]]:

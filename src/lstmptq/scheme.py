@@ -197,10 +197,12 @@ def tokens(name: str) -> list[str]:
 
 
 def changes(name: str, base: str) -> int:
-    """How many tokens `name` changes from `base` (a token added, dropped or modified counts one):
-    changes("w3c8", "w3") == changes("w3r", "w3") == 1, changes("w4c8", "w3") == 2."""
+    """How many tokens `name` changes from `base` (a token added, dropped or modified counts one;
+    other weight bits one more, since every class defaults to them):
+    changes("w3c8", "w3") == changes("w3r", "w3") == changes("w3a8", "w3") == 1,
+    changes("w4r", "w3") == changes("w4c8", "w3") == 2."""
     ours, theirs = set(tokens(name)), set(tokens(base))
-    return max(len(ours - theirs), len(theirs - ours))
+    return max(len(ours - theirs), len(theirs - ours)) + (parse(name).weight_bits != parse(base).weight_bits)
 
 
 def sensitivity_of(name: str) -> tuple[str, int | None, int | None] | None:
