@@ -415,11 +415,13 @@ class _RecordingLSTM(nn.Module):
 
 
 @torch.no_grad()
-def lstm_gate_inputs(qmodel: nn.Module, batches, columns: int):
+def lstm_gate_inputs(qmodel: nn.Module, batches, columns: int, fp32_weights: dict[str, torch.Tensor] | None = None):
     """The LSTM gates' inputs [x_t ; h_{t-1}] over the calibration batches, in the FP32 model
     (float weights, no quantizer) and in the quantized model as it stands (its LSTM run by the
     engine), as Gram statistics for recurrent_gpfq. Each quantized sample follows the quantized
-    model's own trajectory: h~_{t-1} comes from the quantized LSTM, as at inference."""
+    model's own trajectory: h~_{t-1} comes from the quantized LSTM, as at inference. The FP32
+    LSTM's weights are the Brevitas layer's float ones, i.e. FP32 until a method rounds them in
+    place; `fp32_weights` (`lstm.weight_ih`, `lstm.weight_hh`) gives them after that."""
     from .artifact import Artifact
     from .engine import FakeQuant, QuantizedLSTM
     from .quant import activation_of, lstm_tensors
@@ -429,7 +431,7 @@ def lstm_gate_inputs(qmodel: nn.Module, batches, columns: int):
     _, floats, _ = lstm_tensors(qmodel.lstm, "lstm")
     layer = qmodel.lstm.layers[0][0]
     gates = [getattr(layer, f"{gate}_gate_params") for gate in GATES]
-    float_weights = {
+    float_weights = fp32_weights or {
         "lstm.weight_ih": torch.cat([g.input_weight.weight.detach() for g in gates]),
         "lstm.weight_hh": torch.cat([g.hidden_weight.weight.detach() for g in gates]),
     }

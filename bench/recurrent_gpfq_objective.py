@@ -1,0 +1,105 @@
+"""Does GPFQ on the LSTM (`gpfq_lstm`) do what it optimises, and does that survive the recurrence?
+
+For one PTQ cell's setting (an FP32 model, its calibration subset, a scheme) it compares, for the
+LSTM gates' [W_ih | W_hh], nearest rounding with GPFQ on the objective GPFQ minimises: the gate
+pre-activations' squared error sum ||X W^T - X~ (s Q)^T||^2 over the calibration positions,
+X the FP32 model's gate inputs, X~ the quantized model's:
+
+- `objective_*_on_nearest_trajectory`: with X~ from the nearest-rounded LSTM (what GPFQ sees);
+- `objective_*_on_own_trajectory`: with X~ from the LSTM as rounded (nearest, or GPFQ), i.e. the
+  trajectory the rounded model really follows (h~ depends on the weights: the recurrence).
+
+Reported relative to ||X W^T||^2 (the gate pre-activations' energy). Then the accuracy on the
+cell's verification sample of the model with the LSTM rounded to nearest, by GPFQ alone, and by
+GPFQ followed by the final layer's GPFQ (what `gpfq_lstm` does). One `name: value` line each:
+
+    python bench/recurrent_gpfq_objective.py results/bbc_news generative 0 balanced w4c16
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+
+def objective(weight, scale, integers, statistics, energy) -> float:
+    """||X W^T - X~ (s Q)^T||^2 / ||X W^T||^2 from the Gram statistics: the X-only term is the energy."""
+    W, S, Q = weight.double(), scale.double()[:, None], integers.double()
+    SQ = S * Q
+    cross = (W @ statistics.G.T * SQ).sum()  # sum_r w_r^T X^T X~ (s q_r)
+    quadratic = (SQ @ statistics.H * SQ).sum()
+    return float((energy - 2 * cross + quadratic) / energy)
+
+
+def main() -> None:
+    from lstmptq import ptq_passes, quant
+    from lstmptq.grid import path
+    from lstmptq.quant import GATES
+    from lstmptq.scheme import parse
+    from lstmptq.stages.ptq import load
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dataset_dir", type=Path, help="results/<dataset> of a finished run")
+    parser.add_argument("model")
+    parser.add_argument("seed", type=int)
+    parser.add_argument("strategy")
+    parser.add_argument("scheme")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    root, dataset = args.dataset_dir.parent.parent, args.dataset_dir.name
+
+    def file(kind, **values):
+        return root / path(kind, dataset=dataset, model=args.model, seed=args.seed, strategy=args.strategy, **values)
+
+    cell = load(file("model"), file("fp32_metrics"), file("tokens", split="train"), file("tokens", split="test"), file("calibration"), 32, "cpu")
+    plan = quant.Plan(parse(args.scheme), 99.99)
+    qmodel = quant.quantize_model(cell.model, plan)
+    quant.set_thresholds(qmodel, ptq_passes.thresholds(qmodel, cell.batches, plan))
+    layer = qmodel.lstm.layers[0][0]
+    gates = [getattr(layer, f"{gate}_gate_params") for gate in GATES]
+    weight = torch.cat([torch.cat([g.input_weight.weight, g.hidden_weight.weight], 1) for g in gates]).detach().clone()
+
+    def integers_and_scale():
+        parts = [g.input_weight.quant_weight() for g in gates]
+        rows = weight.shape[0] // len(gates)
+        scale = torch.cat([p.scale.detach().reshape(-1).expand(rows) if p.scale.numel() == 1 else p.scale.detach().reshape(-1) for p in parts])
+        q = torch.cat([torch.cat([g.input_weight.quant_weight().int(), g.hidden_weight.quant_weight().int()], 1) for g in gates]).to(torch.int32)
+        return q, scale
+
+    nearest, scale = integers_and_scale()
+    on_nearest = ptq_passes.lstm_gate_inputs(qmodel, cell.batches, weight.shape[1])
+    fp32 = {"lstm.weight_ih": cell.model.lstm.weight_ih_l0.detach(), "lstm.weight_hh": cell.model.lstm.weight_hh_l0.detach()}
+    quant.apply_gpfq_lstm(qmodel, cell.family, cell.batches)
+    rounded, _ = integers_and_scale()
+    on_gpfq = ptq_passes.lstm_gate_inputs(qmodel, cell.batches, weight.shape[1], fp32)
+    # ||X W^T||^2 = sum_r w_r^T (X^T X) w_r: X^T X is H of the all-float scheme, whose "quantized"
+    # inputs are the float ones (the float trajectory does not depend on the rounding)
+    float_only = ptq_passes.lstm_gate_inputs(quant.quantize_model(cell.model, quant.Plan(parse("wf"), 99.99)), cell.batches, weight.shape[1])
+    energy = float((weight.double() @ float_only.H * weight.double()).sum())
+    print(f"objective_nearest_on_nearest_trajectory: {objective(weight, scale, nearest, on_nearest, energy):.4f}")
+    print(f"objective_gpfq_on_nearest_trajectory: {objective(weight, scale, rounded, on_nearest, energy):.4f}")
+    print(f"objective_gpfq_on_own_trajectory: {objective(weight, scale, rounded, on_gpfq, energy):.4f}")
+    print(f"weights_changed_share: {float((rounded != nearest).double().mean()):.4f}")
+
+    from lstmptq.training import predict
+
+    sample = cell.documents(cell.sample)
+    for variant in ("nearest", "lstm_gpfq_only", "lstm_then_final_layer_gpfq"):
+        q = quant.quantize_model(cell.model, plan)
+        quant.set_thresholds(q, ptq_passes.thresholds(q, cell.batches, plan))
+        if variant != "nearest":
+            apply_final_layer = quant.apply_gpfq
+            if variant == "lstm_gpfq_only":
+                quant.apply_gpfq = lambda *args: None  # apply_gpfq_lstm ends with it
+            try:
+                quant.apply_gpfq_lstm(q, cell.family, cell.batches)
+            finally:
+                quant.apply_gpfq = apply_final_layer
+        predictions, _ = predict(q, sample, 32, "cpu")
+        print(f"sample_accuracy_{variant}: {float((predictions == sample.labels).mean()):.4f}")
+
+
+if __name__ == "__main__":
+    main()
