@@ -36,9 +36,9 @@ def objective(weight, scale, integers, statistics, energy) -> float:
 def main() -> None:
     from lstmptq import ptq_passes, quant
     from lstmptq.grid import path
-    from lstmptq.quant import GATES
     from lstmptq.scheme import parse
     from lstmptq.stages.ptq import load
+    from lstmptq.training import predict
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dataset_dir", type=Path, help="results/<dataset> of a finished run")
@@ -55,48 +55,39 @@ def main() -> None:
 
     cell = load(file("model"), file("fp32_metrics"), file("tokens", split="train"), file("tokens", split="test"), file("calibration"), 32, "cpu")
     plan = quant.Plan(parse(args.scheme), 99.99)
-    qmodel = quant.quantize_model(cell.model, plan)
-    quant.set_thresholds(qmodel, ptq_passes.thresholds(qmodel, cell.batches, plan))
-    layer = qmodel.lstm.layers[0][0]
-    gates = [getattr(layer, f"{gate}_gate_params") for gate in GATES]
-    weight = torch.cat([torch.cat([g.input_weight.weight, g.hidden_weight.weight], 1) for g in gates]).detach().clone()
-
-    def integers_and_scale():
-        parts = [g.input_weight.quant_weight() for g in gates]
-        rows = weight.shape[0] // len(gates)
-        scale = torch.cat([p.scale.detach().reshape(-1).expand(rows) if p.scale.numel() == 1 else p.scale.detach().reshape(-1) for p in parts])
-        q = torch.cat([torch.cat([g.input_weight.quant_weight().int(), g.hidden_weight.quant_weight().int()], 1) for g in gates]).to(torch.int32)
-        return q, scale
-
-    nearest, scale = integers_and_scale()
-    on_nearest = ptq_passes.lstm_gate_inputs(qmodel, cell.batches, weight.shape[1])
-    fp32 = {"lstm.weight_ih": cell.model.lstm.weight_ih_l0.detach(), "lstm.weight_hh": cell.model.lstm.weight_hh_l0.detach()}
-    quant.apply_gpfq_lstm(qmodel, cell.family, cell.batches)
-    rounded, _ = integers_and_scale()
-    on_gpfq = ptq_passes.lstm_gate_inputs(qmodel, cell.batches, weight.shape[1], fp32)
-    # ||X W^T||^2 = sum_r w_r^T (X^T X) w_r: X^T X is H of the all-float scheme, whose "quantized"
-    # inputs are the float ones (the float trajectory does not depend on the rounding)
-    float_only = ptq_passes.lstm_gate_inputs(quant.quantize_model(cell.model, quant.Plan(parse("wf"), 99.99)), cell.batches, weight.shape[1])
-    energy = float((weight.double() @ float_only.H * weight.double()).sum())
-    print(f"objective_nearest_on_nearest_trajectory: {objective(weight, scale, nearest, on_nearest, energy):.4f}")
-    print(f"objective_gpfq_on_nearest_trajectory: {objective(weight, scale, rounded, on_nearest, energy):.4f}")
-    print(f"objective_gpfq_on_own_trajectory: {objective(weight, scale, rounded, on_gpfq, energy):.4f}")
-    print(f"weights_changed_share: {float((rounded != nearest).double().mean()):.4f}")
-
-    from lstmptq.training import predict
-
     sample = cell.documents(cell.sample)
-    for variant in ("nearest", "lstm_gpfq_only", "lstm_then_final_layer_gpfq"):
+
+    def calibrated(final_layer_gpfq: bool | None):
+        """The cell's model calibrated, its LSTM rounded to nearest (None) or by GPFQ, with or
+        without the final layer's GPFQ after it."""
         q = quant.quantize_model(cell.model, plan)
         quant.set_thresholds(q, ptq_passes.thresholds(q, cell.batches, plan))
-        if variant != "nearest":
+        if final_layer_gpfq is not None:
             apply_final_layer = quant.apply_gpfq
-            if variant == "lstm_gpfq_only":
+            if not final_layer_gpfq:
                 quant.apply_gpfq = lambda *args: None  # apply_gpfq_lstm ends with it
             try:
                 quant.apply_gpfq_lstm(q, cell.family, cell.batches)
             finally:
                 quant.apply_gpfq = apply_final_layer
+        return q
+
+    models = {"nearest": calibrated(None), "lstm_gpfq_only": calibrated(False), "lstm_then_final_layer_gpfq": calibrated(True)}
+    weight, nearest = quant.lstm_gate_matrix(models["nearest"].lstm)
+    rounded = quant.lstm_gate_matrix(models["lstm_gpfq_only"].lstm)[1].integers
+    scale = nearest.scale.repeat_interleave(weight.shape[0] // nearest.scale.numel())
+    fp32 = {"lstm.weight_ih": cell.model.lstm.weight_ih_l0.detach(), "lstm.weight_hh": cell.model.lstm.weight_hh_l0.detach()}
+    on_nearest = ptq_passes.lstm_gate_inputs(models["nearest"], cell.batches, weight.shape[1])
+    on_gpfq = ptq_passes.lstm_gate_inputs(models["lstm_gpfq_only"], cell.batches, weight.shape[1], fp32)
+    # ||X W^T||^2 = sum_r w_r^T (X^T X) w_r: X^T X is H of the all-float scheme, whose "quantized"
+    # inputs are the float ones (the float trajectory does not depend on the rounding)
+    float_only = ptq_passes.lstm_gate_inputs(quant.quantize_model(cell.model, quant.Plan(parse("wf"), 99.99)), cell.batches, weight.shape[1])
+    energy = float((weight.double() @ float_only.H * weight.double()).sum())
+    print(f"objective_nearest_on_nearest_trajectory: {objective(weight, scale, nearest.integers, on_nearest, energy):.4f}")
+    print(f"objective_gpfq_on_nearest_trajectory: {objective(weight, scale, rounded, on_nearest, energy):.4f}")
+    print(f"objective_gpfq_on_own_trajectory: {objective(weight, scale, rounded, on_gpfq, energy):.4f}")
+    print(f"weights_changed_share: {float((rounded != nearest.integers).double().mean()):.4f}")
+    for variant, q in models.items():
         predictions, _ = predict(q, sample, 32, "cpu")
         print(f"sample_accuracy_{variant}: {float((predictions == sample.labels).mean()):.4f}")
 

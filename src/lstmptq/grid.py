@@ -200,58 +200,43 @@ def axis_problems(config: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _expand(kind: str, values: dict[str, list[str]], fixed: dict[str, Any]) -> list[str]:
+    """Every path of a file kind over the given axis values, the wildcards in `fixed` left as given."""
+    import itertools
+
+    wanted = {w: values[w] for w in re.findall(r"{(\w+)}", PATHS[kind]) if w not in fixed}
+    return list(dict.fromkeys(path(kind, **fixed, **dict(zip(wanted, combination))) for combination in itertools.product(*wanted.values())))
+
+
 def cells(config: dict[str, Any], kind: str, **fixed: Any) -> list[str]:
     """Every path of a file kind over the grid, with the wildcards in `fixed` left as given
     (e.g. cells(config, "ptq_metrics", dataset="{dataset}") for a per-dataset table's inputs)."""
-    import itertools
-
-    wanted = [w for w in re.findall(r"{(\w+)}", PATHS[kind]) if w not in fixed]
-    values = {w: axes(config)[w][1] for w in wanted}
-    out = []
-    for combination in itertools.product(*values.values()):
-        out.append(path(kind, **fixed, **dict(zip(values, combination))))
-    return list(dict.fromkeys(out))
+    return _expand(kind, {w: values for w, (_, values) in axes(config).items()}, fixed)
 
 
 def design_space_cells(config: dict[str, Any], kind: str, **fixed: Any) -> list[str]:
     """Every path of a PTQ-cell file kind over the design-space sweep: its schemes x its methods
     x its calibration strategy, for each classifier and seed (e.g. the design-space table's inputs)."""
-    import itertools
-
     space = config.get("design_space") or {}
     if not space.get("methods") or not design_space_schemes(config):
         return []
-    values = {
-        "model": axes(config)["model"][1],
-        "seed": axes(config)["seed"][1],
-        "strategy": [str(space["strategy"])],
-        "method": [str(m) for m in space["methods"]],
-        "scheme": design_space_schemes(config),
-    }
-    values = {k: v for k, v in values.items() if k not in fixed}
-    return [path(kind, **fixed, **dict(zip(values, combination))) for combination in itertools.product(*values.values())]
+    grid = {w: values for w, (_, values) in axes(config).items()}
+    sweep = {"strategy": [str(space["strategy"])], "method": [str(m) for m in space["methods"]], "scheme": design_space_schemes(config)}
+    return _expand(kind, {**grid, **sweep}, fixed)
 
 
 def design_space_inputs(config: dict[str, Any], kind: str, **fixed: Any) -> list[str]:
     """The design-space tables' inputs: the sweep's cells plus the study's own cells of the sweep's
     strategy and methods, so the uniform schemes it is measured against (w4, w3) are in; empty
     without a sweep."""
-    import itertools
-
     sweep = design_space_cells(config, kind, **fixed)
     if not sweep:
         return []
     space = config["design_space"]
-    values = {
-        "model": axes(config)["model"][1],
-        "seed": axes(config)["seed"][1],
-        "strategy": [s for s in axes(config)["strategy"][1] if s == str(space["strategy"])],
-        "method": [m for m in ptq_methods(config) if m in {str(n) for n in space["methods"]}],
-        "scheme": study_schemes(config),
-    }
-    values = {k: v for k, v in values.items() if k not in fixed}
-    study = [path(kind, **fixed, **dict(zip(values, combination))) for combination in itertools.product(*values.values())]
-    return list(dict.fromkeys(sweep + study))
+    grid = {w: values for w, (_, values) in axes(config).items()}
+    grid["strategy"] = [s for s in grid["strategy"] if s == str(space["strategy"])]
+    grid["method"] = [m for m in grid["method"] if m in {str(n) for n in space["methods"]}]
+    return list(dict.fromkeys(sweep + _expand(kind, grid, fixed)))
 
 
 def design_space_targets(config: dict[str, Any]) -> list[str]:

@@ -37,8 +37,24 @@ class Stop(Exception):
     """Ends a forward pass once the final layer's input is captured."""
 
 
-class RunningPercentile(nn.Module):
-    """An observing quantizer (identity): Brevitas' calibration statistic of everything it sees.
+class Observer(nn.Module):
+    """An observing quantizer: the identity, recording a scale statistic of what it sees
+    (`observe`), from which `threshold` gives the clipping threshold for a quantizer of `bits`
+    and signedness (None: it saw nothing)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.observe(x)
+        return x
+
+    def observe(self, x: torch.Tensor) -> None:
+        raise NotImplementedError
+
+    def threshold(self, bits: int, signed: bool) -> torch.Tensor | None:
+        raise NotImplementedError
+
+
+class RunningPercentile(Observer):
+    """Statistic `p`: Brevitas' calibration statistic of everything it sees.
 
     Per call, the `percentile`-th percentile of |x| (kthvalue at floor(q/100 * numel + 0.5),
     at least 1e-10); over calls, Brevitas' running mean buf * (n / (n + 1)) + stat / (n + 1),
@@ -59,19 +75,15 @@ class RunningPercentile(nn.Module):
         self.mean = torch.ones((), dtype=stat.dtype) * stat if n == 0 else self.mean * (n / (n + 1)) + stat / (n + 1)
         self.calls += 1
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.observe(x)
-        return x
-
     def threshold(self, bits: int, signed: bool) -> torch.Tensor | None:
         return self.mean
 
 
-class PooledMax(RunningPercentile):
+class PooledMax(Observer):
     """Statistic `m`: max |x| over every value of the pass (not a mean of per-call values)."""
 
     def __init__(self):
-        super().__init__(100.0)
+        super().__init__()
         self.max: torch.Tensor | None = None
 
     def observe(self, x: torch.Tensor) -> None:
@@ -129,14 +141,17 @@ class PooledMSE(PooledMax):
         return candidates[int(errors(candidates).argmin())].to(torch.float32).reshape(())
 
 
-class Fixed(PooledMax):
+class Fixed(Observer):
     """Statistic `k`: the analytic threshold 1 of a sigmoid ([0, 1]) or tanh ([-1, 1]) output."""
+
+    def observe(self, x: torch.Tensor) -> None:
+        pass  # nothing to learn
 
     def threshold(self, bits: int, signed: bool) -> torch.Tensor | None:
         return torch.ones((), dtype=torch.float32)
 
 
-def observer(statistic: str, percentile: float) -> RunningPercentile:
+def observer(statistic: str, percentile: float) -> Observer:
     """The observing quantizer of a scale statistic (scheme.STATISTICS)."""
     return {"p": lambda: RunningPercentile(percentile), "m": PooledMax, "e": PooledMSE, "k": Fixed}[statistic]()
 
@@ -146,7 +161,7 @@ class ObservingLSTM(nn.Module):
     cell quantizer as Brevitas' calibration mode does: per timestep, per gate
     (x W_ih^T + h W_hh^T) + b, in Brevitas' operand and addition order."""
 
-    def __init__(self, quant_lstm: nn.Module, observers: dict[str, RunningPercentile]):
+    def __init__(self, quant_lstm: nn.Module, observers: dict[str, Observer]):
         super().__init__()
         layer = quant_lstm.layers[0][0]
         gates = [getattr(layer, f"{gate}_gate_params") for gate in GATES]
@@ -243,9 +258,9 @@ def thresholds(qmodel: nn.Module, batches, plan) -> dict[str, torch.Tensor]:
     from .quant import activation_spec
 
     _, QuantIdentity, _, QuantLSTM = _brevitas_types()
-    observers: dict[str, tuple[RunningPercentile, object]] = {}  # state_dict prefix -> (observer, Brevitas proxy)
+    observers: dict[str, tuple[Observer, object]] = {}  # state_dict prefix -> (observer, Brevitas proxy)
 
-    def watch(key: str, name: str, proxy) -> RunningPercentile:
+    def watch(key: str, name: str, proxy) -> Observer:
         watcher = observer(plan.setting(name).statistic, plan.percentile)
         observers[key] = (watcher, proxy)
         return watcher
@@ -424,17 +439,14 @@ def lstm_gate_inputs(qmodel: nn.Module, batches, columns: int, fp32_weights: dic
     place; `fp32_weights` (`lstm.weight_ih`, `lstm.weight_hh`) gives them after that."""
     from .artifact import Artifact
     from .engine import FakeQuant, QuantizedLSTM
-    from .quant import activation_of, lstm_tensors
+    from .quant import activation_of, lstm_gate_matrix, lstm_tensors
     from .recurrent_gpfq import GramStatistics
 
     _, QuantIdentity, _, QuantLSTM = _brevitas_types()
     _, floats, _ = lstm_tensors(qmodel.lstm, "lstm")
-    layer = qmodel.lstm.layers[0][0]
-    gates = [getattr(layer, f"{gate}_gate_params") for gate in GATES]
-    float_weights = fp32_weights or {
-        "lstm.weight_ih": torch.cat([g.input_weight.weight.detach() for g in gates]),
-        "lstm.weight_hh": torch.cat([g.hidden_weight.weight.detach() for g in gates]),
-    }
+    weight, _ = lstm_gate_matrix(qmodel.lstm)
+    w_ih, w_hh = weight.split([weight.shape[1] - weight.shape[0] // len(GATES), weight.shape[0] // len(GATES)], 1)
+    float_weights = fp32_weights or {"lstm.weight_ih": w_ih, "lstm.weight_hh": w_hh}
     lstms = {
         "float": QuantizedLSTM(Artifact.assemble(None, {}, float_weights, floats, {})),
         "quantized": _engine_lstm(qmodel.lstm, float_weights=False),

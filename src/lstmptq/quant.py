@@ -233,30 +233,28 @@ def apply_gpfq_lstm(model: nn.Module, family, batches) -> None:
     gate, or of a row with per-row scales) is pinned to its rounding, so the max-|W| scale
     Brevitas re-derives from the new weights is unchanged (checked below)."""
     from . import ptq_passes, recurrent_gpfq
+    from .artifact import QuantizedWeight
 
-    layer = model.lstm.layers[0][0]
-    gates = [getattr(layer, f"{gate}_gate_params") for gate in GATES]
-    if not gates[0].input_weight.weight_quant.is_quant_enabled:
+    weight, quantized = lstm_gate_matrix(model.lstm)
+    if quantized is None:
         log.info("GPFQ on the LSTM: its weights stay float in this scheme; nothing to round")
     else:
-        inputs = gates[0].input_weight.weight.shape[1]
-        weight = torch.cat([torch.cat([g.input_weight.weight, g.hidden_weight.weight], 1) for g in gates]).detach()
-        quantized = [g.input_weight.quant_weight() for g in gates]
-        bits = int(quantized[0].bit_width)
-        rows = weight.shape[0] // len(gates)
-        scale = torch.cat([q.scale.detach().reshape(-1).expand(rows) if q.scale.numel() == 1 else q.scale.detach().reshape(-1) for q in quantized])
-        groups = weight.abs().reshape(len(gates), -1) if quantized[0].scale.numel() == 1 else weight.abs()  # what each scale is the max of
-        pinned = torch.zeros_like(groups, dtype=torch.bool).scatter_(1, groups.argmax(1, keepdim=True), True).reshape(weight.shape)
+        groups = quantized.scale.numel()  # one max-|W| scale per gate, or per row
+        scale = quantized.scale.repeat_interleave(weight.shape[0] // groups)
+        flat = weight.abs().reshape(groups, -1)
+        pinned = torch.zeros_like(flat, dtype=torch.bool).scatter_(1, flat.argmax(1, keepdim=True), True).reshape(weight.shape)
         statistics = ptq_passes.lstm_gate_inputs(model, batches, weight.shape[1])
-        integers = recurrent_gpfq.gpfq(weight, statistics.H, statistics.G, scale, bits, pinned)
-        values = (integers.to(torch.float32) * scale[:, None].to(torch.float32)).split(rows)
-        for gate, value in zip(gates, values):
-            gate.input_weight.weight.data.copy_(value[:, :inputs])
-            gate.hidden_weight.weight.data.copy_(value[:, inputs:])
-        got = torch.cat([torch.cat([g.input_weight.quant_weight().int(), g.hidden_weight.quant_weight().int()], 1) for g in gates]).to(torch.int32)
-        if not torch.equal(got, integers):
+        integers = recurrent_gpfq.gpfq(weight, statistics.H, statistics.G, scale, quantized.bits, pinned)
+        rounded = QuantizedWeight(integers, quantized.scale, quantized.bits).dequantized()
+        layer = model.lstm.layers[0][0]
+        inputs = layer.input_gate_params.input_weight.weight.shape[1]
+        for gate, value in zip(GATES, rounded.split(weight.shape[0] // len(GATES))):
+            params = getattr(layer, f"{gate}_gate_params")
+            params.input_weight.weight.data.copy_(value[:, :inputs])
+            params.hidden_weight.weight.data.copy_(value[:, inputs:])
+        if not torch.equal(lstm_gate_matrix(model.lstm)[1].integers, integers):
             raise RuntimeError("GPFQ on the LSTM: Brevitas re-derives other integers from the rounded weights (a scale moved)")
-        log.info("GPFQ on the LSTM: %d of %d weights rounded otherwise than to nearest, from %d gate inputs", int((integers != recurrent_gpfq.nearest(weight, scale, bits)).sum()), integers.numel(), statistics.samples)
+        log.info("GPFQ on the LSTM: %d of %d weights rounded otherwise than to nearest, from %d gate inputs", int((integers != quantized.integers).sum()), integers.numel(), statistics.samples)
     apply_gpfq(model, family, batches)
 
 
@@ -385,6 +383,22 @@ def lstm_tensors(quant_lstm: nn.Module, name: str) -> tuple[dict, dict, dict]:
     floats = {f"{name}.bias": torch.cat([g.bias.detach() for g in gates])}
     activations = {f"{name}.{q}": activation_of(getattr(layer.cell, f"{q}_quant")) for q in CELL_QUANTIZERS}
     return weights, floats, activations
+
+
+def lstm_gate_matrix(quant_lstm: nn.Module) -> tuple[torch.Tensor, QuantizedWeight | None]:
+    """A QuantLSTM's [W_ih | W_hh], gate rows in nn.LSTM's order: its float weights (4H, E + H),
+    and the same as Brevitas quantizes them (integers, a scale per gate or per row; None where
+    the scheme keeps them float)."""
+    from .artifact import QuantizedWeight
+
+    layer = quant_lstm.layers[0][0]
+    gates = [getattr(layer, f"{gate}_gate_params") for gate in GATES]
+    weight = torch.cat([torch.cat([g.input_weight.weight, g.hidden_weight.weight], 1) for g in gates]).detach()
+    weights, _, _ = lstm_tensors(quant_lstm, "lstm")
+    ih, hh = weights["lstm.weight_ih"], weights["lstm.weight_hh"]
+    if isinstance(ih, torch.Tensor):
+        return weight, None
+    return weight, QuantizedWeight(torch.cat([ih.integers, hh.integers], 1), ih.scale, ih.bits)
 
 
 def export_lstm_artifact(model: nn.Module, path, header: dict, head: str, weights: dict | None = None, floats: dict | None = None) -> int:
