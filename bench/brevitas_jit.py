@@ -12,23 +12,24 @@ import os
 import statistics
 import subprocess
 import sys
+import lstmptq.quant.build as build
+import lstmptq.quant.methods as methods
 
 WORKLOAD = r"""
 import json, sys, time
 import numpy as np, pandas as pd, torch
 torch.set_num_threads(1)
-from lstmptq import quant
-from lstmptq.models import load_checkpoint
-from lstmptq.training import Encoded, collate, predict, sorted_batches
+from lstmptq.models.checkpoint import load_checkpoint
+from lstmptq.models.training import Encoded, collate, predict, sorted_batches
 model, meta = load_checkpoint(sys.argv[1]); model.eval()
 tokens = sys.argv[2]
 train = Encoded.from_frame(pd.read_parquet(tokens + "/train.parquet"))
 test = Encoded.from_frame(pd.read_parquet(tokens + "/test.parquet"))
 sub = lambda d: Encoded(d.ids[:64], d.labels[:64])
 calib, probe = sub(train), sub(test)
-q = quant.quantize_model(model, {s: 4 for s in quant.STAGES}, 99.99)
+q = build.quantize_model(model, {s: 4 for s in quant.STAGES}, 99.99)
 start = time.perf_counter()
-quant.calibrate(q, [collate(calib, b, "cpu")[:2] for b in sorted_batches(calib.lengths, 32)])
+methods.brevitas_calibrate(q, [collate(calib, b, "cpu")[:2] for b in sorted_batches(calib.lengths, 32)])
 calibrate_s = time.perf_counter() - start
 start = time.perf_counter()
 _, scores = predict(q, probe, 32, "cpu")

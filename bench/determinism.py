@@ -126,7 +126,7 @@ def child(spec: dict) -> None:
         torch.backends.mkldnn.enabled = mode["mkldnn"]
     threads = mode.get("threads", spec["threads"])
 
-    from lstmptq.models import load_checkpoint
+    from lstmptq.models.checkpoint import load_checkpoint
     from lstmptq.runtime import setup_logging
 
     setup_logging(None)

@@ -22,6 +22,8 @@ step from a CUDA graph there):
 """
 
 from __future__ import annotations
+import lstmptq.quant.engine as engine
+import lstmptq.quant.checkpoint as quant_checkpoint
 
 import argparse
 import json
@@ -34,10 +36,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-
-from lstmptq import engine
-from lstmptq.models import load_checkpoint
-from lstmptq.training import Encoded, collate, predict, sorted_batches
+from lstmptq.models.checkpoint import load_checkpoint
+from lstmptq.models.training import Encoded, collate, predict, sorted_batches
 
 KINDS = ("generative", "discriminative")
 
@@ -74,9 +74,8 @@ def side_by_side(cell: Path, test: Encoded, repeats: int, batch_size: int, brevi
     batches = [collate(test, b, DEVICE)[:2] for b in sorted_batches(test.lengths, batch_size)]
     models = {"fp32": (fp32, fp32_lstm), "engine": (ours, engine_lstm)}
     if brevitas:
-        from lstmptq import quant
 
-        models["brevitas"] = (quant.load_quantized(fp32.cpu(), cell / "quantized.pt")[0].to(DEVICE), fp32_lstm)
+        models["brevitas"] = (quant_checkpoint.load_quantized(fp32.cpu(), cell / "quantized.pt")[0].to(DEVICE), fp32_lstm)
     times = {f"{part}{name}": [] for name in models for part in ("", "lstm_")}
     scores = {}
     for _ in range(repeats):

@@ -17,6 +17,11 @@ GPFQ followed by the final layer's GPFQ (what `gpfq_lstm` does). One `name: valu
 """
 
 from __future__ import annotations
+import lstmptq.quant.build as build
+import lstmptq.quant.lstm.build as lstm_build
+import lstmptq.quant.lstm.gpfq as lstm_gpfq
+import lstmptq.quant.methods as methods
+import lstmptq.quant.passes as passes
 
 import argparse
 from pathlib import Path
@@ -34,11 +39,10 @@ def objective(weight, scale, integers, statistics, energy) -> float:
 
 
 def main() -> None:
-    from lstmptq import ptq_passes, quant
     from lstmptq.grid import path
     from lstmptq.scheme import parse
     from lstmptq.stages.ptq import load
-    from lstmptq.training import predict
+    from lstmptq.models.training import predict
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dataset_dir", type=Path, help="results/<dataset> of a finished run")
@@ -54,34 +58,34 @@ def main() -> None:
         return root / path(kind, dataset=dataset, model=args.model, seed=args.seed, strategy=args.strategy, **values)
 
     cell = load(file("model"), file("fp32_metrics"), file("tokens", split="train"), file("tokens", split="test"), file("calibration"), 32, "cpu")
-    plan = quant.Plan(parse(args.scheme), 99.99)
+    plan = build.Plan(parse(args.scheme), 99.99)
     sample = cell.documents(cell.sample)
 
     def calibrated(final_layer_gpfq: bool | None):
         """The cell's model calibrated, its LSTM rounded to nearest (None) or by GPFQ, with or
         without the final layer's GPFQ after it."""
-        q = quant.quantize_model(cell.model, plan)
-        quant.set_thresholds(q, ptq_passes.thresholds(q, cell.batches, plan))
+        q = build.quantize_model(cell.model, plan)
+        methods.set_thresholds(q, passes.thresholds(q, cell.batches, plan))
         if final_layer_gpfq is not None:
-            apply_final_layer = quant.apply_gpfq
+            apply_final_layer = methods.apply_gpfq
             if not final_layer_gpfq:
-                quant.apply_gpfq = lambda *args: None  # apply_gpfq_lstm ends with it
+                methods.apply_gpfq = lambda *args: None  # apply_gpfq_lstm ends with it
             try:
-                quant.apply_gpfq_lstm(q, cell.family, cell.batches)
+                lstm_gpfq.apply_gpfq_lstm(q, cell.family, cell.batches)
             finally:
-                quant.apply_gpfq = apply_final_layer
+                methods.apply_gpfq = apply_final_layer
         return q
 
     models = {"nearest": calibrated(None), "lstm_gpfq_only": calibrated(False), "lstm_then_final_layer_gpfq": calibrated(True)}
-    weight, nearest = quant.lstm_gate_matrix(models["nearest"].lstm)
-    rounded = quant.lstm_gate_matrix(models["lstm_gpfq_only"].lstm)[1].integers
+    weight, nearest = lstm_build.lstm_gate_matrix(models["nearest"].lstm)
+    rounded = lstm_build.lstm_gate_matrix(models["lstm_gpfq_only"].lstm)[1].integers
     scale = nearest.scale.repeat_interleave(weight.shape[0] // nearest.scale.numel())
     fp32 = {"lstm.weight_ih": cell.model.lstm.weight_ih_l0.detach(), "lstm.weight_hh": cell.model.lstm.weight_hh_l0.detach()}
-    on_nearest = ptq_passes.lstm_gate_inputs(models["nearest"], cell.batches, weight.shape[1])
-    on_gpfq = ptq_passes.lstm_gate_inputs(models["lstm_gpfq_only"], cell.batches, weight.shape[1], fp32)
+    on_nearest = lstm_gpfq.lstm_gate_inputs(models["nearest"], cell.batches, weight.shape[1])
+    on_gpfq = lstm_gpfq.lstm_gate_inputs(models["lstm_gpfq_only"], cell.batches, weight.shape[1], fp32)
     # ||X W^T||^2 = sum_r w_r^T (X^T X) w_r: X^T X is H of the all-float scheme, whose "quantized"
     # inputs are the float ones (the float trajectory does not depend on the rounding)
-    float_only = ptq_passes.lstm_gate_inputs(quant.quantize_model(cell.model, quant.Plan(parse("wf"), 99.99)), cell.batches, weight.shape[1])
+    float_only = lstm_gpfq.lstm_gate_inputs(build.quantize_model(cell.model, build.Plan(parse("wf"), 99.99)), cell.batches, weight.shape[1])
     energy = float((weight.double() @ float_only.H * weight.double()).sum())
     print(f"objective_nearest_on_nearest_trajectory: {objective(weight, scale, nearest.integers, on_nearest, energy):.4f}")
     print(f"objective_gpfq_on_nearest_trajectory: {objective(weight, scale, rounded, on_nearest, energy):.4f}")

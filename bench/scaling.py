@@ -27,6 +27,7 @@ verification sample and process start-up are left out, so these are lower bounds
 """
 
 from __future__ import annotations
+import lstmptq.quant.engine as engine
 
 import argparse
 import json
@@ -62,7 +63,7 @@ def synthetic(frame: pd.DataFrame, size: int, seed: int) -> pd.DataFrame:
 
 
 def write_dataset(workdir: Path, size: int) -> str:
-    from lstmptq.data import read_embedded_bbc
+    from lstmptq.data.sources import read_embedded_bbc
 
     name = f"scale{size}"
     corpus = read_embedded_bbc()
@@ -129,10 +130,8 @@ def device_rates(results: Path, device: str, batch_size: int = 32) -> dict[tuple
     import time
 
     import torch
-
-    from lstmptq import engine
-    from lstmptq.models import load_checkpoint
-    from lstmptq.training import Encoded, collate, predict, sorted_batches
+    from lstmptq.models.checkpoint import load_checkpoint
+    from lstmptq.models.training import Encoded, collate, predict, sorted_batches
 
     def seconds(work) -> float:
         work()  # warm-up (kernels, allocator)

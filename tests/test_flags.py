@@ -8,9 +8,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from lstmptq.calibration import sample  # noqa: E402
+from lstmptq.data.calibration import sample  # noqa: E402
 from lstmptq.flags import calibration_flags, dataset_flags, joined  # noqa: E402
-from lstmptq.plots import flag_note, mark_flagged  # noqa: E402
+from lstmptq.report.plots import flag_note, mark_flagged  # noqa: E402
 
 CHECKS = {"min_train_per_class": 20, "max_accuracy_step": 0.01}
 

@@ -47,7 +47,7 @@ def test_the_final_file_gets_the_umask_mode_even_if_the_writer_recreates_it(tmp_
 def test_a_quantized_artifact_gets_the_umask_mode(tmp_path):
     import torch
 
-    from lstmptq import artifact
+    from lstmptq.quant import artifact
 
     weight = artifact.QuantizedWeight(torch.zeros(2, 3, dtype=torch.int32), torch.ones(1), 4)
     artifact.write(tmp_path / "quantized.safetensors", {}, {"w": weight}, {}, {})
@@ -60,7 +60,7 @@ def refused(path, problem: str) -> str:
 
 
 def test_a_truncated_noise_cell_is_refused_with_the_rebuild_command(tmp_path):
-    from lstmptq.tables import table_from_metrics  # how the study table reads noise cells
+    from lstmptq.report.tables import table_from_metrics  # how the study table reads noise cells
 
     cell = tmp_path / "noise" / "eps0.1.json"
     write_json(cell, {"accuracy": 0.9, "eps": 0.1, "config": {"kind": "generative"}})

@@ -9,7 +9,7 @@ import pytest
 
 import browser
 from conftest import REPO, snakemake
-from lstmptq.models import load_checkpoint
+from lstmptq.models.checkpoint import load_checkpoint
 from lstmptq.grid import PLOTS
 
 pytestmark = pytest.mark.workflow
@@ -96,7 +96,7 @@ def test_tiny_run_writes_every_output(tiny_run):
         check = json.loads((cell / "metrics.json").read_text())["engine_check"]
         assert check["within_tolerance"] and check["prediction_agreement"] >= 0.999, check
         noise = json.loads((cell / "noise" / "char_substitution" / "eps0.1.json").read_text())
-        assert noise["engine"].startswith("lstmptq.engine") and noise["startup_seconds"] > 0
+        assert noise["engine"].startswith("lstmptq.quant.engine") and noise["startup_seconds"] > 0
     assert len(list(root.glob("*/seed0/*/gpfq/w4/quantized.safetensors"))) == 4
     ks = pd.read_csv(root / "tables" / "ks.csv", keep_default_na=False)
     assert set(ks["comparison"]) == {"fp32_vs_quantized", "pre_vs_post_calibration", "balanced_vs_random"}

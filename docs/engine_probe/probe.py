@@ -17,8 +17,8 @@ import torch.nn.functional as F
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[2] / "src"))
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[2] / "tests"))
 from lstmptq import quant  # noqa: E402
-from lstmptq.models import build_model  # noqa: E402
-from lstmptq.training import collate, sorted_batches  # noqa: E402
+from lstmptq.models.checkpoint import build_model  # noqa: E402
+from lstmptq.models.training import collate, sorted_batches  # noqa: E402
 from test_quant import HP, K, V, batches, data  # noqa: E402
 
 torch.set_num_threads(1)

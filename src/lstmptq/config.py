@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .grid import axis_problems, format_eps
+from lstmptq.grid import axis_problems, format_eps
+from lstmptq.registry import RegistryError, family, lookup, reference, register
+from lstmptq.scheme import statistic_problems
 
 
 class ConfigError(ValueError):
@@ -89,13 +91,13 @@ def check_variants(config: dict[str, Any]) -> None:
     """Every classifier, PTQ method, calibration kind and noise model is registered (the config's
     `extensions` first), every strategy and noise model of the grid is defined, and each noise
     model accepts its settings."""
-    from .registry import RegistryError, family, lookup, reference, register
-
     calibration, noise = config["calibration"], config["noise"]
     try:
         register(config.get("extensions"))
     except RegistryError as err:
         raise ConfigError(str(err)) from None
+    if statistic_problems():
+        raise ConfigError("\n".join(statistic_problems()))
     used = [("ptq.methods", "ptq_methods", name) for name in config["ptq"]["methods"]]
     used += [("design_space.methods", "ptq_methods", name) for name in config["design_space"]["methods"]]
     used += [(f"calibration.definitions.{n}.kind", "calibration_kinds", d["kind"]) for n, d in calibration["definitions"].items()]
@@ -136,8 +138,6 @@ def model_settings(config: dict[str, Any], kind: str) -> dict[str, Any]:
     """The `model` settings that classifier `kind` reads (its family's SETTINGS, dropout resolved
     to its own rate): its params hold only these, so changing e.g. the generative prior does not
     retrain the discriminative model."""
-    from .registry import family
-
     return {**{key: config["model"][key] for key in family(kind).SETTINGS}, "dropout": config["model"]["dropout"].get(kind, 0.0)}
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from . import scheme as schemes
+from lstmptq import scheme as schemes
 
 NAME = "[a-z][a-z0-9_]*"  # names of datasets, classifiers, strategies, methods, noise models
 SPLITS = ("train", "valid", "test")

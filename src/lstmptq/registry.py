@@ -8,7 +8,9 @@ module path, or a `.py` file (relative to the directory snakemake runs in), opti
   engine, KS probes (see lstmptq/families/discriminative.py and docs/extending.md);
 - calibration kind: a function (labels, label_names, size, definition, strategy, rng) -> indices;
 - PTQ method: a function (qmodel, family, batches) -> None, run after calibration;
-- noise model: a module with check(settings) and corrupt(text, eps, seed, document, **settings).
+- noise model: a module with check(settings) and corrupt(text, eps, seed, document, **settings);
+- scale statistic: an observer class (lstmptq.quant.observers.Observer), keyed by its one-letter
+  scheme modifier (`w4a4m`: max).
 
 A config adds its own entries under `extensions:` (same shape); the Snakefile and every job
 (through runtime.run_step) register them before anything is looked up.
@@ -27,18 +29,24 @@ CLASSIFIERS = {
     "generative": "lstmptq.families.generative",
 }
 CALIBRATION_KINDS = {
-    "balanced": "lstmptq.calibration:balanced",
-    "random": "lstmptq.calibration:uniform",
-    "skewed": "lstmptq.calibration:skewed",
-    "single_class": "lstmptq.calibration:single_class",
+    "balanced": "lstmptq.data.calibration:balanced",
+    "random": "lstmptq.data.calibration:uniform",
+    "skewed": "lstmptq.data.calibration:skewed",
+    "single_class": "lstmptq.data.calibration:single_class",
 }
 PTQ_METHODS = {
-    "plain": "lstmptq.quant:nearest_rounding",
-    "gpfq": "lstmptq.quant:apply_gpfq",
-    "gpfq_lstm": "lstmptq.quant:apply_gpfq_lstm",
+    "plain": "lstmptq.quant.methods:nearest_rounding",
+    "gpfq": "lstmptq.quant.methods:apply_gpfq",
+    "gpfq_lstm": "lstmptq.quant.lstm.gpfq:apply_gpfq_lstm",
 }
 NOISE_MODELS = {
-    "char_substitution": "lstmptq.noise",
+    "char_substitution": "lstmptq.data.noise",
+}
+STATISTICS = {  # scale statistics of activation quantizers, by their scheme modifier letter (observers.py)
+    "p": "lstmptq.quant.observers:RunningPercentile",
+    "m": "lstmptq.quant.observers:PooledMax",
+    "e": "lstmptq.quant.observers:PooledMSE",
+    "k": "lstmptq.quant.observers:Fixed",
 }
 
 REGISTRIES = {
@@ -46,6 +54,36 @@ REGISTRIES = {
     "calibration_kinds": CALIBRATION_KINDS,
     "ptq_methods": PTQ_METHODS,
     "noise_models": NOISE_MODELS,
+    "statistics": STATISTICS,
+}
+
+
+# Where the package's modules moved when it was split into subpackages: an old reference in a
+# config's `extensions:` is refused with the new one (no compatibility shims).
+MOVED = {
+    "lstmptq.data": "lstmptq.data.sources",
+    "lstmptq.tokenizer": "lstmptq.data.tokenizer",
+    "lstmptq.calibration": "lstmptq.data.calibration",
+    "lstmptq.noise": "lstmptq.data.noise",
+    "lstmptq.models": "lstmptq.models.lstm",
+    "lstmptq.decoding": "lstmptq.models.decoding",
+    "lstmptq.training": "lstmptq.models.training",
+    "lstmptq.baseline": "lstmptq.models.baseline",
+    "lstmptq.artifact": "lstmptq.quant.artifact",
+    "lstmptq.engine": "lstmptq.quant.engine",
+    "lstmptq.diagnostics": "lstmptq.quant.diagnostics",
+    "lstmptq.recurrent_gpfq": "lstmptq.quant.lstm.recurrent_gpfq",
+    "lstmptq.ptq_passes": "lstmptq.quant.passes",
+    "lstmptq.quant:nearest_rounding": "lstmptq.quant.methods:nearest_rounding",
+    "lstmptq.quant:apply_gpfq": "lstmptq.quant.methods:apply_gpfq",
+    "lstmptq.quant:apply_gpfq_lstm": "lstmptq.quant.lstm.gpfq:apply_gpfq_lstm",
+    "lstmptq.quant": "lstmptq.quant.build, .state, .methods or .lstm.build",
+    "lstmptq.ks": "lstmptq.evaluation.ks",
+    "lstmptq.metrics": "lstmptq.evaluation.metrics",
+    "lstmptq.tables": "lstmptq.report.tables",
+    "lstmptq.findings": "lstmptq.report.findings",
+    "lstmptq.plots": "lstmptq.report.plots",
+    "lstmptq.design_space": "lstmptq.report.design_space",
 }
 
 
@@ -53,11 +91,24 @@ class RegistryError(ValueError):
     """An unknown name or an entry whose code cannot be found: the message says where to add it."""
 
 
+def moved(ref: str) -> str | None:
+    """The new reference of a module path from before the package had subpackages, else None."""
+    target, _, attribute = ref.partition(":")
+    if ref in MOVED:
+        return MOVED[ref]
+    if target in MOVED and target != "lstmptq.quant":
+        return MOVED[target] + (f":{attribute}" if attribute else "")
+    return MOVED.get(target) if target == "lstmptq.quant" else None
+
+
 def register(extensions: dict[str, dict[str, str]] | None) -> None:
     """Add a config's `extensions:` entries (registry name -> {name: reference})."""
     for registry, entries in (extensions or {}).items():
         if registry not in REGISTRIES:
             raise RegistryError(f"config key `extensions.{registry}`: unknown extension point; use one of {sorted(REGISTRIES)}")
+        for name, ref in entries.items():
+            if moved(ref):
+                raise RegistryError(f"config key `extensions.{registry}.{name}`: {ref!r} has moved; write {moved(ref)!r}")
         REGISTRIES[registry].update(entries)
 
 

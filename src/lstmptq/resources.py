@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from lstmptq.registry import family
+
 MIB = 2**20
 
 
 def job_device(config: dict[str, Any], stage: str, kind: str) -> str:
     """The `device` a model job runs on: the config's where the family finds a GPU worth it
     (its GPU_STAGES: train, ptq, evaluate), else `cpu`."""
-    from .registry import family
-
     return config["device"] if stage in family(kind).GPU_STAGES else "cpu"
 
 
@@ -36,8 +36,6 @@ def logits_mb(config: dict[str, Any], batch_size: int) -> float:
 def model_job_mem_mb(config: dict[str, Any], kind: str, batch_size: int, tensors: int) -> int:
     """Memory of a job that runs a model: interpreter + torch (+ brevitas) ~1.5 GB, plus `tensors`
     logits-sized tensors for a family with LOGITS_MEMORY (forward, softmax, gradients)."""
-    from .registry import family
-
     return int(1500 + (tensors * logits_mb(config, batch_size) if family(kind).LOGITS_MEMORY else 0))
 
 
@@ -49,8 +47,6 @@ def scaled(base: float, per_input_mb: float):
 def train_minutes(config: dict[str, Any]):
     """A resource callable: training run time, from the family's measured minutes per epoch per
     MB of token files (TRAIN_MINUTES_PER_EPOCH_MB), for every epoch the config allows."""
-    from .registry import family
-
     epochs = config["training"]["max_epochs"]
     return lambda wildcards, input, attempt: int(attempt * (10 + epochs * input.size_mb * family(wildcards.model).TRAIN_MINUTES_PER_EPOCH_MB))
 

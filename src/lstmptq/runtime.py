@@ -13,6 +13,8 @@ import signal
 import sys
 import threading
 
+from lstmptq.registry import register
+
 # `deterministic: true`: the same float results on any x86 CPU with AVX2, whatever its own kernels
 # (bench/determinism.py measures it). Set by the Snakefile for every job, so they are in place
 # before the job imports torch: ATen's kernels at the AVX2 level, MKL's code path that gives the
@@ -134,8 +136,6 @@ def run_step(log_path: str | None, step, extensions: dict | None = None, **kwarg
     log = logging.getLogger(step.__module__)
     try:
         with _job_signals():
-            from .registry import register
-
             register(extensions)
             return step(**kwargs)
     except Terminated:

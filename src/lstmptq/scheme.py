@@ -6,10 +6,12 @@ A scheme name is a sequence of class tokens ``<class><bits>[<modifiers>]``:
 
 - classes: ``w`` weights (every layer), ``a`` layer inputs (the LSTM input and the final layer's
   input; also the default of the four below), ``h`` the hidden state h_t (it feeds the next step
-  and the final layer), ``g`` gate accumulators, ``s`` sigmoid and tanh outputs, ``c`` cell state;
+  and the final layer), ``g`` gate accumulators, ``s`` sigmoid and tanh outputs, ``c`` cell state
+  (the LSTM cell's classes, from its quantizer table in lstmptq/quant/lstm/cell.py);
 - bits: 2..16, or ``f`` for float (that quantizer is off);
 - modifiers: ``r`` per-output-row weight scales (``w`` only; one per gate row for the LSTM, per
-  output row for linear layers; embeddings stay per tensor); a scale statistic for activations:
+  output row for linear layers; embeddings stay per tensor); a scale statistic for activations
+  (registry.STATISTICS, one observer each in lstmptq/quant/observers.py):
   ``p`` percentile (Brevitas' running mean of per-call percentiles, the paper's; the default),
   ``m`` max |x| and ``e`` MSE-optimal scale, both over every value of the float statistics pass,
   ``k`` fixed analytic scale for ``s`` (sigmoid [0, 1], tanh [-1, 1]).
@@ -17,8 +19,8 @@ A scheme name is a sequence of class tokens ``<class><bits>[<modifiers>]``:
 ``w`` comes first and is required; ``a`` defaults to w's bits (statistic ``p``); ``h g s c``
 default to ``a``. So ``w4`` is the paper's setting (everything at 4 bits), ``w3a8`` keeps 8-bit
 activations, ``w4c16`` a 16-bit cell state, ``w4s4k`` fixed sigmoid/tanh scales, ``wfc3`` only the
-cell state quantized (the rest float), ``w8a3h8g8s8c8`` only the layer inputs at 3 bits. Each scheme has exactly one spelling (`parse` names the canonical one),
-so a cell has one path.
+cell state quantized (the rest float), ``w8a3h8g8s8c8`` only the layer inputs at 3 bits. Each scheme has exactly one
+spelling (`parse` names the canonical one), so a cell has one path.
 """
 
 from __future__ import annotations
@@ -26,21 +28,39 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from lstmptq import registry
+from lstmptq.quant.lstm import cell
+
 BITS = range(2, 17)  # what Brevitas, the packed artifact and the engine hold exactly
-CLASSES = {
-    "w": "weights",
-    "a": "layer inputs",
-    "h": "hidden state",
-    "g": "gate accumulators",
-    "s": "sigmoid/tanh outputs",
-    "c": "cell state",
-}
-ACTIVATION_DEFAULTED = ("h", "g", "s", "c")  # classes that default to `a`
-STATISTICS = {"p": "percentile", "m": "max", "e": "mse", "k": "fixed"}
+# `w` and `a` mean the same for every family; the LSTM cell's classes come from its table
+CLASSES = {"w": "weights", "a": "layer inputs", **cell.CLASSES}
+ACTIVATION_DEFAULTED = tuple(cell.CLASSES)  # classes that default to `a`
+STATISTIC_NAMES = {"p": "percentile", "m": "max", "e": "mse", "k": "fixed"}  # table names of the built-ins
 PER_ROW = "r"
 FLOAT = "f"
-TOKEN = re.compile(r"([whgsca])([0-9]+|f)([rpmek]*)")
 PATTERN = r"w(?:[0-9]+|f)[a-z0-9]*"  # the path wildcard's pattern; `parse` checks the rest
+
+
+def statistics() -> dict[str, str]:
+    """Scale statistics by modifier letter (registry.STATISTICS, extensions included): their
+    table names, an extension's by its attribute."""
+    return {letter: STATISTIC_NAMES.get(letter) or ref.rpartition(":")[2] for letter, ref in registry.STATISTICS.items()}
+
+
+def statistic_problems() -> list[str]:
+    """Statistic letters (extensions included) that a scheme name could not tell apart."""
+    reserved = [*CLASSES, PER_ROW, FLOAT]
+    return [
+        f"config key `extensions.statistics.{letter}`: a statistic is named by one lowercase letter, its scheme "
+        f"modifier, other than {' '.join(reserved)} (the class letters, r for per-row, f for float)"
+        for letter in registry.STATISTICS
+        if not (len(letter) == 1 and letter.isalpha() and letter.islower() and letter not in reserved)
+    ]
+
+
+def _token() -> re.Pattern:
+    modifiers = PER_ROW + "".join(registry.STATISTICS)
+    return re.compile(rf"([{''.join(CLASSES)}])([0-9]+|{FLOAT})([{modifiers}]*)")
 
 
 class SchemeError(ValueError):
@@ -103,7 +123,7 @@ class Scheme:
             if setting.per_row:
                 text += " per-row"
             if letter != "w" and setting.statistic != "p" and setting.bits is not None:
-                text += f" {STATISTICS[setting.statistic]}"
+                text += f" {statistics()[setting.statistic]}"
             out[CLASSES[letter]] = text
         return out
 
@@ -116,10 +136,10 @@ def uniform(bits: int) -> str:
 def parse(name: str) -> Scheme:
     """The Scheme of a name; raises SchemeError with the fix for a name that does not parse, uses
     a modifier where it means nothing, or is not the canonical spelling."""
-    how = "write e.g. w4, w3a8, w4c16, w4r or w4s4k (class letters w a h g s c, bits 2..16 or f; lstmptq/scheme.py)"
-    position, tokens = 0, []
+    how = f"write e.g. w4, w3a8, w4c16, w4r or w4s4k (class letters {' '.join(CLASSES)}, bits 2..16 or f; lstmptq/scheme.py)"
+    position, tokens, token = 0, [], _token()
     while position < len(name):
-        match = TOKEN.match(name, position)
+        match = token.match(name, position)
         if not match:
             raise SchemeError(f"quantization scheme {name!r}: cannot read {name[position:]!r}; {how}")
         tokens.append(match.groups())
@@ -136,8 +156,8 @@ def parse(name: str) -> Scheme:
     a = given.get("a", Setting(w.bits))
     settings = {"w": w, "a": a, **{c: given.get(c, a) for c in ACTIVATION_DEFAULTED}}
     for letter, setting in settings.items():
-        if setting.statistic == "k" and letter != "s" and setting.bits is not None:
-            raise SchemeError(f"quantization scheme {name!r}: the fixed scale `k` is for sigmoid/tanh outputs (s) only; {how}")
+        if setting.statistic == "k" and letter not in cell.BOUNDED and setting.bits is not None:
+            raise SchemeError(f"quantization scheme {name!r}: the fixed scale `k` is for {'/'.join(CLASSES[c] for c in cell.BOUNDED)} ({' '.join(cell.BOUNDED)}) only; {how}")
     scheme = Scheme(settings)
     if scheme.name != name:
         raise SchemeError(f"quantization scheme {name!r}: write it as {scheme.name!r} (each scheme has one spelling, so each cell has one path)")
@@ -149,13 +169,13 @@ def _setting(name: str, letter: str, bits_text: str, modifiers: str) -> Setting:
     if bits is not None and bits not in BITS:
         raise SchemeError(f"quantization scheme {name!r}: {letter}{bits_text}: bit widths run {BITS.start}..{BITS.stop - 1} (or f for float)")
     per_row = PER_ROW in modifiers
-    statistics = [m for m in modifiers if m in STATISTICS]
+    statistics = [m for m in modifiers if m in registry.STATISTICS]
     if per_row and letter != "w":
         raise SchemeError(f"quantization scheme {name!r}: per-row scales (r) are for weights (w) only")
     if statistics and letter == "w":
-        raise SchemeError(f"quantization scheme {name!r}: weights take a max-|W| scale; statistics (p m e k) are for activations")
+        raise SchemeError(f"quantization scheme {name!r}: weights take a max-|W| scale; statistics ({' '.join(registry.STATISTICS)}) are for activations")
     if len(statistics) > 1 or len(modifiers) != len(set(modifiers)) or (modifiers and modifiers != (PER_ROW if per_row else "") + "".join(statistics)):
-        raise SchemeError(f"quantization scheme {name!r}: {letter}{bits_text}{modifiers}: give at most r, then one statistic (p m e k)")
+        raise SchemeError(f"quantization scheme {name!r}: {letter}{bits_text}{modifiers}: give at most r, then one statistic ({' '.join(registry.STATISTICS)})")
     if bits is None and (per_row or statistics):
         raise SchemeError(f"quantization scheme {name!r}: {letter}f is float; a float class takes no modifiers")
     return Setting(bits, statistics[0] if statistics else "p", per_row)
@@ -163,21 +183,12 @@ def _setting(name: str, letter: str, bits_text: str, modifiers: str) -> Setting:
 
 # ---- which class each quantizer of a model belongs to ---------------------------------------
 
-ACTIVATION_CLASS = {
-    "lstm.output": "h",
-    "lstm.input_acc": "g", "lstm.forget_acc": "g", "lstm.cell_acc": "g", "lstm.output_acc": "g",
-    "lstm.input_sigmoid": "s", "lstm.forget_sigmoid": "s", "lstm.output_sigmoid": "s",
-    "lstm.cell_tanh": "s", "lstm.hidden_state_tanh": "s",
-    "lstm.cell_state": "c",
-}  # fmt: skip  # any other activation quantizer (lstm_input, head_input, a family's own) is `a`
-
-
 def class_of(quantizer: str) -> str:
     """The class letter of a quantizer named as in the artifact: `*.weight` -> w, the LSTM's
-    cell quantizers by role, any other activation -> a."""
+    cell quantizers by their table (quant/lstm/cell.py), any other activation -> a."""
     if quantizer.rsplit(".", 1)[-1].startswith("weight"):  # weight, weight_ih, weight_hh
         return "w"
-    return ACTIVATION_CLASS.get(quantizer, "a")
+    return cell.quantizer_class(quantizer) or "a"
 
 
 EMBEDDING_STAGE = ("embedding.weight", "label_embedding.weight", "lstm_input")
@@ -193,7 +204,7 @@ def stage_of(quantizer: str) -> str:
 
 def tokens(name: str) -> list[str]:
     """The class tokens of a scheme's canonical name: tokens("w4c16") == ["w4", "c16"]."""
-    return ["".join(match.groups()) for match in TOKEN.finditer(parse(name).name)]
+    return ["".join(match.groups()) for match in _token().finditer(parse(name).name)]
 
 
 def changes(name: str, base: str) -> int:

@@ -1,4 +1,4 @@
-"""A toy classifier family for tests/test_extending.py: the mean of the word embeddings, then a
+"""A toy classifier family for tests/test_extensions_end_to_end.py: the mean of the word embeddings, then a
 linear layer. Defined only here and registered from a config (`extensions.classifiers`), to
 prove that a new family needs no edit of the package or the workflow."""
 
@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lstmptq.tokenizer import PAD_ID
+from lstmptq.data.tokenizer import PAD_ID
 
 SETTINGS = ("embedding_dim",)
 GPU_STAGES = ()
@@ -50,7 +50,7 @@ def build(vocab_size, num_classes, settings, train_labels=None):
 def quantize(model, plan):
     import copy
 
-    from lstmptq.quant import quant_activation, quant_embedding, quant_linear
+    from lstmptq.quant.build import quant_activation, quant_embedding, quant_linear
 
     q = copy.deepcopy(model).cpu().eval()
     q.embedding = quant_embedding(model.embedding, plan, "embedding.weight")
@@ -60,8 +60,8 @@ def quantize(model, plan):
 
 
 def export(qmodel, path, header):
-    from lstmptq.artifact import write
-    from lstmptq.quant import activation_of, weight_of
+    from lstmptq.quant.artifact import write
+    from lstmptq.quant.state import activation_of, weight_of
 
     weights = {"embedding.weight": weight_of(qmodel.embedding), "classifier.weight": weight_of(qmodel.classifier)}
     return write(path, {"kind": qmodel.kind, **header}, weights, {"classifier.bias": qmodel.classifier.bias.detach()}, {"head_input": activation_of(qmodel.head_input.act_quant)})
@@ -71,7 +71,7 @@ class Engine(nn.Module):
     """The artifact in plain PyTorch: dequantized weights, one fake-quantized activation."""
 
     def __init__(self, artifact):
-        from lstmptq.engine import FakeQuant
+        from lstmptq.quant.engine import FakeQuant
 
         super().__init__()
         self.header, self.kind = artifact.header, artifact.kind
@@ -99,7 +99,7 @@ def activations(model, data, batch_size):
     tokens, the pooled vector the classifier reads, the scores; `signal` is |pooled|."""
     import numpy as np
 
-    from lstmptq.training import collate, sorted_batches
+    from lstmptq.models.training import collate, sorted_batches
 
     captured = {"embedding_output": [], "final_layer_input": [], "scores": [], "signal": []}
     model.eval()

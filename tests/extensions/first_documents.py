@@ -1,4 +1,4 @@
-"""A toy calibration kind and PTQ method for tests/test_extending.py, registered from a config."""
+"""A toy calibration kind and PTQ method for tests/test_extensions_end_to_end.py, registered from a config."""
 
 import numpy as np
 

@@ -1,9 +1,9 @@
-"""A toy noise model for tests/test_extending.py: with probability eps, a letter trades places with
+"""A toy noise model for tests/test_extensions_end_to_end.py: with probability eps, a letter trades places with
 the next one in its word (word boundaries stay). Registered from a config (`extensions.noise_models`)."""
 
 import numpy as np
 
-from lstmptq.noise import Corrupted
+from lstmptq.data.noise import Corrupted
 
 
 def check(settings):

@@ -6,7 +6,7 @@ from lstmptq.grid import DESIGN_SPACE_PLOTS, DESIGN_SPACE_TABLES, design_space_i
 
 rule design_space:
     """A dataset's design-space sweep: one row per cell, per quantizer and per answer to its
-    questions (lstmptq.design_space), and its figures (grid.DESIGN_SPACE_PLOTS), PNG and PDF."""
+    questions (lstmptq.report.design_space), and its figures (grid.DESIGN_SPACE_PLOTS), PNG and PDF."""
     input:
         design_space_inputs(config, "ptq_metrics", dataset="{dataset}"),
     output:

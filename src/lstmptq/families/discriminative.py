@@ -7,13 +7,14 @@ LOGITS_MEMORY = False  # no batch x positions x vocabulary tensor
 
 
 def build(vocab_size: int, num_classes: int, settings: dict, train_labels=None):
-    from ..models import DiscriminativeLSTM
+    from lstmptq.models.lstm import DiscriminativeLSTM
 
     return DiscriminativeLSTM(vocab_size, num_classes, settings["embedding_dim"], settings["hidden_dim"], settings.get("dropout", 0.0))
 
 
 def quantize(model, plan):
-    from ..quant import quant_linear, quantize_lstm_body
+    from lstmptq.quant.build import quant_linear
+    from lstmptq.quant.lstm.build import quantize_lstm_body
 
     q = quantize_lstm_body(model, plan)
     q.classifier = quant_linear(model.classifier, plan, "classifier.weight")
@@ -24,24 +25,24 @@ GPFQ_LAYER = "classifier"  # the final layer, the one GPFQ rounds
 
 
 def export(qmodel, path, header: dict) -> int:
-    from ..quant import export_lstm_artifact
+    from lstmptq.quant.lstm.build import export_lstm_artifact
 
     return export_lstm_artifact(qmodel, path, header, head=GPFQ_LAYER)
 
 
 def engine(artifact):
-    from ..engine import QuantizedDiscriminative
+    from lstmptq.quant.lstm.engine import QuantizedDiscriminative
 
     return QuantizedDiscriminative(artifact)
 
 
 def activations(model, data, batch_size: int):
-    from ..ks import lstm_activations
+    from lstmptq.evaluation.ks import lstm_activations
 
     return lstm_activations(model, data, batch_size)
 
 
 def weights(model):
-    from ..ks import lstm_weights
+    from lstmptq.evaluation.ks import lstm_weights
 
     return lstm_weights(model)

@@ -6,11 +6,11 @@ TRAIN_MINUTES_PER_EPOCH_MB = 0.35
 LOGITS_MEMORY = True  # batch x positions x vocabulary logits in training, PTQ and scoring
 
 # the discriminative family's KS probes and weights serve both LSTMs
-from .discriminative import activations, weights  # noqa: E402,F401
+from lstmptq.families.discriminative import activations, weights  # noqa: E402,F401
 
 
 def build(vocab_size: int, num_classes: int, settings: dict, train_labels=None):
-    from ..models import GenerativeLSTM, log_prior_from
+    from lstmptq.models.lstm import GenerativeLSTM, log_prior_from
 
     log_prior = log_prior_from(settings["prior"], train_labels, num_classes) if train_labels is not None else None
     return GenerativeLSTM(
@@ -19,7 +19,8 @@ def build(vocab_size: int, num_classes: int, settings: dict, train_labels=None):
 
 
 def quantize(model, plan):
-    from ..quant import quant_embedding, quant_linear, quantize_lstm_body
+    from lstmptq.quant.build import quant_embedding, quant_linear
+    from lstmptq.quant.lstm.build import quantize_lstm_body
 
     q = quantize_lstm_body(model, plan)
     q.label_embedding = quant_embedding(model.label_embedding, plan, "label_embedding.weight")
@@ -32,7 +33,8 @@ GPFQ_LAYER = "decoder"
 
 
 def export(qmodel, path, header: dict) -> int:
-    from ..quant import export_lstm_artifact, weight_of
+    from lstmptq.quant.lstm.build import export_lstm_artifact
+    from lstmptq.quant.state import weight_of
 
     return export_lstm_artifact(
         qmodel, path, header, head=GPFQ_LAYER, weights={"label_embedding.weight": weight_of(qmodel.label_embedding)}, floats={"log_prior": qmodel.log_prior}
@@ -40,6 +42,6 @@ def export(qmodel, path, header: dict) -> int:
 
 
 def engine(artifact):
-    from ..engine import QuantizedGenerative
+    from lstmptq.quant.lstm.engine import QuantizedGenerative
 
     return QuantizedGenerative(artifact)

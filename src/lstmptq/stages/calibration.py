@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ..io import read_frame, read_json, write_json
+from lstmptq.io import read_frame, read_json, write_json
 
 log = logging.getLogger(__name__)
 
@@ -16,8 +16,8 @@ def calibration_subset(
 ) -> dict[str, Any]:
     """One strategy's calibration subset (indices into the training split) -> its JSON file
     (flagged where it misses a class or is smaller than one PTQ batch of `batch_size`)."""
-    from ..calibration import sample
-    from ..flags import calibration_flags
+    from lstmptq.data.calibration import sample
+    from lstmptq.flags import calibration_flags
 
     labels = read_frame(train_file, columns=["label"])["label"].to_numpy()
     dataset = read_json(labels_file)

@@ -1,5 +1,5 @@
 """Design-space stage: a dataset's design-space sweep (and the study's cells of its strategy and
-methods) in three tables and its figures (lstmptq.design_space, grid.DESIGN_SPACE_PLOTS)."""
+methods) in three tables and its figures (lstmptq.report.design_space, grid.DESIGN_SPACE_PLOTS)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..io import ResultFileError, read_json, write_frame
+from lstmptq.io import ResultFileError, read_json, write_frame
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +27,8 @@ def read_cells(metric_files: list[str]) -> list[dict]:
 
 
 def design_space_tables(metric_files: list[str], collapse_sqnr_db: float, out_table: str | Path, out_quantizers: str | Path, out_answers: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The per-cell, per-quantizer and answers tables (lstmptq.design_space), written as CSV."""
-    from ..design_space import answers, cell_table, quantizer_table
+    """The per-cell, per-quantizer and answers tables (lstmptq.report.design_space), written as CSV."""
+    from lstmptq.report.design_space import answers, cell_table, quantizer_table
 
     metrics = read_cells(metric_files)
     cells, quantizers = cell_table(metrics, collapse_sqnr_db), quantizer_table(metrics, collapse_sqnr_db)
@@ -45,7 +45,7 @@ def design_space_tables(metric_files: list[str], collapse_sqnr_db: float, out_ta
 
 def design_space_plots(cells: pd.DataFrame, quantizers: pd.DataFrame, png_files: dict[str, str | Path], pdf_files: dict[str, str | Path]) -> None:
     """Every figure named in `png_files` (and `pdf_files`), from the per-cell and per-quantizer tables."""
-    from .. import plots
+    from lstmptq.report import plots
 
     sns = plots.setup()
     makers = {

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..grid import FP32
-from ..io import read_frame, write_frame, write_json
+from lstmptq.grid import FP32
+from lstmptq.io import read_frame, write_frame, write_json
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +36,13 @@ def ks_statistics(
     (artifact.before_calibration, tested equal to Brevitas' own)."""
     import numpy as np
 
-    from .. import artifact, ks
-    from ..models import load_checkpoint
-    from ..registry import family
-    from ..runtime import set_threads
-    from ..training import Encoded
+    from lstmptq.quant import artifact
+
+    from lstmptq.evaluation import ks
+    from lstmptq.models.checkpoint import load_checkpoint
+    from lstmptq.registry import family
+    from lstmptq.runtime import set_threads
+    from lstmptq.models.training import Encoded
 
     set_threads(threads)
     model, meta = load_checkpoint(checkpoint)

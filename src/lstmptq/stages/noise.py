@@ -18,8 +18,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..grid import FP32, FP32_BITS, format_eps
-from ..io import provenance, read_frame, read_json, write_frame, write_json
+from lstmptq.grid import FP32, FP32_BITS, format_eps
+from lstmptq.io import provenance, read_frame, read_json, write_frame, write_json
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,8 @@ def noisy_test_set(data_file: str | Path, vocab_file: str | Path, out_file: str 
 
 def noisy_test_sets(data_file, vocab_file, out_files: list, noise: str, settings: dict[str, Any], eps: list[float], seed: int) -> list[dict[str, Any]]:
     """`noisy_test_set` at each level in `eps` (one file each, `out_files`); text and vocabulary read once."""
-    from ..registry import lookup
-    from ..tokenizer import Tokenizer
+    from lstmptq.registry import lookup
+    from lstmptq.data.tokenizer import Tokenizer
 
     model = lookup("noise_models", settings["kind"])
     options = {k: v for k, v in settings.items() if k != "kind"}
@@ -45,7 +45,7 @@ def noisy_test_sets(data_file, vocab_file, out_files: list, noise: str, settings
 
 
 def _noisy_table(frame: pd.DataFrame, clean: list, tokenizer, model, options: dict, out_file, noise: str, eps: float, seed: int, data_file) -> dict[str, Any]:
-    from ..tokenizer import UNK_ID
+    from lstmptq.data.tokenizer import UNK_ID
 
     rows = []
     for document, text in enumerate(frame["text"]):
@@ -89,11 +89,11 @@ def load_cell_model(kind: str, checkpoint: str | Path | None, artifact: str | Pa
     """(model, FP32 meta) for a noise cell: the FP32 checkpoint, or a PTQ cell's artifact run by
     the plain-PyTorch engine (no brevitas import), checked against `kind` and the vocabulary."""
     if artifact is not None:
-        from ..engine import load
+        from lstmptq.quant.engine import load
 
         model = load(artifact, kind=kind, vocab_file=vocab_file)
         return model, model.header["fp32_meta"]
-    from ..models import load_checkpoint
+    from lstmptq.models.checkpoint import load_checkpoint
 
     model, meta = load_checkpoint(checkpoint)
     if meta["kind"] != kind:
@@ -125,7 +125,7 @@ def evaluate_curve(
     Drops are taken against the same model at eps 0 (a level of every curve) and, for a quantized
     model, against the FP32 model's cell at the same eps (`fp32_cells`).
     """
-    from ..runtime import process_seconds, resolve_device, set_threads
+    from lstmptq.runtime import process_seconds, resolve_device, set_threads
 
     quantized = artifact is not None
     if quantized == (checkpoint is not None):
@@ -144,7 +144,7 @@ def evaluate_curve(
     cell = {
         "model": meta["kind"], "seed": meta["seed"], "strategy": strategy, "method": method, "bits": bits, "noise": noise,
         "config": meta, "load_seconds": load_seconds, "startup_seconds": startup_seconds,
-        "engine": "lstmptq.engine (artifact)" if quantized else "torch nn.LSTM (FP32 checkpoint)",
+        "engine": "lstmptq.quant.engine (artifact)" if quantized else "torch nn.LSTM (FP32 checkpoint)",
         "provenance": provenance(device=str(torch_device), threads=threads, seed=meta["seed"]),
     }  # fmt: skip
     scored = {level: _score(model, meta, noisy, batch_size, torch_device) for level, noisy in zip(eps, noisy_files)}
@@ -178,8 +178,8 @@ def evaluate_curve(
 
 def _score(model, meta: dict, noisy_file: str | Path, batch_size: int, device) -> tuple[dict, dict, float]:
     """(classification metrics, noise summary, seconds) of a model on one noisy test set."""
-    from ..metrics import classification_metrics
-    from ..training import Encoded, predict
+    from lstmptq.evaluation.metrics import classification_metrics
+    from lstmptq.models.training import Encoded, predict
 
     table = read_frame(noisy_file)
     data = Encoded.from_frame(table)

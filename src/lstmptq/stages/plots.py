@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ..io import read_frame
+from lstmptq.io import read_frame
 
 log = logging.getLogger(__name__)
 
 
 def make_plots(study_file: str | Path, ks_file: str | Path, png_files: dict[str, str | Path], pdf_files: dict[str, str | Path]) -> None:
     """Every figure named in `png_files` (and `pdf_files`), from the study and KS tables."""
-    from .. import plots
+    from lstmptq.report import plots
 
     sns = plots.setup()
     study = read_frame(study_file)

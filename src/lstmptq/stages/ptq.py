@@ -8,7 +8,7 @@ A cell runs in named phases, each a function of its own (and testable alone):
          -> save (quantized.pt, metrics.json)
 
 Brevitas builds the quantized model and owns every number in it: the thresholds and GPFQ's
-inputs come from plain-PyTorch passes that reproduce Brevitas' own (lstmptq.ptq_passes, tested
+inputs come from plain-PyTorch passes that reproduce Brevitas' own (lstmptq.quant.passes, tested
 equal), and Brevitas' quantized forward runs only on a fixed, seeded verification sample of the
 test set. The artifact is scored by the plain-PyTorch engine, whose scores must match Brevitas' on
 that sample up to float rounding, or the cell fails and leaves no artifact.
@@ -22,7 +22,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..io import atomic_path, provenance, read_frame, read_json, write_json
+import numpy as np
+
+from lstmptq.data.tokenizer import Tokenizer
+from lstmptq.evaluation.metrics import classification_metrics
+from lstmptq.grid import bits_of, parse_method
+from lstmptq.io import atomic_path, provenance, read_frame, read_json, write_json
+from lstmptq.models.checkpoint import load_checkpoint
+from lstmptq.models.training import Encoded, collate, predict, sorted_batches
+from lstmptq.quant import diagnostics, engine, methods
+from lstmptq.quant.build import Plan, quantize_model
+from lstmptq.quant.checkpoint import save_quantized
+from lstmptq.quant.state import activation_thresholds, quantized_weights, size_bits
+from lstmptq.registry import family, lookup
+from lstmptq.runtime import resolve_device, seed_everything, set_threads
+from lstmptq.scheme import parse
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +59,6 @@ class Cell:
 
     def documents(self, index):
         """The test documents at `index` (e.g. the verification sample)."""
-        from ..training import Encoded
-
         return Encoded([self.test.ids[i] for i in index], self.test.labels[index])
 
     @property
@@ -61,13 +73,6 @@ VERIFY_SEED = 0  # the verification sample is the same for every cell of a datas
 def load(checkpoint, fp32_metrics_file, train_tokens, test_tokens, calibration_file, batch_size: int, device, verify_size: int = 64) -> Cell:
     """Phase `load`: the FP32 model (seeded from its training seed), its metrics, the calibration
     subset as batches, the test set and its verification sample (`verify_size` documents, seeded)."""
-    import numpy as np
-
-    from ..models import load_checkpoint
-    from ..registry import family
-    from ..runtime import seed_everything
-    from ..training import Encoded, collate, sorted_batches
-
     model, meta = load_checkpoint(checkpoint)
     model.eval()
     seed_everything(meta["seed"])
@@ -84,25 +89,15 @@ def load(checkpoint, fp32_metrics_file, train_tokens, test_tokens, calibration_f
 
 
 def calibrate(cell: Cell, qmodel, plan) -> float:
-    """Phase `calibrate`: activation thresholds from the calibration batches; returns seconds.
-    A fast float pass computes them by each quantizer's statistic (ptq_passes.thresholds; for
-    the percentile, what Brevitas' calibration would), where the model's layers allow; else
-    Brevitas calibrates itself, which knows the percentile statistic only."""
-    from .. import ptq_passes, quant
-
+    """Phase `calibrate`: activation thresholds from the calibration batches, by each quantizer's
+    statistic (lstmptq.quant.methods.calibrate: the fast pass or Brevitas'); returns seconds."""
     start = time.perf_counter()
-    if ptq_passes.supported(qmodel):
-        quant.set_thresholds(qmodel, ptq_passes.thresholds(qmodel, cell.batches, plan))
-    elif any(setting.statistic != "p" for setting in plan.scheme.settings.values()):
-        raise ValueError(f"scheme {plan.scheme.name}: the {cell.meta['kind']} model has layers the float statistics pass does not handle; use the percentile statistic")
-    else:
-        quant.calibrate(qmodel, cell.batches)
+    methods.calibrate(qmodel, cell.batches, plan)
     return time.perf_counter() - start
 
 
 def apply_method(cell: Cell, qmodel, base_method: str) -> float:
     """Phase `PTQ method` (registry.PTQ_METHODS, e.g. GPFQ on the final layer); returns seconds."""
-    from ..registry import lookup
 
     start = time.perf_counter()
     lookup("ptq_methods", base_method)(qmodel, cell.family, cell.batches)
@@ -112,7 +107,6 @@ def apply_method(cell: Cell, qmodel, base_method: str) -> float:
 def export(cell: Cell, qmodel, artifact_file, vocab_file, header: dict[str, Any]) -> int:
     """Phase `export`: the Brevitas-free artifact (the family's `export`); returns its bytes.
     The vocabulary's fingerprint goes into the header, so noise cells can check what they feed it."""
-    from ..tokenizer import Tokenizer
 
     tokenizer = Tokenizer.load(vocab_file)
     if len(tokenizer) != cell.meta["vocab_size"]:
@@ -123,10 +117,6 @@ def export(cell: Cell, qmodel, artifact_file, vocab_file, header: dict[str, Any]
 
 def measure(cell: Cell, artifact_file) -> tuple[dict[str, Any], Any, float]:
     """Phase `measure`: the artifact, run by the engine, on the test set: (metrics, scores, seconds)."""
-    from .. import engine
-    from ..metrics import classification_metrics
-    from ..training import predict
-
     start = time.perf_counter()
     # no vocabulary check: `export` took the header's fingerprint from the same vocabulary
     model = engine.load(artifact_file, kind=cell.meta["kind"]).to(cell.device)
@@ -138,9 +128,6 @@ def measure(cell: Cell, artifact_file) -> tuple[dict[str, Any], Any, float]:
 def verify(cell: Cell, qmodel, engine_scores) -> dict[str, Any]:
     """Phase `verify`: Brevitas' quantized model on the verification sample against the engine's
     scores of the same documents; raises beyond float rounding."""
-    from .. import engine
-    from ..training import predict
-
     start = time.perf_counter()
     _, brevitas_scores = predict(qmodel, cell.documents(cell.sample), cell.batch_size, cell.device)
     check = {
@@ -157,12 +144,10 @@ def verify(cell: Cell, qmodel, engine_scores) -> dict[str, Any]:
 
 def diagnose(cell: Cell, artifact_file) -> dict[str, Any]:
     """Phase `diagnose`: per quantization point, the dead-zone and clipped shares and the SQNR
-    against the FP32 model on the verification sample (lstmptq.diagnostics; on the CPU)."""
-    from .. import diagnostics, engine, quant
-
+    against the FP32 model on the verification sample (lstmptq.quant.diagnostics; on the CPU)."""
     start = time.perf_counter()
     quantized = engine.load(artifact_file, kind=cell.meta["kind"]).cpu().eval()
-    result = diagnostics.quantizer_diagnostics(quantized, quant.float_twin(cell.model), cell.documents(cell.sample))
+    result = diagnostics.quantizer_diagnostics(quantized, methods.float_twin(cell.model), cell.documents(cell.sample))
     result["seconds"] = time.perf_counter() - start
     return result
 
@@ -170,11 +155,8 @@ def diagnose(cell: Cell, artifact_file) -> dict[str, Any]:
 def float_reference(cell: Cell, qmodel) -> dict[str, Any]:
     """Phase `float reference`: the quantized graph with every quantizer off must score like FP32.
     A check of the graph, not of the data: one batch of the verification sample suffices."""
-    from .. import quant
-    from ..training import predict
-
     documents = cell.documents(cell.sample[: cell.batch_size])
-    with quant.float_reference(qmodel) as reference:
+    with methods.float_reference(qmodel) as reference:
         predictions, scores = predict(reference, documents, cell.batch_size, cell.device)
     fp32_predictions, fp32_scores = predict(cell.model.to(cell.device), documents, cell.batch_size, cell.device)
     result = {
@@ -206,13 +188,8 @@ def quantize_cell(
 ) -> dict[str, Any]:
     """One PTQ cell -> quantized.pt (Brevitas' state, for KS), quantized.safetensors (the artifact
     the noise cells run) and metrics.json."""
-    from .. import quant
-    from ..grid import bits_of, parse_method
-    from ..runtime import resolve_device, set_threads
-    from ..scheme import parse
-
     base_method, keep_8bit = parse_method(method)
-    plan = quant.Plan(parse(scheme), percentile, keep_8bit)
+    plan = Plan(parse(scheme), percentile, keep_8bit)
     set_threads(threads)
     torch_device = resolve_device(device)
     cell = load(checkpoint, fp32_metrics_file, train_tokens, test_tokens, calibration_file, batch_size, torch_device, verify_size)
@@ -220,14 +197,14 @@ def quantize_cell(
     if cell.flags:
         log.warning("this cell is flagged %s (see the FP32 and calibration logs for why)", cell.flags)
 
-    qmodel = quant.quantize_model(cell.model, plan).to(torch_device)
+    qmodel = quantize_model(cell.model, plan).to(torch_device)
     reference = float_reference(cell, qmodel)
     calibration_seconds = calibrate(cell, qmodel, plan)
     method_seconds = apply_method(cell, qmodel, base_method)
     qmodel.cpu()
 
     fp32_bits = 32 * sum(v.numel() for v in cell.model.state_dict().values() if v.is_floating_point())
-    quant_bits = quant.size_bits(qmodel)
+    quant_bits = size_bits(qmodel)
     run = provenance(device=str(torch_device), threads=threads, seed=cell.meta["seed"])
     quantization = {"method": method, "base_method": base_method, "strategy": cell.subset["strategy"], **plan.describe(), "calibration_size": len(cell.subset["indices"])}
     header = {"label_names": cell.meta["label_names"], "scheme": scheme, "fp32_meta": cell.meta, "quantization": quantization, "provenance": run}
@@ -238,7 +215,7 @@ def quantize_cell(
         engine_check = verify(cell, qmodel, scores)
         qmodel.cpu()
         diagnostics = diagnose(cell, artifact)
-    quant.save_quantized(quantized_file, qmodel, cell.meta, plan, method)
+    save_quantized(quantized_file, qmodel, cell.meta, plan, method)
     metrics = {
         "dataset_split": "test",
         **result,
@@ -264,8 +241,8 @@ def quantize_cell(
         "verify_seconds": engine_check["seconds"],
         "diagnose_seconds": diagnostics["seconds"],
         "float_reference": reference,
-        "activation_thresholds": quant.activation_thresholds(qmodel),
-        "weight_scales": {name: scale.tolist() if scale.numel() > 1 else float(scale) for name, (_, scale, _) in quant.quantized_weights(qmodel).items()},
+        "activation_thresholds": activation_thresholds(qmodel),
+        "weight_scales": {name: scale.tolist() if scale.numel() > 1 else float(scale) for name, (_, scale, _) in quantized_weights(qmodel).items()},
         "artifact_bytes": artifact_bytes,
         "activation_bits_per_token": diagnostics["activation_bits_per_token"],
         "diagnostics": diagnostics,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..io import provenance, read_frame, read_json, write_frame, write_json
+from lstmptq.io import provenance, read_frame, read_json, write_frame, write_json
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +30,12 @@ def train_classifier(
     threads: int = 1,
 ) -> dict[str, Any]:
     """Train one classifier of family `kind` -> model.pt, train_log.csv, metrics.json."""
-    from ..flags import dataset_flags
-    from ..metrics import classification_metrics
-    from ..models import build_model, save_checkpoint
-    from ..runtime import resolve_device, seed_everything, set_threads
-    from ..tokenizer import Tokenizer
-    from ..training import Encoded, predict, train
+    from lstmptq.flags import dataset_flags
+    from lstmptq.evaluation.metrics import classification_metrics
+    from lstmptq.models.checkpoint import build_model, save_checkpoint
+    from lstmptq.runtime import resolve_device, seed_everything, set_threads
+    from lstmptq.data.tokenizer import Tokenizer
+    from lstmptq.models.training import Encoded, predict, train
 
     set_threads(threads)
     seed_everything(seed)

@@ -1,0 +1,38 @@
+"""One decoder product for every label (lstmptq.models.decoding) scores like one decoder pass per label."""
+
+import torch
+
+from lstmptq.models import decoding
+from lstmptq.models.checkpoint import build_model
+from test_quant_methods import HP, K, V, batches, data
+
+
+def test_shared_decoder_scores_equal_the_per_label_passes(monkeypatch):
+    torch.manual_seed(0)
+    model = build_model("generative", V, K, HP).eval()
+    monkeypatch.setattr(decoding, "DECODER_CHUNK_ELEMENTS", 7 * V)  # several chunks per batch
+    with torch.no_grad():
+        for ids, lengths in batches(data()):
+            per_label = model.log_likelihood(ids, lengths)
+            shared = model.shared_decoder_log_likelihood(ids, lengths)
+            assert torch.allclose(shared, per_label, rtol=1e-5, atol=1e-4)
+            assert torch.equal(model.class_scores(ids, lengths), shared + model.log_prior)
+            model.per_label_decoder = True  # how the quantized model scores
+            assert torch.equal(model.class_scores(ids, lengths), per_label + model.log_prior)
+            model.per_label_decoder = False
+
+
+def test_log_normalizers_survive_widely_spread_label_logits():
+    torch.manual_seed(0)
+    shared, label_logits = torch.randn(50, V), torch.randn(K, V)
+
+    def normalizers():
+        top = label_logits.max(dim=1).values
+        return decoding.log_normalizers(shared, label_logits, top, torch.exp(label_logits - top[:, None]))
+
+    direct = lambda: torch.stack([torch.logsumexp(shared + offset, dim=-1) for offset in label_logits], dim=1)  # noqa: E731
+    assert torch.allclose(normalizers(), direct(), atol=1e-5)
+    shared[3] += 120.0  # beyond exp's range: the sums overflow without the row maximum taken out
+    assert torch.allclose(normalizers(), direct(), atol=1e-4)
+    label_logits[0, :5] += 200.0  # one label's logits now span > 200 nats: the product underflows
+    assert torch.allclose(normalizers(), direct(), atol=1e-4)
