@@ -12,8 +12,6 @@ import os
 import statistics
 import subprocess
 import sys
-import lstmptq.quant.build as build
-import lstmptq.quant.methods as methods
 
 WORKLOAD = r"""
 import json, sys, time

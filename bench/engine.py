@@ -22,8 +22,6 @@ step from a CUDA graph there):
 """
 
 from __future__ import annotations
-import lstmptq.quant.engine as engine
-import lstmptq.quant.checkpoint as quant_checkpoint
 
 import argparse
 import json
@@ -36,6 +34,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+
+import lstmptq.quant.checkpoint as quant_checkpoint
+import lstmptq.quant.engine as engine
 from lstmptq.models.checkpoint import load_checkpoint
 from lstmptq.models.training import Encoded, collate, predict, sorted_batches
 

@@ -17,16 +17,17 @@ GPFQ followed by the final layer's GPFQ (what `gpfq_lstm` does). One `name: valu
 """
 
 from __future__ import annotations
-import lstmptq.quant.build as build
-import lstmptq.quant.lstm.build as lstm_build
-import lstmptq.quant.lstm.gpfq as lstm_gpfq
-import lstmptq.quant.methods as methods
-import lstmptq.quant.passes as passes
 
 import argparse
 from pathlib import Path
 
 import torch
+
+import lstmptq.quant.build as build
+import lstmptq.quant.lstm.build as lstm_build
+import lstmptq.quant.lstm.gpfq as lstm_gpfq
+import lstmptq.quant.methods as methods
+import lstmptq.quant.passes as passes
 
 
 def objective(weight, scale, integers, statistics, energy) -> float:
@@ -40,9 +41,9 @@ def objective(weight, scale, integers, statistics, energy) -> float:
 
 def main() -> None:
     from lstmptq.grid import path
+    from lstmptq.models.training import predict
     from lstmptq.scheme import parse
     from lstmptq.stages.ptq import load
-    from lstmptq.models.training import predict
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dataset_dir", type=Path, help="results/<dataset> of a finished run")

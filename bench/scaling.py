@@ -27,7 +27,6 @@ verification sample and process start-up are left out, so these are lower bounds
 """
 
 from __future__ import annotations
-import lstmptq.quant.engine as engine
 
 import argparse
 import json
@@ -37,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+import lstmptq.quant.engine as engine
 
 REPO = Path(__file__).resolve().parents[1]
 EPOCHS = 2
@@ -130,6 +131,7 @@ def device_rates(results: Path, device: str, batch_size: int = 32) -> dict[tuple
     import time
 
     import torch
+
     from lstmptq.models.checkpoint import load_checkpoint
     from lstmptq.models.training import Encoded, collate, predict, sorted_batches
 

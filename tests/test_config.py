@@ -1,11 +1,10 @@
 import copy
+from pathlib import Path
 
 import pytest
 import yaml
-from snakemake.utils import validate
-
 from conftest import REPO
-from pathlib import Path
+from snakemake.utils import validate
 
 from lstmptq.config import ConfigError, check_config, main, model_settings
 from lstmptq.grid import BITS, NAME, axis_problems

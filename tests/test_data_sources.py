@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import REPO, TINY_CONFIG
+
 from lstmptq.data.sources import DataError, decode_file, hub_frames, load_source, read_embedded_bbc, split_stratified
 from lstmptq.grid import SPLITS
 from lstmptq.stages.data import prepare_data

@@ -1,9 +1,9 @@
 import pandas as pd
 import pytest
 
+from lstmptq.data.tokenizer import BOS_ID, EOS_ID, SPECIALS, UNK_ID, Tokenizer
 from lstmptq.grid import SPLITS
 from lstmptq.stages.tokenize import tokenize
-from lstmptq.data.tokenizer import BOS_ID, EOS_ID, SPECIALS, UNK_ID, Tokenizer
 
 
 def test_words_are_lowercased_and_truncated():

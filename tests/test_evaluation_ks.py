@@ -3,14 +3,13 @@
 import numpy as np
 import pytest
 import torch
+from test_quant_engine import HP, documents, export, export_scheme, trained, vocab  # noqa: F401 (fixtures)
+
 import lstmptq.quant.build as build
 import lstmptq.scheme as schemes
-
-from lstmptq.quant import artifact
-
 from lstmptq.evaluation import ks
+from lstmptq.quant import artifact
 from lstmptq.registry import family
-from test_quant_engine import HP, documents, export, export_scheme, trained, vocab  # noqa: F401 (fixtures)
 
 
 @pytest.mark.parametrize("scheme, method", [("w8", "gpfq"), ("w3", "gpfq"), ("w3", "gpfq_lstm"), ("w4r", "gpfq_lstm")])

@@ -6,7 +6,6 @@ import json
 
 import pandas as pd
 import pytest
-
 from conftest import REPO, TINY_CONFIG, snakemake
 
 pytestmark = pytest.mark.workflow

@@ -1,10 +1,10 @@
 """One decoder product for every label (lstmptq.models.decoding) scores like one decoder pass per label."""
 
 import torch
+from test_quant_methods import HP, K, V, batches, data
 
 from lstmptq.models import decoding
 from lstmptq.models.checkpoint import build_model
-from test_quant_methods import HP, K, V, batches, data
 
 
 def test_shared_decoder_scores_equal_the_per_label_passes(monkeypatch):

@@ -5,10 +5,10 @@ import pytest
 import torch
 from test_io import refused
 
+from lstmptq.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
 from lstmptq.io import ResultFileError
 from lstmptq.models.checkpoint import build_model, load_checkpoint, save_checkpoint
 from lstmptq.models.lstm import DiscriminativeLSTM, GenerativeLSTM, log_prior_from
-from lstmptq.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 V, K = 12, 3
 

@@ -5,24 +5,24 @@ import json
 import struct
 import subprocess
 import sys
-import lstmptq.quant.build as build
-import lstmptq.quant.engine as engine
-import lstmptq.quant.methods as methods
-import lstmptq.quant.passes as passes
-import lstmptq.scheme as schemes
-import lstmptq.quant.state as state
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from lstmptq.quant import artifact
+import lstmptq.quant.build as build
+import lstmptq.quant.engine as engine
+import lstmptq.quant.methods as methods
+import lstmptq.quant.passes as passes
+import lstmptq.quant.state as state
+import lstmptq.scheme as schemes
+from lstmptq.data.tokenizer import SPECIALS, Tokenizer
 from lstmptq.io import content_sha256
 from lstmptq.models.checkpoint import build_model
-from lstmptq.registry import family, lookup
-from lstmptq.data.tokenizer import SPECIALS, Tokenizer
 from lstmptq.models.training import Encoded, collate, predict, sorted_batches
+from lstmptq.quant import artifact
+from lstmptq.registry import family, lookup
 
 V, K = 60, 3
 HP = {"embedding_dim": 16, "hidden_dim": 16, "label_embedding_dim": 8, "dropout": 0.0}

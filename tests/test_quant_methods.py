@@ -3,15 +3,16 @@
 import numpy as np
 import pytest
 import torch
-from lstmptq.models.checkpoint import build_model
-from lstmptq.grid import parse_method
-from lstmptq.registry import family
-from lstmptq.models.training import Encoded, collate, predict, sorted_batches
+
 import lstmptq.quant.build as build
-import lstmptq.quant.methods as methods
 import lstmptq.quant.checkpoint as quant_checkpoint
-import lstmptq.scheme as schemes
+import lstmptq.quant.methods as methods
 import lstmptq.quant.state as state
+import lstmptq.scheme as schemes
+from lstmptq.grid import parse_method
+from lstmptq.models.checkpoint import build_model
+from lstmptq.models.training import Encoded, collate, predict, sorted_batches
+from lstmptq.registry import family
 
 V, K = 30, 3
 HP = {"embedding_dim": 8, "hidden_dim": 8, "label_embedding_dim": 4, "dropout": 0.0}

@@ -1,18 +1,19 @@
 """The plain-PyTorch passes give exactly what Brevitas' own passes give (lstmptq.quant.passes)."""
 
 import copy
+
+import pytest
+import torch
+from test_quant_methods import HP, K, V, batches, data
+
 import lstmptq.quant.build as build
 import lstmptq.quant.lstm.gpfq as lstm_gpfq
 import lstmptq.quant.methods as methods
 import lstmptq.quant.passes as passes
-import lstmptq.scheme as schemes
 import lstmptq.quant.state as state
-
-import pytest
-import torch
+import lstmptq.scheme as schemes
 from lstmptq.models.checkpoint import build_model
 from lstmptq.registry import family
-from test_quant_methods import HP, K, V, batches, data
 
 
 def model_with_lively_gates(kind):

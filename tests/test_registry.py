@@ -5,8 +5,8 @@ import inspect
 
 import pytest
 import yaml
-
 from conftest import REPO
+
 from lstmptq import registry
 from lstmptq.config import ConfigError, check_config
 from lstmptq.quant.observers import Observer

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from conftest import REPO, snakemake
 
-from lstmptq.report import design_space as ds
 from lstmptq import grid, scheme
 from lstmptq.grid import DESIGN_SPACE_PLOTS
 from lstmptq.io import ResultFileError, read_frame
+from lstmptq.report import design_space as ds
 from lstmptq.stages.design_space import design_space
 
 POINTS = ("lstm_input", "lstm.accumulators", "lstm.cell_state", "head_input")  # forward order

@@ -12,7 +12,6 @@ import subprocess
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import REPO, snakemake
 
 pytestmark = pytest.mark.workflow

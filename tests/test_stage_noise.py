@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 import torch
 
-from lstmptq.models.checkpoint import build_model, save_checkpoint
-from lstmptq.stages.noise import evaluate_curve, noisy_test_set, noisy_test_sets
-from lstmptq.report.tables import build_study_table, summarize_over_seeds, t_interval
 from lstmptq.data.tokenizer import Tokenizer
+from lstmptq.models.checkpoint import build_model, save_checkpoint
+from lstmptq.report.tables import build_study_table, summarize_over_seeds, t_interval
+from lstmptq.stages.noise import evaluate_curve, noisy_test_set, noisy_test_sets
 
 TEXTS = ["markets rallied as shares rose", "the striker scored twice", "ministers debated the budget", "a new phone was launched"] * 5
 LABELS = [0, 1, 2, 3] * 5

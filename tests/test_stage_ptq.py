@@ -1,16 +1,17 @@
 """The PTQ cell's phases (lstmptq.stages.ptq), each run alone on a small model and its files."""
 
 import json
-import lstmptq.quant.build as build
-import lstmptq.quant.state as state
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+
+import lstmptq.quant.build as build
+import lstmptq.quant.state as state
+from lstmptq.data.tokenizer import Tokenizer
 from lstmptq.models.checkpoint import build_model, save_checkpoint
 from lstmptq.stages import ptq
-from lstmptq.data.tokenizer import Tokenizer
 
 K = 3
 HP = {"embedding_dim": 8, "hidden_dim": 8, "label_embedding_dim": 4, "prior": "empirical", "dropout": 0.0}

@@ -4,13 +4,13 @@ import json
 import re
 from pathlib import Path
 
+import browser
 import pandas as pd
 import pytest
-
-import browser
 from conftest import REPO, snakemake
-from lstmptq.models.checkpoint import load_checkpoint
+
 from lstmptq.grid import PLOTS
+from lstmptq.models.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.workflow
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -170,8 +171,6 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     """`lstmptq-check-config [--workflow DIR] FILE...`: check config files as `snakemake
     --configfile FILE...` would merge them onto the workflow's config.yaml, without running it."""
-    import argparse
-
     from snakemake.utils import update_config, validate
 
     parser = argparse.ArgumentParser(prog="lstmptq-check-config", description=main.__doc__)

@@ -10,6 +10,7 @@ was. So each value is spelt here and checked against its pattern before the DAG 
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -202,8 +203,6 @@ def axis_problems(config: dict[str, Any]) -> list[str]:
 
 def _expand(kind: str, values: dict[str, list[str]], fixed: dict[str, Any]) -> list[str]:
     """Every path of a file kind over the given axis values, the wildcards in `fixed` left as given."""
-    import itertools
-
     wanted = {w: values[w] for w in re.findall(r"{(\w+)}", PATHS[kind]) if w not in fixed}
     return list(dict.fromkeys(path(kind, **fixed, **dict(zip(wanted, combination))) for combination in itertools.product(*wanted.values())))
 

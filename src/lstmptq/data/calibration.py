@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from lstmptq.registry import lookup
+
 log = logging.getLogger(__name__)
 
 class CalibrationError(ValueError):
@@ -106,8 +108,6 @@ def single_class(labels, label_names, size, definition, strategy, rng) -> np.nda
 
 def sample(labels: np.ndarray, label_names: Sequence[str], fraction: float, strategy: str, definition: dict[str, Any], seed: int) -> dict[str, Any]:
     """Indices into the training split for one strategy, and what was asked vs. what was used."""
-    from lstmptq.registry import lookup
-
     kind = lookup("calibration_kinds", definition["kind"])
     labels = np.asarray(labels)
     size = subset_size(fraction, len(labels))

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import train_test_split
 
 from lstmptq.data.tokenizer import SPECIALS, Tokenizer
 
@@ -114,8 +115,6 @@ def read_embedded_bbc() -> pd.DataFrame:
 
 def split_stratified(frame: pd.DataFrame, valid_fraction: float, test_fraction: float, seed: int) -> dict[str, pd.DataFrame]:
     """Seeded stratified train/valid/test split; fractions are of the whole frame."""
-    from sklearn.model_selection import train_test_split
-
     if valid_fraction + test_fraction >= 1:
         raise DataError(f"valid_fraction + test_fraction must be < 1 (got {valid_fraction} + {test_fraction})")
     rest, test = train_test_split(frame, test_size=test_fraction, stratify=frame["label"], random_state=seed)
@@ -125,8 +124,6 @@ def split_stratified(frame: pd.DataFrame, valid_fraction: float, test_fraction: 
 
 def carve_valid(train: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stratified (train, valid) from a train frame."""
-    from sklearn.model_selection import train_test_split
-
     try:
         kept, valid = train_test_split(train, test_size=fraction, stratify=train["label"], random_state=seed)
     except ValueError as err:  # e.g. a class with a single document
@@ -139,7 +136,7 @@ def carve_valid(train: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.Dat
 
 
 def load_hub(name: str, spec: dict[str, Any]) -> tuple[dict[str, pd.DataFrame], list[str] | None]:
-    import datasets
+    import datasets  # here: only a hub source pays for importing it
 
     try:
         dataset_dict = datasets.load_dataset(spec["path"], spec.get("name"))

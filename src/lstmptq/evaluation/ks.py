@@ -3,10 +3,12 @@ pre- vs post-calibration, balanced- vs random-calibrated), and hidden-state sign
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 
 import numpy as np
 import torch
+from scipy.stats import ks_2samp
 from torch import nn
 
 from lstmptq.models.training import Encoded, collate, sorted_batches
@@ -18,12 +20,8 @@ PROBES = {"lstm_input": "embedding_output", "lstm": "lstm_hidden", "head_input":
 def ks(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """Two-sample KS statistic and p-value. Samples seen before are not tested again: the
     embedding and LSTM weights of a bit width are the same for every calibration strategy."""
-    import hashlib
-
     key = tuple(hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest() + str(x.dtype) for x in (a, b))
     if key not in _SEEN:
-        from scipy.stats import ks_2samp
-
         result = ks_2samp(a, b)
         _SEEN[key] = (float(result.statistic), float(result.pvalue))
     return _SEEN[key]

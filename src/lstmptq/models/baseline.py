@@ -10,6 +10,9 @@ import logging
 import time
 
 import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -18,10 +21,6 @@ C_GRID = (0.1, 1.0, 10.0, 100.0)
 
 def fit_tfidf_logreg(train_words, train_labels, valid_words, valid_labels, seed: int):
     """Fit on train for every C in C_GRID, keep the best on valid. Returns (model, C, valid accuracies)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-
     scores, best = {}, None
     for c in C_GRID:
         # the documents arrive tokenized: identity analyzer keeps the LSTMs' tokenization

@@ -16,11 +16,14 @@ the layers) for Brevitas modules, so the float and quantized models share one fo
 from __future__ import annotations
 
 import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from lstmptq.data.tokenizer import PAD_ID
+from lstmptq.models.decoding import document_scores
+
 
 class DiscriminativeLSTM(nn.Module):
     """embedding -> LSTM -> hidden state at the document's last real token (<eos>) -> linear."""
@@ -147,8 +150,6 @@ class GenerativeLSTM(nn.Module):
     def shared_decoder_log_likelihood(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """`log_likelihood` with one decoder product for every label (lstmptq.models.decoding); equal up
         to float rounding, K times less decoder work. Float models only: it splits the decoder input."""
-        from lstmptq.models.decoding import document_scores
-
         states, targets, doc = self.encode(ids, lengths)
         hidden = states.size(1)
         weight = self.decoder.weight

@@ -24,8 +24,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 
-from lstmptq.grid import BITS  # packed storage and fp32 fake quantization are exact up to 16 bits
+from lstmptq.grid import (
+    BITS,  # packed storage and fp32 fake quantization are exact up to 16 bits
+)
 from lstmptq.io import atomic_path, content_sha256
 
 FORMAT = "lstmptq.quantized-lstm-classifier"
@@ -177,8 +181,6 @@ def write(
     """Write the artifact atomically; returns its size in bytes. `header` gives kind, dims, vocab,
     labels, scheme and source; the weight and activation entries are added here. A weight given
     as a plain tensor is stored float; an activation given as None is float (absent)."""
-    from safetensors.torch import save_file
-
     tensors: dict[str, torch.Tensor] = {}
     header = {"format": FORMAT, "version": VERSION, **header, "weights": {}, "activations": {}}
     weights, floats, activations = _split(weights, floats, activations)
@@ -202,8 +204,6 @@ def write(
 def read(path: str | Path, *, kind: str | None = None, vocab_sha256: str | None = None, vocab_file: str | None = None) -> Artifact:
     """Read and verify an artifact. `kind` and `vocab_sha256` (from `vocab_file`) are what the
     caller will feed it; a mismatch, an edit, a truncation or an unsupported bit width raises."""
-    from safetensors import safe_open
-
     path = Path(path)
     rebuild = f"delete it and rebuild its PTQ cell (snakemake {path} --force)"
     if not path.exists():

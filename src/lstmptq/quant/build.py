@@ -24,12 +24,18 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from brevitas.nn import QuantEmbedding, QuantIdentity, QuantLinear
-from brevitas.quant import Int8ActPerTensorFloat, Int8WeightPerChannelFloat, Int8WeightPerTensorFloat, Uint8ActPerTensorFloat
+from brevitas.quant import (
+    Int8ActPerTensorFloat,
+    Int8WeightPerChannelFloat,
+    Int8WeightPerTensorFloat,
+    Uint8ActPerTensorFloat,
+)
 from torch import nn
 
 from lstmptq.registry import family
 from lstmptq.scheme import Scheme, Setting, class_of, parse, stage_of
 from lstmptq.scheme import uniform as uniform_scheme
+
 
 @dataclass(frozen=True)
 class Plan:

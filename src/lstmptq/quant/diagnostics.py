@@ -31,8 +31,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from lstmptq.quant.engine import FakeQuant
 from lstmptq.models.training import Encoded, collate
+from lstmptq.quant.engine import FakeQuant
 
 FLOAT_BITS = 32
 

@@ -20,6 +20,7 @@ from lstmptq.data.tokenizer import Tokenizer
 from lstmptq.quant.artifact import Artifact, ArtifactError, activation_range, read
 from lstmptq.registry import family
 
+
 class FakeQuant(nn.Module):
     """One activation quantizer: scale (a 0-dim or broadcastable fp32 tensor) and integer range;
     without a scale, a float point that passes its input through (a scheme's `f`)."""

@@ -8,6 +8,7 @@ from brevitas.graph.gpfq import GPFQ
 
 from lstmptq.quant.artifact import weight_range
 
+
 def incremental_gpfq():
     """Brevitas' GPFQ with a cheaper inner loop, for a linear layer whose weight quantizer is
     signed, narrow-range and per-tensor with a max-|W| scale (else Brevitas' own loop runs).

@@ -25,10 +25,10 @@ from brevitas.graph.calibrate import calibration_mode
 from brevitas.graph.gpfq import gpfq_mode
 from torch import nn
 
+from lstmptq import registry
 from lstmptq.quant import engine, passes
 from lstmptq.quant.build import Plan, quantize_model
 from lstmptq.quant.gpfq import incremental_gpfq
-from lstmptq import registry
 from lstmptq.scheme import parse
 
 log = logging.getLogger(__name__)

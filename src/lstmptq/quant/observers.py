@@ -14,6 +14,7 @@ from torch import nn
 from lstmptq.quant.artifact import activation_range
 from lstmptq.registry import lookup
 
+
 class Observer(nn.Module):
     """An observing quantizer: the identity, recording a scale statistic of what it sees
     (`observe`), from which `threshold` gives the clipping threshold for a quantizer of `bits`

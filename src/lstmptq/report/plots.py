@@ -10,11 +10,24 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
+import seaborn as sns
+from matplotlib import ticker
 
+from lstmptq.flags import joined
 from lstmptq.grid import FP32, FP32_BITS
 from lstmptq.io import atomic_path
+from lstmptq.report.design_space import (
+    bits_label,
+    pareto_front,
+    quantizer_means,
+    sensitivity,
+)
 from lstmptq.report.tables import between_strategies, t_interval
+from lstmptq.scheme import CLASSES
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +43,7 @@ KS_THRESHOLD = 0.15  # the paper's distribution-shift signature
 
 
 def setup():
-    import matplotlib
-
     matplotlib.use("Agg")
-    import seaborn as sns
 
     sns.set_theme(context="paper", style="whitegrid", font_scale=1.1)
     return sns
@@ -48,8 +58,6 @@ def save(figure, png: Path, pdf: Path) -> None:
 def write_figures(makers: dict, flagged_rows: pd.DataFrame, png_files: dict, pdf_files: dict) -> None:
     """Each figure named in `png_files` from its maker, with the flag footnote of `flagged_rows`,
     written as PNG and PDF (atomically) and closed."""
-    import matplotlib.pyplot as plt
-
     for name, png in png_files.items():
         figure = makers[name]()
         flag_note(figure, flagged_rows)
@@ -138,8 +146,6 @@ def accuracy_vs_eps(sns, study):
 
 
 def accuracy_heatmap(sns, study):
-    import matplotlib.pyplot as plt
-
     data = _percent(study[study["strategy"] != FP32], ["accuracy"])
     panels = list(data.groupby(["model", "strategy", "method", "noise"]))
     ncols = min(2, len(panels))
@@ -179,8 +185,6 @@ def ks_vs_bits(sns, ks):
 
 
 def size_vs_accuracy(sns, study):
-    import matplotlib.pyplot as plt
-
     clean = _percent(study[study["eps"] == 0], ["accuracy"]).assign(size_kib=lambda f: f["size_bits"] / 8 / 1024)
     mean = clean.groupby(["model", "strategy", "method", "bits"], as_index=False)[["size_kib", "accuracy"]].mean()
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
@@ -199,8 +203,6 @@ LABELLED = 4  # the design-space Pareto plot names this many cheapest schemes (a
 
 def _empty(message: str):
     """A figure that says why there is nothing to plot (the rule's outputs are fixed)."""
-    import matplotlib.pyplot as plt
-
     fig, ax = plt.subplots(figsize=(6, 1.5))
     ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=10)
     ax.set_axis_off()
@@ -209,9 +211,6 @@ def _empty(message: str):
 
 def _scheme_means(cells: pd.DataFrame) -> pd.DataFrame:
     """Per classifier, method and scheme: accuracy (%), FP32 accuracy (%) and costs over seeds."""
-    from lstmptq.report.design_space import bits_label
-    from lstmptq.flags import joined
-
     data = _percent(cells, ["accuracy", "fp32_accuracy"]).assign(flags=lambda f: f["flags"].fillna(""))
     grouped = data.groupby(["model", "method", "scheme"], as_index=False, sort=True)
     mean = grouped.agg(
@@ -224,11 +223,6 @@ def _scheme_means(cells: pd.DataFrame) -> pd.DataFrame:
 def design_space_pareto(sns, cells):
     """Accuracy against the activation bits a scheme produces per token, one panel per classifier:
     the Pareto front as a step line, FP32 dotted, the cheapest schemes named."""
-    import matplotlib.pyplot as plt
-    from matplotlib import ticker
-
-    from lstmptq.report.design_space import bits_label, pareto_front
-
     mean = _scheme_means(cells)
     order = [bits_label(b) for b in sorted(mean["weight_bits"].unique(), reverse=True)]
     palette = dict(zip(order, sns.color_palette("viridis", len(order))))
@@ -259,9 +253,6 @@ def design_space_pareto(sns, cells):
 def design_space_sensitivity(sns, cells):
     """Accuracy with one quantizer class alone at low bits, one group of bars per setting of the
     rest, per classifier (dotted: FP32; dashed: the rest's own uniform scheme, where it was run)."""
-    from lstmptq.report.design_space import sensitivity
-    from lstmptq.scheme import CLASSES
-
     swept = sensitivity(_percent(cells, ["accuracy", "fp32_accuracy"]))
     if swept.empty:
         return _empty("no sensitivity sweep in this design space (design_space.sensitivity.bits is empty)")
@@ -293,11 +284,6 @@ def design_space_sqnr(sns, quantizers, cells):
     and the share rounded to zero (%, second line) per quantization point (rows, forward order) x
     scheme (columns, most activation bits first); `*`: a seed's first collapsed point; red frame:
     a scheme with a flagged cell."""
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    from lstmptq.report.design_space import quantizer_means
-
     means = quantizer_means(quantizers).assign(sqnr=lambda f: f["sqnr_db"].replace([np.inf, -np.inf], np.nan))
     cost = cells.groupby(["model", "method", "scheme"])["activation_bits_per_token"].mean()
     hit = quantizers[quantizers["collapsed"].astype(bool)]

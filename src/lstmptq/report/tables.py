@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from lstmptq.flags import joined
 from lstmptq.grid import FP32, FP32_BITS
@@ -33,8 +34,6 @@ def between_strategies(ks_table: pd.DataFrame) -> pd.Series:
 
 def t_interval(values) -> tuple[float, float]:
     """95 % confidence interval of the mean (Student t); NaN with fewer than two values."""
-    from scipy import stats
-
     values = np.asarray(values, dtype=float)
     if len(values) < 2:
         return (np.nan, np.nan)

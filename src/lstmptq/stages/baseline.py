@@ -6,17 +6,16 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from lstmptq.data.tokenizer import Tokenizer
+from lstmptq.evaluation.metrics import classification_metrics
 from lstmptq.io import provenance, read_frame, read_json, write_json
+from lstmptq.models.baseline import run_baseline
 
 log = logging.getLogger(__name__)
 
 
 def tfidf_baseline(split_files: dict[str, str | Path], labels_file: str | Path, vocab_file: str | Path, out_file: str | Path, seed: int) -> dict[str, Any]:
     """Split tables -> baseline metrics.json (the same metrics as the LSTMs')."""
-    from lstmptq.models.baseline import run_baseline
-    from lstmptq.evaluation.metrics import classification_metrics
-    from lstmptq.data.tokenizer import Tokenizer
-
     frames = {s: read_frame(f) for s, f in split_files.items()}
     label_names = read_json(labels_file)["label_names"]
     predictions, fit = run_baseline(frames, Tokenizer.load(vocab_file), seed)

@@ -6,6 +6,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from lstmptq.data.calibration import sample
+from lstmptq.flags import calibration_flags
 from lstmptq.io import read_frame, read_json, write_json
 
 log = logging.getLogger(__name__)
@@ -16,9 +18,6 @@ def calibration_subset(
 ) -> dict[str, Any]:
     """One strategy's calibration subset (indices into the training split) -> its JSON file
     (flagged where it misses a class or is smaller than one PTQ batch of `batch_size`)."""
-    from lstmptq.data.calibration import sample
-    from lstmptq.flags import calibration_flags
-
     labels = read_frame(train_file, columns=["label"])["label"].to_numpy()
     dataset = read_json(labels_file)
     subset = sample(labels, dataset["label_names"], fraction, strategy, definition, seed)

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from lstmptq.data.sources import load_source
 from lstmptq.io import provenance, write_frame, write_json
 
 log = logging.getLogger(__name__)
@@ -13,8 +14,6 @@ log = logging.getLogger(__name__)
 
 def prepare_data(name: str, spec: dict[str, Any], split_files: dict[str, str | Path], labels_file: str | Path) -> None:
     """Source -> one parquet (text, label) per split in `split_files`, and labels.json."""
-    from lstmptq.data.sources import load_source
-
     splits = load_source(name, spec)
     names = splits.label_names
     counts = {}

@@ -9,6 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from lstmptq.io import ResultFileError, read_json, write_frame
+from lstmptq.report import plots
+from lstmptq.report.design_space import answers, cell_table, quantizer_table
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +30,6 @@ def read_cells(metric_files: list[str]) -> list[dict]:
 
 def design_space_tables(metric_files: list[str], collapse_sqnr_db: float, out_table: str | Path, out_quantizers: str | Path, out_answers: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The per-cell, per-quantizer and answers tables (lstmptq.report.design_space), written as CSV."""
-    from lstmptq.report.design_space import answers, cell_table, quantizer_table
-
     metrics = read_cells(metric_files)
     cells, quantizers = cell_table(metrics, collapse_sqnr_db), quantizer_table(metrics, collapse_sqnr_db)
     answered = answers(cells, quantizers, collapse_sqnr_db)
@@ -45,8 +45,6 @@ def design_space_tables(metric_files: list[str], collapse_sqnr_db: float, out_ta
 
 def design_space_plots(cells: pd.DataFrame, quantizers: pd.DataFrame, png_files: dict[str, str | Path], pdf_files: dict[str, str | Path]) -> None:
     """Every figure named in `png_files` (and `pdf_files`), from the per-cell and per-quantizer tables."""
-    from lstmptq.report import plots
-
     sns = plots.setup()
     makers = {
         "design_space_pareto": lambda: plots.design_space_pareto(sns, cells),

@@ -7,10 +7,17 @@ import itertools
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from lstmptq.evaluation import ks
 from lstmptq.grid import FP32
 from lstmptq.io import read_frame, write_frame, write_json
+from lstmptq.models.checkpoint import load_checkpoint
+from lstmptq.models.training import Encoded
+from lstmptq.quant import artifact
+from lstmptq.registry import family
+from lstmptq.runtime import set_threads
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +41,6 @@ def ks_statistics(
     Brevitas in the LSTM, checked in every PTQ cell), so no Brevitas here; the uncalibrated
     model is the same artifact with calibration and the PTQ method undone
     (artifact.before_calibration, tested equal to Brevitas' own)."""
-    import numpy as np
-
-    from lstmptq.quant import artifact
-
-    from lstmptq.evaluation import ks
-    from lstmptq.models.checkpoint import load_checkpoint
-    from lstmptq.registry import family
-    from lstmptq.runtime import set_threads
-    from lstmptq.models.training import Encoded
-
     set_threads(threads)
     model, meta = load_checkpoint(checkpoint)
     model.eval()

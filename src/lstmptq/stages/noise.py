@@ -18,8 +18,14 @@ from typing import Any
 
 import pandas as pd
 
+from lstmptq.data.tokenizer import UNK_ID, Tokenizer
 from lstmptq.grid import FP32, FP32_BITS, format_eps
 from lstmptq.io import provenance, read_frame, read_json, write_frame, write_json
+
+# The torch side (models, engine, metrics) is imported inside the evaluation functions: the noisy
+# test set jobs of this stage run without torch.
+from lstmptq.registry import lookup
+from lstmptq.runtime import process_seconds, resolve_device, set_threads
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +38,6 @@ def noisy_test_set(data_file: str | Path, vocab_file: str | Path, out_file: str 
 
 def noisy_test_sets(data_file, vocab_file, out_files: list, noise: str, settings: dict[str, Any], eps: list[float], seed: int) -> list[dict[str, Any]]:
     """`noisy_test_set` at each level in `eps` (one file each, `out_files`); text and vocabulary read once."""
-    from lstmptq.registry import lookup
-    from lstmptq.data.tokenizer import Tokenizer
-
     model = lookup("noise_models", settings["kind"])
     options = {k: v for k, v in settings.items() if k != "kind"}
     model.check(options)
@@ -45,8 +48,6 @@ def noisy_test_sets(data_file, vocab_file, out_files: list, noise: str, settings
 
 
 def _noisy_table(frame: pd.DataFrame, clean: list, tokenizer, model, options: dict, out_file, noise: str, eps: float, seed: int, data_file) -> dict[str, Any]:
-    from lstmptq.data.tokenizer import UNK_ID
-
     rows = []
     for document, text in enumerate(frame["text"]):
         noisy = model.corrupt(text, eps, seed, document, **options)
@@ -125,7 +126,6 @@ def evaluate_curve(
     Drops are taken against the same model at eps 0 (a level of every curve) and, for a quantized
     model, against the FP32 model's cell at the same eps (`fp32_cells`).
     """
-    from lstmptq.runtime import process_seconds, resolve_device, set_threads
 
     quantized = artifact is not None
     if quantized == (checkpoint is not None):

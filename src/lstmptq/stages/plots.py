@@ -6,14 +6,13 @@ import logging
 from pathlib import Path
 
 from lstmptq.io import read_frame
+from lstmptq.report import plots
 
 log = logging.getLogger(__name__)
 
 
 def make_plots(study_file: str | Path, ks_file: str | Path, png_files: dict[str, str | Path], pdf_files: dict[str, str | Path]) -> None:
     """Every figure named in `png_files` (and `pdf_files`), from the study and KS tables."""
-    from lstmptq.report import plots
-
     sns = plots.setup()
     study = read_frame(study_file)
     ks = read_frame(ks_file, keep_default_na=False)

@@ -10,7 +10,13 @@ import pandas as pd
 
 from lstmptq.flags import DATASET_FLAGS, joined
 from lstmptq.io import read_frame, read_json, write_frame
-from lstmptq.report.tables import between_strategies, build_study_table, summarize_over_seeds, table_from_metrics
+from lstmptq.report.findings import findings_table
+from lstmptq.report.tables import (
+    between_strategies,
+    build_study_table,
+    summarize_over_seeds,
+    table_from_metrics,
+)
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +81,6 @@ def study_tables(
 ) -> None:
     """Every noise cell in one table (parquet and CSV), its mean / 95 % CI over seeds, and the
     study's findings tested on it (lstmptq.report.findings)."""
-    from lstmptq.report.findings import findings_table
-
     table = build_study_table(dataset, cell_files, ptq_metric_files, fp32_metric_files)
     flagged = table.loc[table["flags"] != "", "flags"].value_counts()
     if not flagged.empty:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from lstmptq.data.tokenizer import UNK_ID, Tokenizer
 from lstmptq.io import read_frame, write_frame, write_json
 
 log = logging.getLogger(__name__)
@@ -17,8 +18,6 @@ def tokenize(
     split_files: dict[str, str | Path], token_files: dict[str, str | Path], vocab_file: str | Path, stats_file: str | Path, settings: dict[str, Any]
 ) -> None:
     """Split tables (text, label) -> token tables (ids, label), vocab.json and stats.json."""
-    from lstmptq.data.tokenizer import UNK_ID, Tokenizer
-
     frames = {s: read_frame(f) for s, f in split_files.items()}
     tokenizer = Tokenizer.build(frames["train"]["text"], settings["min_freq"], settings["max_size"], settings["max_len"])
     stats: dict[str, Any] = {"vocab_size": len(tokenizer), "settings": settings}

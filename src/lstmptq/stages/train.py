@@ -9,7 +9,13 @@ from typing import Any
 
 import pandas as pd
 
+from lstmptq.data.tokenizer import Tokenizer
+from lstmptq.evaluation.metrics import classification_metrics
+from lstmptq.flags import dataset_flags
 from lstmptq.io import provenance, read_frame, read_json, write_frame, write_json
+from lstmptq.models.checkpoint import build_model, save_checkpoint
+from lstmptq.models.training import Encoded, predict, train
+from lstmptq.runtime import resolve_device, seed_everything, set_threads
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +36,6 @@ def train_classifier(
     threads: int = 1,
 ) -> dict[str, Any]:
     """Train one classifier of family `kind` -> model.pt, train_log.csv, metrics.json."""
-    from lstmptq.flags import dataset_flags
-    from lstmptq.evaluation.metrics import classification_metrics
-    from lstmptq.models.checkpoint import build_model, save_checkpoint
-    from lstmptq.runtime import resolve_device, seed_everything, set_threads
-    from lstmptq.data.tokenizer import Tokenizer
-    from lstmptq.models.training import Encoded, predict, train
-
     set_threads(threads)
     seed_everything(seed)
     torch_device = resolve_device(device)

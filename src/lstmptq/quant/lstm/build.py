@@ -15,9 +15,16 @@ from brevitas.nn import QuantLSTM
 from torch import nn
 
 from lstmptq.quant.artifact import QuantizedWeight, write
-from lstmptq.quant.build import Plan, activation_quantizer, quant_activation, quant_embedding, weight_quantizer
+from lstmptq.quant.build import (
+    Plan,
+    activation_quantizer,
+    quant_activation,
+    quant_embedding,
+    weight_quantizer,
+)
 from lstmptq.quant.lstm.cell import CELL_QUANTIZERS, GATES
 from lstmptq.quant.state import activation_of, weight_of
+
 
 def quant_lstm(lstm: nn.LSTM, plan: Plan, name: str = "lstm") -> nn.Module:
     if lstm.num_layers != 1 or lstm.bidirectional or not lstm.batch_first:

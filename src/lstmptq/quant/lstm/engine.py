@@ -29,6 +29,7 @@ from lstmptq.quant.artifact import Artifact, ArtifactError
 from lstmptq.quant.engine import FakeQuant
 from lstmptq.quant.lstm.cell import ENGINE_GATES, SIGMOIDS
 
+
 def _stacked(artifact: Artifact, names: tuple[str, ...], hidden: int) -> FakeQuant:
     """Quantizers of the same bits and signedness (one per gate) as one, its scale per gate row."""
     if not any(name in artifact.activations for name in names):

@@ -17,8 +17,8 @@ from lstmptq.quant.lstm.build import lstm_gate_matrix, lstm_tensors
 from lstmptq.quant.lstm.cell import GATES
 from lstmptq.quant.lstm.engine import QuantizedLSTM
 from lstmptq.quant.lstm.passes import engine_lstm
-from lstmptq.quant.methods import apply_gpfq
 from lstmptq.quant.lstm.recurrent_gpfq import GramStatistics
+from lstmptq.quant.methods import apply_gpfq
 from lstmptq.quant.state import activation_of
 
 log = logging.getLogger(__name__)

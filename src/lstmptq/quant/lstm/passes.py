@@ -11,6 +11,7 @@ from lstmptq.quant.artifact import Artifact
 from lstmptq.quant.lstm.build import lstm_tensors
 from lstmptq.quant.lstm.cell import CELL_QUANTIZERS, GATES
 from lstmptq.quant.lstm.engine import QuantizedLSTM
+from lstmptq.quant.observers import Observer
 
 CELL = "layers.0.0.cell"  # where QuantLSTM's cell quantizers live, under the LSTM's name
 
