@@ -39,7 +39,9 @@ print(json.dumps({"calibrate_s": calibrate_s, "score_s": score_s}))
 
 def run(jit: str, model: str, tokens: str, out: str) -> dict:
     env = {**os.environ, "BREVITAS_JIT": jit}
-    result = subprocess.run([sys.executable, "-c", WORKLOAD, model, tokens, out], env=env, capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", WORKLOAD, model, tokens, out], env=env, capture_output=True, text=True, check=True
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -62,7 +64,9 @@ def main() -> None:
     for key in ("calibrate_s", "score_s"):
         ratio = statistics.median(t[key] for t in times["0"]) / statistics.median(t[key] for t in times["1"])
         print(f"speedup_jit/{key}: {ratio:.2f}")
-    print(f"max_abs_score_difference_jit_vs_eager: {np.abs(np.load('/tmp/jit0.npy') - np.load('/tmp/jit1.npy')).max():.3g}")
+    print(
+        f"max_abs_score_difference_jit_vs_eager: {np.abs(np.load('/tmp/jit0.npy') - np.load('/tmp/jit1.npy')).max():.3g}"
+    )
 
 
 if __name__ == "__main__":

@@ -27,7 +27,10 @@ def compare(before: Path, after: Path, seed: int | None = None) -> str:
         a, b = (t[t["seed"].astype(str) == str(seed)].reset_index(drop=True) for t in (a, b))
     if len(a) != len(b):
         return f"DIFFERENT ({len(a)} vs {len(b)} rows)"
-    skipped = sorted({c for c in a.columns.symmetric_difference(b.columns)} | {c for c in a.columns.intersection(b.columns) if "seconds" in c})
+    skipped = sorted(
+        {c for c in a.columns.symmetric_difference(b.columns)}
+        | {c for c in a.columns.intersection(b.columns) if "seconds" in c}
+    )
     common = [c for c in a.columns if c in b.columns and c not in skipped]
     differing = [c for c in common if not a[c].astype(str).equals(b[c].astype(str))]
     if differing:
@@ -46,7 +49,9 @@ def main() -> None:
         raise SystemExit(f"{args.before}: no tables under results/*/tables/")
     for table in tables:
         other = args.after / table
-        print(f"{table}: {compare(args.before / table, other, args.seed) if other.exists() else 'MISSING in ' + str(args.after)}")
+        print(
+            f"{table}: {compare(args.before / table, other, args.seed) if other.exists() else 'MISSING in ' + str(args.after)}"
+        )
 
 
 if __name__ == "__main__":

@@ -96,7 +96,15 @@ PLAN: list[tuple[str, str]] = [
 ]  # fmt: skip
 
 # The knobs a child inherits from this process are cleared so that only the variant sets them.
-KNOBS = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "MKL_CBWR", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "MKL_ENABLE_INSTRUCTIONS")
+KNOBS = (
+    "ATEN_CPU_CAPABILITY",
+    "ONEDNN_MAX_CPU_ISA",
+    "DNNL_MAX_CPU_ISA",
+    "MKL_CBWR",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "MKL_ENABLE_INSTRUCTIONS",
+)
 
 
 def state_sha256(state_dict) -> str:
@@ -131,7 +139,11 @@ def child(spec: dict) -> None:
 
     setup_logging(None)
     config = yaml.safe_load((Path(spec["root"]) / "config.yaml").read_text())
-    model = {"embedding_dim": config["model"]["embedding_dim"], "hidden_dim": config["model"]["hidden_dim"], "dropout": config["model"]["dropout"]["discriminative"]}
+    model = {
+        "embedding_dim": config["model"]["embedding_dim"],
+        "hidden_dim": config["model"]["hidden_dim"],
+        "dropout": config["model"]["dropout"]["discriminative"],
+    }
     training = {**config["training"], "max_epochs": spec["max_epochs"]}
     tokens = Path(spec["tokens_dir"])
     with tempfile.TemporaryDirectory(prefix="determinism.") as out:
@@ -151,8 +163,19 @@ def child(spec: dict) -> None:
             from lstmptq.steps import train_classifier
 
             files = {"tokens_dir": tokens, "labels_file": spec["labels_file"], "out_dir": out}
-        extra = {"checks": config.get("checks", {})} if "checks" in inspect.signature(train_classifier).parameters else {}
-        metrics = train_classifier(**files, kind="discriminative", model_settings=model, training_settings=training, seed=0, device="cpu", threads=threads, **extra)
+        extra = (
+            {"checks": config.get("checks", {})} if "checks" in inspect.signature(train_classifier).parameters else {}
+        )
+        metrics = train_classifier(
+            **files,
+            kind="discriminative",
+            model_settings=model,
+            training_settings=training,
+            seed=0,
+            device="cpu",
+            threads=threads,
+            **extra,
+        )
         state_dict = load_checkpoint(out / "model.pt")[0].state_dict()
         log = (out / "train_log.csv").read_text().splitlines()
     first_loss = log[1].split(",")[1]  # epoch,train_loss,...: the loss as pandas wrote it (full repr)
@@ -176,9 +199,18 @@ def run(mode: str, machine: str, args) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in KNOBS}
     env.update(env_vars)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(args.root / "src"), env.get("PYTHONPATH")]))
-    spec = {"root": str(args.root), "mode": mode, "threads": threads, "max_epochs": args.max_epochs, "tokens_dir": str(args.tokens_dir), "labels_file": str(args.labels_file)}
+    spec = {
+        "root": str(args.root),
+        "mode": mode,
+        "threads": threads,
+        "max_epochs": args.max_epochs,
+        "tokens_dir": str(args.tokens_dir),
+        "labels_file": str(args.labels_file),
+    }
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", json.dumps(spec)], env=env, capture_output=True, text=True
+    )
     if done.returncode != 0:
         sys.exit(f"{mode}/{machine} failed:\n{done.stderr[-3000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -191,9 +223,14 @@ def main() -> None:
     parser.add_argument("--tokens-dir", type=Path, default=REPO / "results" / "bbc_news" / "tokens")
     parser.add_argument("--labels-file", type=Path, help="default: <tokens-dir>/../data/labels.json")
     parser.add_argument("--max-epochs", type=int, default=15)
-    parser.add_argument("--root", type=Path, default=REPO, help="checkout whose src/ and config.yaml to use (default: this one)")
+    parser.add_argument(
+        "--root", type=Path, default=REPO, help="checkout whose src/ and config.yaml to use (default: this one)"
+    )
     parser.add_argument("--only", help="comma-separated modes to run (default: all)")
-    parser.add_argument("--pairs", help="comma-separated mode/machine pairs to run instead of the default plan, e.g. off/native,det/native")
+    parser.add_argument(
+        "--pairs",
+        help="comma-separated mode/machine pairs to run instead of the default plan, e.g. off/native,det/native",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -207,7 +244,10 @@ def main() -> None:
     if unknown:
         sys.exit(f"unknown mode/machine: {unknown}; modes {list(MODES)}, machines {list(MACHINES)}")
     modes = args.only.split(",") if args.only else list(dict.fromkeys(m for m, _ in plan))
-    print(f"settings: discriminative, seed 0, config.yaml training with max_epochs={args.max_epochs} (default 60), one run at a time", flush=True)
+    print(
+        f"settings: discriminative, seed 0, config.yaml training with max_epochs={args.max_epochs} (default 60), one run at a time",
+        flush=True,
+    )
     results: dict[str, list[tuple[str, dict]]] = {m: [] for m in modes}
     for mode, machine in plan:
         if mode not in modes:
@@ -216,7 +256,19 @@ def main() -> None:
         nth = sum(name == machine for name, _ in results[mode])
         tag = f"{mode}/{machine}" + (f"#{nth + 1}" if nth else "")
         results[mode].append((machine, r))
-        for key in ("accuracy", "best_epoch", "epochs_run", "epoch1_loss", "seconds_per_epoch", "capability", "torch_threads", "mkldnn_enabled", "deterministic", "sha256", "wall_seconds"):
+        for key in (
+            "accuracy",
+            "best_epoch",
+            "epochs_run",
+            "epoch1_loss",
+            "seconds_per_epoch",
+            "capability",
+            "torch_threads",
+            "mkldnn_enabled",
+            "deterministic",
+            "sha256",
+            "wall_seconds",
+        ):
             value = r[key]
             print(f"{tag}/{key}: {value:.4f}" if isinstance(value, float) else f"{tag}/{key}: {value}", flush=True)
     for mode, rows in results.items():
@@ -230,7 +282,9 @@ def main() -> None:
         print(f"{mode}/machines: {len(first)}")
         print(f"{mode}/distinct_hashes: {len(hashes)}")
         print(f"{mode}/accuracy_range: {max(accuracies) - min(accuracies):.4f}")
-        print(f"{mode}/best_epoch_range: {max(r['best_epoch'] for r in first.values()) - min(r['best_epoch'] for r in first.values())}")
+        print(
+            f"{mode}/best_epoch_range: {max(r['best_epoch'] for r in first.values()) - min(r['best_epoch'] for r in first.values())}"
+        )
         baseline = first[rows[0][0]]["sha256"]
         print(f"{mode}/same_as_{rows[0][0]}: {','.join(m for m, r in first.items() if r['sha256'] == baseline)}")
         for machine, r in rows:

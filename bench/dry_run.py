@@ -35,20 +35,39 @@ sys.exit(code)
 def dry_run(snakefile: Path, preset: Path | None) -> tuple[float, str]:
     with tempfile.TemporaryDirectory() as workdir:
         configs = [str(snakefile.parent / "config.yaml"), *([str(snakefile.parent / preset)] if preset else [])]
-        cmd = [sys.executable, "-c", PROBE, "-n", "--quiet", "rules", "--snakefile", str(snakefile), "--directory", workdir, "--configfile", *configs]
+        cmd = [
+            sys.executable,
+            "-c",
+            PROBE,
+            "-n",
+            "--quiet",
+            "rules",
+            "--snakefile",
+            str(snakefile),
+            "--directory",
+            workdir,
+            "--configfile",
+            *configs,
+        ]
         start = time.perf_counter()
         result = subprocess.run(cmd, capture_output=True, text=True)
         seconds = time.perf_counter() - start
     if result.returncode != 0:
         raise SystemExit(f"{snakefile} ({preset or 'default'}): dry run failed:\n{result.stderr[-2000:]}")
-    lines = dict(line.split("=", 1) for line in result.stdout.splitlines() if line.startswith(("HEAVY_MODULES=", "PACKAGE_MODULES=")))
+    lines = dict(
+        line.split("=", 1)
+        for line in result.stdout.splitlines()
+        if line.startswith(("HEAVY_MODULES=", "PACKAGE_MODULES="))
+    )
     return seconds, f"{lines.get('HEAVY_MODULES') or 'none'} (package modules: {lines.get('PACKAGE_MODULES', '?')})"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("snakefiles", nargs="+", type=Path)
-    parser.add_argument("--presets", nargs="*", default=["config/ag_news.yaml"], help="config overlays, relative to each checkout")
+    parser.add_argument(
+        "--presets", nargs="*", default=["config/ag_news.yaml"], help="config overlays, relative to each checkout"
+    )
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     grids = [None, *map(Path, args.presets)]

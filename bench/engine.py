@@ -68,15 +68,19 @@ def engine_lstm(model, ids):
     return model.encode(ids)
 
 
-def side_by_side(cell: Path, test: Encoded, repeats: int, batch_size: int, brevitas: bool, compiled: bool) -> dict[str, float]:
+def side_by_side(
+    cell: Path, test: Encoded, repeats: int, batch_size: int, brevitas: bool, compiled: bool
+) -> dict[str, float]:
     fp32, _ = load_checkpoint(cell.parents[2] / "fp32" / "model.pt")
     fp32.eval().to(DEVICE)
     ours = load_engine(cell / "quantized.safetensors", compiled)
     batches = [collate(test, b, DEVICE)[:2] for b in sorted_batches(test.lengths, batch_size)]
     models = {"fp32": (fp32, fp32_lstm), "engine": (ours, engine_lstm)}
     if brevitas:
-
-        models["brevitas"] = (quant_checkpoint.load_quantized(fp32.cpu(), cell / "quantized.pt")[0].to(DEVICE), fp32_lstm)
+        models["brevitas"] = (
+            quant_checkpoint.load_quantized(fp32.cpu(), cell / "quantized.pt")[0].to(DEVICE),
+            fp32_lstm,
+        )
     times = {f"{part}{name}": [] for name in models for part in ("", "lstm_")}
     scores = {}
     for _ in range(repeats):
@@ -100,8 +104,15 @@ def side_by_side(cell: Path, test: Encoded, repeats: int, batch_size: int, brevi
             "engine_vs_brevitas_prediction_agreement": check["prediction_agreement"],
         })  # fmt: skip
     if compiled:  # the compiled engine against the plain one, on this device
-        check = engine.agreement(timed_predict(engine.load(cell / "quantized.safetensors").to(DEVICE), test, batch_size)[0], scores["engine"])
-        figures.update({"variant_vs_plain_max_abs_score_difference": check["max_abs_score_difference"], "variant_vs_plain_prediction_agreement": check["prediction_agreement"]})
+        check = engine.agreement(
+            timed_predict(engine.load(cell / "quantized.safetensors").to(DEVICE), test, batch_size)[0], scores["engine"]
+        )
+        figures.update(
+            {
+                "variant_vs_plain_max_abs_score_difference": check["max_abs_score_difference"],
+                "variant_vs_plain_prediction_agreement": check["prediction_agreement"],
+            }
+        )
     return figures
 
 
@@ -149,11 +160,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", default="results/bbc_news", help="a dataset's results folder")
     parser.add_argument("--cell", default="seed0/balanced/gpfq", help="seed/strategy/method of the PTQ cells")
-    parser.add_argument("--noise", default="char_substitution", help="noise model of the noise cell whose startup is timed")
+    parser.add_argument(
+        "--noise", default="char_substitution", help="noise model of the noise cell whose startup is timed"
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--latency-docs", type=int, default=100)
     parser.add_argument("--skip-startup", action="store_true", help="do not run snakemake for the noise-cell figure")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (the models and the engine; Brevitas stays on the CPU)")
+    parser.add_argument(
+        "--device", default="cpu", help="cpu or cuda (the models and the engine; Brevitas stays on the CPU)"
+    )
     parser.add_argument("--no-brevitas", action="store_true", help="leave out Brevitas (not installed, or a GPU run)")
     parser.add_argument("--compile", action="store_true", help="the engine's recurrent step through torch.compile")
     args = parser.parse_args()
@@ -168,7 +183,9 @@ def main() -> None:
     test = Encoded.from_frame(pd.read_parquet(root / "tokens" / "test.parquet"))
     figures: dict[str, float] = {}
     for kind in KINDS:
-        for name, value in side_by_side(cells[kind, 4], test, args.repeats, 64, not args.no_brevitas and args.device == "cpu", args.compile).items():
+        for name, value in side_by_side(
+            cells[kind, 4], test, args.repeats, 64, not args.no_brevitas and args.device == "cpu", args.compile
+        ).items():
             figures[f"{kind}/{name}"] = value
         fp32, _ = load_checkpoint(root / kind / "seed0" / "fp32" / "model.pt")
         figures[f"{kind}/fp32_model_pt_bytes"] = (root / kind / "seed0" / "fp32" / "model.pt").stat().st_size
@@ -180,9 +197,13 @@ def main() -> None:
             figures[f"{kind}/w{bits}/artifact_bytes"] = size
             figures[f"{kind}/w{bits}/counted_bytes"] = counted
             figures[f"{kind}/w{bits}/artifact_over_counted"] = size / counted
-            figures[f"{kind}/latency_ms/engine_w{bits}"] = latency_ms(load_engine(cell / "quantized.safetensors", args.compile), test, args.latency_docs)
+            figures[f"{kind}/latency_ms/engine_w{bits}"] = latency_ms(
+                load_engine(cell / "quantized.safetensors", args.compile), test, args.latency_docs
+            )
     if not args.skip_startup:
-        for name, value in noise_cell_startup(cells["generative", 4] / "noise" / args.noise / "eps0.05.json", args.repeats).items():
+        for name, value in noise_cell_startup(
+            cells["generative", 4] / "noise" / args.noise / "eps0.05.json", args.repeats
+        ).items():
             figures[f"noise_cell/{name}"] = value
     for name, value in figures.items():
         print(f"{name}: {value:.4g}" if isinstance(value, float) else f"{name}: {value}")

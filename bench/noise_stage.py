@@ -29,7 +29,13 @@ def cells(run: Path) -> Iterator[tuple[Path, str, bool, Path]]:
         for tsv in sorted((bench / rule).glob("*/*/seed*/**/eps*.tsv")):
             # dataset, model, seed<seed>, [strategy, method, w<bits>,] noise, eps<eps>.tsv
             parts = tsv.relative_to(bench / rule).with_suffix("").parts
-            values = {"dataset": parts[0], "model": parts[1], "seed": parts[2].removeprefix("seed"), "noise": parts[-2], "eps": parts[-1].removeprefix("eps")}
+            values = {
+                "dataset": parts[0],
+                "model": parts[1],
+                "seed": parts[2].removeprefix("seed"),
+                "noise": parts[-2],
+                "eps": parts[-1].removeprefix("eps"),
+            }
             if quantized:
                 values.update(strategy=parts[3], method=parts[4], bits=parts[5].removeprefix("w"))
             yield tsv, parts[1], quantized, run / path("ptq_noise_cell" if quantized else "fp32_noise_cell", **values)

@@ -30,7 +30,14 @@ def job_seconds(run: Path) -> pd.DataFrame:
     for tsv in sorted((run / "benchmarks").glob("*/**/*.tsv")):
         parts = tsv.with_suffix("").relative_to(run / "benchmarks").parts  # rule, dataset, [model, ...]
         model = parts[2] if len(parts) > 3 else None
-        rows.append({"rule": parts[0], "dataset": parts[1], "model": model, "seconds": float(pd.read_csv(tsv, sep="\t")["s"].sum())})
+        rows.append(
+            {
+                "rule": parts[0],
+                "dataset": parts[1],
+                "model": model,
+                "seconds": float(pd.read_csv(tsv, sep="\t")["s"].sum()),
+            }
+        )
     if not rows:
         raise SystemExit(f"{run}: no benchmark files under {run / 'benchmarks'}; is it a finished workflow folder?")
     return pd.DataFrame(rows)

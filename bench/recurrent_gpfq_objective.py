@@ -58,7 +58,15 @@ def main() -> None:
     def file(kind, **values):
         return root / path(kind, dataset=dataset, model=args.model, seed=args.seed, strategy=args.strategy, **values)
 
-    cell = load(file("model"), file("fp32_metrics"), file("tokens", split="train"), file("tokens", split="test"), file("calibration"), 32, "cpu")
+    cell = load(
+        file("model"),
+        file("fp32_metrics"),
+        file("tokens", split="train"),
+        file("tokens", split="test"),
+        file("calibration"),
+        32,
+        "cpu",
+    )
     plan = build.Plan(parse(args.scheme), 99.99)
     sample = cell.documents(cell.sample)
 
@@ -77,18 +85,29 @@ def main() -> None:
                 methods.apply_gpfq = apply_final_layer
         return q
 
-    models = {"nearest": calibrated(None), "lstm_gpfq_only": calibrated(False), "lstm_then_final_layer_gpfq": calibrated(True)}
+    models = {
+        "nearest": calibrated(None),
+        "lstm_gpfq_only": calibrated(False),
+        "lstm_then_final_layer_gpfq": calibrated(True),
+    }
     weight, nearest = lstm_build.lstm_gate_matrix(models["nearest"].lstm)
     rounded = lstm_build.lstm_gate_matrix(models["lstm_gpfq_only"].lstm)[1].integers
     scale = nearest.scale.repeat_interleave(weight.shape[0] // nearest.scale.numel())
-    fp32 = {"lstm.weight_ih": cell.model.lstm.weight_ih_l0.detach(), "lstm.weight_hh": cell.model.lstm.weight_hh_l0.detach()}
+    fp32 = {
+        "lstm.weight_ih": cell.model.lstm.weight_ih_l0.detach(),
+        "lstm.weight_hh": cell.model.lstm.weight_hh_l0.detach(),
+    }
     on_nearest = lstm_gpfq.lstm_gate_inputs(models["nearest"], cell.batches, weight.shape[1])
     on_gpfq = lstm_gpfq.lstm_gate_inputs(models["lstm_gpfq_only"], cell.batches, weight.shape[1], fp32)
     # ||X W^T||^2 = sum_r w_r^T (X^T X) w_r: X^T X is H of the all-float scheme, whose "quantized"
     # inputs are the float ones (the float trajectory does not depend on the rounding)
-    float_only = lstm_gpfq.lstm_gate_inputs(build.quantize_model(cell.model, build.Plan(parse("wf"), 99.99)), cell.batches, weight.shape[1])
+    float_only = lstm_gpfq.lstm_gate_inputs(
+        build.quantize_model(cell.model, build.Plan(parse("wf"), 99.99)), cell.batches, weight.shape[1]
+    )
     energy = float((weight.double() @ float_only.H * weight.double()).sum())
-    print(f"objective_nearest_on_nearest_trajectory: {objective(weight, scale, nearest.integers, on_nearest, energy):.4f}")
+    print(
+        f"objective_nearest_on_nearest_trajectory: {objective(weight, scale, nearest.integers, on_nearest, energy):.4f}"
+    )
     print(f"objective_gpfq_on_nearest_trajectory: {objective(weight, scale, rounded, on_nearest, energy):.4f}")
     print(f"objective_gpfq_on_own_trajectory: {objective(weight, scale, rounded, on_gpfq, energy):.4f}")
     print(f"weights_changed_share: {float((rounded != nearest.integers).double().mean()):.4f}")

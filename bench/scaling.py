@@ -143,7 +143,9 @@ def device_rates(results: Path, device: str, batch_size: int = 32) -> dict[tuple
             torch.cuda.synchronize()
         return time.perf_counter() - start
 
-    train, test = (Encoded.from_frame(pd.read_parquet(results / "tokens" / f"{split}.parquet")) for split in ("train", "test"))
+    train, test = (
+        Encoded.from_frame(pd.read_parquet(results / "tokens" / f"{split}.parquet")) for split in ("train", "test")
+    )
     rates = {}
     for model_name in ("discriminative", "generative"):
         model, _ = load_checkpoint(results / model_name / "seed0" / "fp32" / "model.pt")
@@ -160,7 +162,9 @@ def device_rates(results: Path, device: str, batch_size: int = 32) -> dict[tuple
 
         rates["train", model_name] = len(train) / seconds(train_pass)
         rates["fp32", model_name] = len(test) / seconds(lambda: predict(model.eval(), test, 64, device))
-        quantized = engine.load(results / model_name / "seed0" / "balanced" / "gpfq" / "w4" / "quantized.safetensors").to(device)
+        quantized = engine.load(
+            results / model_name / "seed0" / "balanced" / "gpfq" / "w4" / "quantized.safetensors"
+        ).to(device)
         rates["engine", model_name] = len(test) / seconds(lambda: predict(quantized, test, 64, device))
     return rates
 
@@ -183,17 +187,23 @@ def project_from_rates(rates: dict[tuple[str, str], float], device: str, vocab: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 2000, 4000], help="training documents (test: a quarter)")
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=[1000, 2000, 4000], help="training documents (test: a quarter)"
+    )
     parser.add_argument("--workdir", type=Path, default=Path("scaling"))
     parser.add_argument("--cores", type=int, default=2)
-    parser.add_argument("--rates", type=Path, help="a built dataset's results folder: measure documents per second on --device instead")
+    parser.add_argument(
+        "--rates", type=Path, help="a built dataset's results folder: measure documents per second on --device instead"
+    )
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     if args.rates:
         rates = device_rates(args.rates, args.device)
         for (what, model), value in rates.items():
             print(f"rate/{args.device}/{what}/{model}_docs_per_second: {value:.1f}")
-        project_from_rates(rates, args.device, len(json.loads((args.rates / "tokens" / "vocab.json").read_text())["itos"]))
+        project_from_rates(
+            rates, args.device, len(json.loads((args.rates / "tokens" / "vocab.json").read_text())["itos"])
+        )
         return
     args.workdir.mkdir(parents=True, exist_ok=True)
     measured = {}
@@ -215,7 +225,9 @@ def main() -> None:
         print(f"slope/{stage}/{model}: {1000 * slope:.3f}")
         print(f"intercept/{stage}/{model}: {intercept:.2f}")
 
-    vocab = len(json.loads((args.workdir / "results" / f"scale{args.sizes[-1]}" / "tokens" / "vocab.json").read_text())["itos"])
+    vocab = len(
+        json.loads((args.workdir / "results" / f"scale{args.sizes[-1]}" / "tokens" / "vocab.json").read_text())["itos"]
+    )
     print(f"measured_vocab: {vocab}")
     for dataset, spec in PAPER.items():
         total = 0.0
@@ -224,7 +236,9 @@ def main() -> None:
 
             def cost(stage):
                 slope, intercept = slopes[stage, model]
-                return max(slope * documents(stage, spec["train"], spec["test"]) + intercept, 0.0) * (factor if stage != "ks" else 1.0)
+                return max(slope * documents(stage, spec["train"], spec["test"]) + intercept, 0.0) * (
+                    factor if stage != "ks" else 1.0
+                )
 
             parts = {
                 "train": spec["epochs"] * cost("train"),

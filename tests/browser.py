@@ -7,7 +7,15 @@ from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package `chromium`
 # flags for a sandbox with no network: without them Chromium keeps trying to reach Google
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def missing() -> str | None:
@@ -38,7 +46,9 @@ def rendered_plots(report: Path, names: list[str], screenshot_dir: Path | None =
                 page.locator("tr", has_text=name).first.locator("a").first.click(timeout=20_000)  # the eye icon
                 image = page.locator(f'img[src^="data:image/png"][src*="filename={name}"]')
                 image.wait_for(timeout=20_000)
-                page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle(), timeout=20_000)
+                page.wait_for_function(
+                    "img => img.complete && img.naturalWidth > 0", arg=image.element_handle(), timeout=20_000
+                )
                 sizes[name] = tuple(image.evaluate("img => [img.naturalWidth, img.naturalHeight]"))
                 if screenshot_dir:
                     page.screenshot(path=str(screenshot_dir / f"report_{name}"))

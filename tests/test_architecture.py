@@ -95,7 +95,9 @@ def test_the_circle_check_finds_a_circle():
 
 def test_function_local_and_relative_imports_count(tmp_path):
     module = tmp_path / "m.py"
-    module.write_text("from . import engine\n\ndef f():\n    from lstmptq.quant.build import Plan\n    from ..grid import BITS\n")
+    module.write_text(
+        "from . import engine\n\ndef f():\n    from lstmptq.quant.build import Plan\n    from ..grid import BITS\n"
+    )
     known = {"lstmptq.grid", "lstmptq.quant", "lstmptq.quant.build", "lstmptq.quant.engine"}
     assert imported(module, known, "lstmptq.quant") == {"lstmptq.quant.build", "lstmptq.quant.engine", "lstmptq.grid"}
 
@@ -110,5 +112,7 @@ def test_the_core_imports_no_heavy_library(name):
     """The DAG builds without torch: each core module, imported alone, loads no heavy library."""
     heavy = ("torch", "numpy", "pandas", "brevitas", "scipy", "sklearn")
     code = f"import sys, lstmptq.{name}; print(sorted(m for m in {heavy!r} if m in sys.modules))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": str(SRC)}, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": str(SRC)}, check=True
+    )
     assert result.stdout.strip() == "[]", f"lstmptq.{name} imports {result.stdout.strip()}"

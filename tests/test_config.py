@@ -70,7 +70,13 @@ def test_dataset_without_source_is_named(config):
 
 def test_missing_local_file_is_named(config, tmp_path):
     config["datasets"] = ["mine"]
-    config["sources"]["mine"] = {"kind": "files", "train": str(tmp_path / "train.csv"), "test": "t.csv", "text_columns": ["text"], "label_column": "y"}
+    config["sources"]["mine"] = {
+        "kind": "files",
+        "train": str(tmp_path / "train.csv"),
+        "test": "t.csv",
+        "text_columns": ["text"],
+        "label_column": "y",
+    }
     with pytest.raises(ConfigError, match=r"sources\.mine\.train: file .*train\.csv' not found"):
         checked(config)
 
@@ -78,26 +84,68 @@ def test_missing_local_file_is_named(config, tmp_path):
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (lambda c: c["noise"].update(eps=[0, 0.0123456789]), r"`noise.eps`: 0.0123456789 has more than 6 significant digits"),
-        (lambda c: c["noise"]["definitions"]["char_substitution"].update(alphabet="ab cd"), r"`noise.definitions.char_substitution`: noise alphabet 'ab cd'"),
-        (lambda c: c["noise"]["definitions"]["char_substitution"].update(alphabt="xyz"), r"`noise.definitions.char_substitution`: unknown setting\(s\) \['alphabt'\]"),
-        (lambda c: c["noise"].update(models=["char_substitution", "typos"]), r"`noise.models` lists 'typos', which is not a key of `noise.definitions`"),
-        (lambda c: c["noise"]["definitions"].update(typos={"kind": "keyboard"}), r"`noise.definitions.typos.kind`: unknown noise model 'keyboard'"),
-        (lambda c: c["ptq"].update(methods=["gpfq", "adaround"]), r"`ptq.methods`: unknown ptq method 'adaround'; known: \['gpfq', 'gpfq_lstm', 'plain'\]"),
-        (lambda c: c["calibration"]["definitions"].update(odd={"kind": "clustered"}), r"`calibration.definitions.odd.kind`: unknown calibration kind 'clustered'"),
-        (lambda c: c["model"]["dropout"].update(discrimnative=0.3), r"`model.dropout.discrimnative`: unknown classifier 'discrimnative'"),
-        (lambda c: c["calibration"]["strategies"].append("nine"), r"`calibration.strategies` lists 'nine', which is not a key of `calibration.definitions`"),
+        (
+            lambda c: c["noise"].update(eps=[0, 0.0123456789]),
+            r"`noise.eps`: 0.0123456789 has more than 6 significant digits",
+        ),
+        (
+            lambda c: c["noise"]["definitions"]["char_substitution"].update(alphabet="ab cd"),
+            r"`noise.definitions.char_substitution`: noise alphabet 'ab cd'",
+        ),
+        (
+            lambda c: c["noise"]["definitions"]["char_substitution"].update(alphabt="xyz"),
+            r"`noise.definitions.char_substitution`: unknown setting\(s\) \['alphabt'\]",
+        ),
+        (
+            lambda c: c["noise"].update(models=["char_substitution", "typos"]),
+            r"`noise.models` lists 'typos', which is not a key of `noise.definitions`",
+        ),
+        (
+            lambda c: c["noise"]["definitions"].update(typos={"kind": "keyboard"}),
+            r"`noise.definitions.typos.kind`: unknown noise model 'keyboard'",
+        ),
+        (
+            lambda c: c["ptq"].update(methods=["gpfq", "adaround"]),
+            r"`ptq.methods`: unknown ptq method 'adaround'; known: \['gpfq', 'gpfq_lstm', 'plain'\]",
+        ),
+        (
+            lambda c: c["calibration"]["definitions"].update(odd={"kind": "clustered"}),
+            r"`calibration.definitions.odd.kind`: unknown calibration kind 'clustered'",
+        ),
+        (
+            lambda c: c["model"]["dropout"].update(discrimnative=0.3),
+            r"`model.dropout.discrimnative`: unknown classifier 'discrimnative'",
+        ),
+        (
+            lambda c: c["calibration"]["strategies"].append("nine"),
+            r"`calibration.strategies` lists 'nine', which is not a key of `calibration.definitions`",
+        ),
         # `fp32` names the FP32 models' cells: a strategy may not be called so (a definition
         # that no strategy lists names no files, and is no longer refused)
         (
-            lambda c: (c["calibration"]["definitions"].update(fp32={"kind": "random"}), c["calibration"]["strategies"].append("fp32")),
+            lambda c: (
+                c["calibration"]["definitions"].update(fp32={"kind": "random"}),
+                c["calibration"]["strategies"].append("fp32"),
+            ),
             r"`fp32` names the unquantized models' cells",
         ),
         (lambda c: c.update(deterministic=True, device="cuda"), r"`deterministic: true` and `device: cuda`"),
-        (lambda c: c.setdefault("design_space", {}).update(methods=["gpfq"], schemes=["w4c8h8"]), r"`design_space.schemes`: .*'w4c8h8': write it as 'w4h8c8'"),
-        (lambda c: c.setdefault("design_space", {}).update(methods=["gpfq"], schemes=["w4c16r"]), r"`design_space.schemes`: .*per-row scales \(r\) are for weights"),
-        (lambda c: c.setdefault("design_space", {}).update(methods=["gpfq_lsmt"], schemes=["w4c8"]), r"`design_space.methods`: unknown ptq method 'gpfq_lsmt'"),
-        (lambda c: c.setdefault("design_space", {}).update(methods=["gpfq"], schemes=["w4c8"], strategy="balancd"), r"`design_space.strategy` lists 'balancd'"),
+        (
+            lambda c: c.setdefault("design_space", {}).update(methods=["gpfq"], schemes=["w4c8h8"]),
+            r"`design_space.schemes`: .*'w4c8h8': write it as 'w4h8c8'",
+        ),
+        (
+            lambda c: c.setdefault("design_space", {}).update(methods=["gpfq"], schemes=["w4c16r"]),
+            r"`design_space.schemes`: .*per-row scales \(r\) are for weights",
+        ),
+        (
+            lambda c: c.setdefault("design_space", {}).update(methods=["gpfq_lsmt"], schemes=["w4c8"]),
+            r"`design_space.methods`: unknown ptq method 'gpfq_lsmt'",
+        ),
+        (
+            lambda c: c.setdefault("design_space", {}).update(methods=["gpfq"], schemes=["w4c8"], strategy="balancd"),
+            r"`design_space.strategy` lists 'balancd'",
+        ),
     ],
 )
 def test_config_checks_name_the_key(config, edit, message):
@@ -109,7 +157,9 @@ def test_config_checks_name_the_key(config, edit, message):
 def test_an_extension_that_cannot_be_imported_or_lacks_a_function_is_named(config, tmp_path):
     config["classifiers"] = ["bow"]
     config["extensions"] = {"classifiers": {"bow": str(tmp_path / "bow.py")}}
-    with pytest.raises(ConfigError, match=r"config key `classifiers`: classifiers.bow: cannot import .*bow.py' \(.*not found"):
+    with pytest.raises(
+        ConfigError, match=r"config key `classifiers`: classifiers.bow: cannot import .*bow.py' \(.*not found"
+    ):
         checked(config)
     (tmp_path / "bow.py").write_text("SETTINGS = ()\n")
     with pytest.raises(ConfigError, match=r"classifiers.bow: .*bow.py' lacks \['GPU_STAGES'.*'weights'\]"):
@@ -119,7 +169,9 @@ def test_an_extension_that_cannot_be_imported_or_lacks_a_function_is_named(confi
 def test_a_moved_key_says_where_it_went():
     from lstmptq.config import check_moved_keys
 
-    with pytest.raises(ConfigError, match=r"`noise.alphabet` has moved to `noise.definitions.char_substitution.alphabet"):
+    with pytest.raises(
+        ConfigError, match=r"`noise.alphabet` has moved to `noise.definitions.char_substitution.alphabet"
+    ):
         check_moved_keys({"noise": {"alphabet": "abc"}})
     check_moved_keys({"noise": {"eps": [0]}})
 
@@ -128,14 +180,23 @@ def test_unknown_classifier_is_refused_naming_the_key(config):
     # the schema no longer lists the classifiers (extensions add their own): the config check does
     config["classifiers"] = ["discriminative", "transformer"]
     validate(config, SCHEMA)
-    with pytest.raises(ConfigError, match=r"config key `classifiers`: unknown classifier 'transformer'; known: \['discriminative', 'generative'\]"):
+    with pytest.raises(
+        ConfigError,
+        match=r"config key `classifiers`: unknown classifier 'transformer'; known: \['discriminative', 'generative'\]",
+    ):
         check_config(config, SCHEMA)
 
 
 def test_model_settings_hold_only_what_each_classifier_uses(config):
     checked(config)
     assert model_settings(config, "discriminative") == {"embedding_dim": 100, "hidden_dim": 100, "dropout": 0.5}
-    assert set(model_settings(config, "generative")) == {"embedding_dim", "hidden_dim", "label_embedding_dim", "prior", "dropout"}
+    assert set(model_settings(config, "generative")) == {
+        "embedding_dim",
+        "hidden_dim",
+        "label_embedding_dim",
+        "prior",
+        "dropout",
+    }
 
 
 @pytest.mark.parametrize(
@@ -190,7 +251,11 @@ def typo_paths(config, path=()):
 def test_a_misspelt_key_is_refused_at_any_depth(config):
     checked(config)
     paths = list(typo_paths(config))
-    assert ("sources", "bbc_news") in paths and ("model", "dropout") in paths and ("calibration", "definitions", "skewed") in paths
+    assert (
+        ("sources", "bbc_news") in paths
+        and ("model", "dropout") in paths
+        and ("calibration", "definitions", "skewed") in paths
+    )
     assert ("noise", "definitions", "char_substitution") in paths
     for path in paths:
         broken = copy.deepcopy(config)

@@ -67,5 +67,8 @@ def test_bad_requests_are_clear_errors(definition, fraction, message):
 
 def test_unknown_kind_is_refused_naming_the_known_ones():
     # kinds are looked up in lstmptq.registry (the config check refuses an unknown one first)
-    with pytest.raises(RegistryError, match=r"unknown calibration kind 'clustered'; known: \['balanced', 'random', 'single_class', 'skewed'\]"):
+    with pytest.raises(
+        RegistryError,
+        match=r"unknown calibration kind 'clustered'; known: \['balanced', 'random', 'single_class', 'skewed'\]",
+    ):
         draw({"kind": "clustered"})

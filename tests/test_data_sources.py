@@ -14,7 +14,13 @@ from lstmptq.grid import SPLITS
 from lstmptq.stages.data import prepare_data
 
 # as config.yaml: the corpus repeats articles, 36 of the 445 test documents are also in train or valid
-EMBEDDED = {"kind": "embedded", "valid_fraction": 0.1, "test_fraction": 0.2, "split_seed": 0, "max_duplicate_share": 0.09}
+EMBEDDED = {
+    "kind": "embedded",
+    "valid_fraction": 0.1,
+    "test_fraction": 0.2,
+    "split_seed": 0,
+    "max_duplicate_share": 0.09,
+}
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +30,13 @@ def bbc():
 
 def test_embedded_corpus_is_the_full_bbc_news(bbc):
     assert len(bbc) == 2225
-    assert bbc["label"].value_counts().to_dict() == {"sports": 511, "business": 510, "politics": 417, "tech": 401, "entertainment": 386}
+    assert bbc["label"].value_counts().to_dict() == {
+        "sports": 511,
+        "business": 510,
+        "politics": 417,
+        "tech": 401,
+        "entertainment": 386,
+    }
     assert not bbc["text"].str.strip().eq("").any()
 
 
@@ -66,7 +78,11 @@ def test_subsample_keeps_a_per_class_fraction():
 
 def _frame(n_per_class=6, labels=("a", "b"), first=0):
     """Documents numbered from `first`: frames with different `first` share no document."""
-    rows = [{"title": f"{lab} title {i}", "body": f"{lab} words here {i}", "cat": lab} for lab in labels for i in range(first, first + n_per_class)]
+    rows = [
+        {"title": f"{lab} title {i}", "body": f"{lab} words here {i}", "cat": lab}
+        for lab in labels
+        for i in range(first, first + n_per_class)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -85,7 +101,15 @@ def _files_spec(tmp_path, train, test, suffix=".csv", valid=None, **extra):
          ".parquet": lambda p: frame.to_parquet(p),
          ".jsonl": lambda p: frame.to_json(p, orient="records", lines=True)}[suffix](path)  # fmt: skip
         paths[split] = str(path)
-    return {"kind": "files", "text_columns": ["title", "body"], "label_column": "cat", "valid_fraction": 0.25, "split_seed": 0, **paths, **extra}
+    return {
+        "kind": "files",
+        "text_columns": ["title", "body"],
+        "label_column": "cat",
+        "valid_fraction": 0.25,
+        "split_seed": 0,
+        **paths,
+        **extra,
+    }
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".tsv", ".parquet", ".jsonl"])
@@ -130,7 +154,9 @@ def test_missing_text_in_a_single_text_column_counts_as_empty(tmp_path, suffix):
 def test_a_very_long_document_is_loaded_and_kept(tmp_path):
     train = _frame()
     train.loc[0, "body"] = "word " * 400_000  # 2 million characters in one CSV field
-    splits = load_source("local", _files_spec(tmp_path, train, _frame(2, first=TEST), text_columns=["body"], valid_fraction=0.5))
+    splits = load_source(
+        "local", _files_spec(tmp_path, train, _frame(2, first=TEST), text_columns=["body"], valid_fraction=0.5)
+    )
     lengths = pd.concat([splits.frames[s]["text"] for s in ("train", "valid")]).str.len()
     assert lengths.max() == len(("word " * 400_000).strip())  # the tokenizer truncates it later, to max_len words
 
@@ -164,7 +190,12 @@ def test_encoding_errors_replace_counts_and_records_bad_bytes(tmp_path, caplog):
     spec, _, _ = _stray_byte_csv(tmp_path)
     with caplog.at_level(logging.WARNING, logger="lstmptq.data.sources"):
         splits = load_source("local", {**spec, "encoding_errors": "replace"})
-    assert splits.decoding["test"] == {"file": spec["test"], "encoding": "utf-8", "errors": "replace", "replaced_bytes": 1}
+    assert splits.decoding["test"] == {
+        "file": spec["test"],
+        "encoding": "utf-8",
+        "errors": "replace",
+        "replaced_bytes": 1,
+    }
     assert splits.decoding["train"]["replaced_bytes"] == 0
     texts = splits.frames["test"]["text"].tolist()
     assert "b stray \ufffd byte\nb body" in texts and "b caf\u00e9 1000\nb d\u00e9j\u00e0 vu 1000" in texts
@@ -174,7 +205,10 @@ def test_encoding_errors_replace_counts_and_records_bad_bytes(tmp_path, caplog):
 def test_replace_gives_one_replacement_per_bad_sequence_and_counts_bytes(tmp_path):
     path = tmp_path / "x.csv"
     path.write_bytes(b"ok \xe2\x82 euro cut short; \xff\xfe two bad bytes; caf\xc3\xa9")
-    assert decode_file(path, "local", errors="replace") == ("ok \ufffd euro cut short; \ufffd\ufffd two bad bytes; caf\u00e9", 4)
+    assert decode_file(path, "local", errors="replace") == (
+        "ok \ufffd euro cut short; \ufffd\ufffd two bad bytes; caf\u00e9",
+        4,
+    )
 
 
 def test_another_encoding_is_read_when_named(tmp_path):
@@ -218,7 +252,10 @@ def test_test_split_copied_from_train_is_refused_with_both_remedies(tmp_path):
     with pytest.raises(DataError) as err:
         load_source("local", spec)
     message = str(err.value)
-    assert "dataset 'local': 12 of 12 test documents (100.0%) also occur in train or valid (9 in train, 3 in valid)" in message
+    assert (
+        "dataset 'local': 12 of 12 test documents (100.0%) also occur in train or valid (9 in train, 3 in valid)"
+        in message
+    )
     assert "set `sources.local.max_duplicate_share: 1.0`" in message
     assert "set `sources.local.drop_duplicates: true`" in message
     with pytest.raises(DataError, match="the test split is empty"):  # dropping them all leaves nothing to test
@@ -232,7 +269,12 @@ def test_duplicates_are_found_after_the_tokenizers_normalisation(tmp_path, caplo
     spec = _files_spec(tmp_path, _frame(), test, valid=_frame(1, first=VALID), max_duplicate_share=0.34)
     with caplog.at_level(logging.WARNING, logger="lstmptq.data.sources"):
         splits = load_source("local", spec)
-    assert splits.duplicates["counts"] == {"valid_in_train": 0, "test_in_train": 2, "test_in_valid": 0, "test_in_train_or_valid": 2}
+    assert splits.duplicates["counts"] == {
+        "valid_in_train": 0,
+        "test_in_train": 2,
+        "test_in_valid": 0,
+        "test_in_train_or_valid": 2,
+    }
     assert splits.duplicates["shares"]["test_in_train_or_valid"] == pytest.approx(2 / 6)
     assert len(splits.frames["test"]) == 6  # accepted, kept
     assert "2 of 6 test documents (33.3%) also occur in train or valid" in caplog.text
@@ -248,12 +290,22 @@ def test_drop_duplicates_drops_and_records_them_in_labels_json(tmp_path):
     prepare_data("local", spec, {s: data / f"{s}.parquet" for s in SPLITS}, data / "labels.json")
     labels = json.loads((tmp_path / "data" / "labels.json").read_text())
     duplicates = labels["duplicates"]
-    assert duplicates["counts"] == {"valid_in_train": 2, "test_in_train": 2, "test_in_valid": 2, "test_in_train_or_valid": 4}
+    assert duplicates["counts"] == {
+        "valid_in_train": 2,
+        "test_in_train": 2,
+        "test_in_valid": 2,
+        "test_in_train_or_valid": 4,
+    }
     assert duplicates["dropped"] == {"valid": 2, "test": 4}
     assert sum(labels["counts"]["valid"].values()) == 4 and sum(labels["counts"]["test"].values()) == 4
     test_texts = pd.read_parquet(tmp_path / "data" / "test.parquet")["text"]
     assert not test_texts.str.contains(r" [01]$| 200$").any()
-    assert labels["decoding"]["test"] == {"file": spec["test"], "encoding": "utf-8", "errors": "strict", "replaced_bytes": 0}
+    assert labels["decoding"]["test"] == {
+        "file": spec["test"],
+        "encoding": "utf-8",
+        "errors": "strict",
+        "replaced_bytes": 0,
+    }
 
 
 def test_hub_test_split_copied_from_train_is_refused(monkeypatch):
@@ -265,7 +317,12 @@ def test_hub_test_split_copied_from_train_is_refused(monkeypatch):
 def test_embedded_bbc_duplicates_as_measured_and_accepted_by_the_configs():
     bbc_news = yaml.safe_load((REPO / "config.yaml").read_text())["sources"]["bbc_news"]
     counts = load_source("bbc_news", bbc_news).duplicates["counts"]
-    assert counts == {"valid_in_train": 14, "test_in_train": 32, "test_in_valid": 4, "test_in_train_or_valid": 36}  # of 223 / 445
+    assert counts == {
+        "valid_in_train": 14,
+        "test_in_train": 32,
+        "test_in_valid": 4,
+        "test_in_train_or_valid": 36,
+    }  # of 223 / 445
     with pytest.raises(DataError, match=r"36 of 445 test documents \(8\.1%\).*max_duplicate_share: 0\.09`"):
         load_source("bbc_news", {**bbc_news, "max_duplicate_share": 0.08})
     tiny = yaml.safe_load(TINY_CONFIG.read_text())["sources"]["bbc_tiny"]
@@ -302,8 +359,13 @@ def test_missing_file_is_named(tmp_path):
 
 def _hub_dict(test_first=100):
     features = datasets.Features(
-        {"title": datasets.Value("string"), "content": datasets.Value("string"), "label": datasets.ClassLabel(names=["zeta", "alpha", "mid"])}
+        {
+            "title": datasets.Value("string"),
+            "content": datasets.Value("string"),
+            "label": datasets.ClassLabel(names=["zeta", "alpha", "mid"]),
+        }
     )
+
     def make(n, first):
         rows = {"title": [], "content": [], "label": []}
         for label in range(3):
@@ -312,6 +374,7 @@ def _hub_dict(test_first=100):
                 rows["content"].append(f"content {label} {i}")
                 rows["label"].append(label)
         return datasets.Dataset.from_dict(rows, features=features)
+
     return datasets.DatasetDict({"train": make(20, 0), "test": make(10, test_first)})
 
 
@@ -344,7 +407,12 @@ def test_hub_offline_fails_at_once_naming_the_dataset():
 
 
 def test_prepare_data_writes_tables_and_label_names(tmp_path):
-    prepare_data("bbc", {**EMBEDDED, "subsample": {"train": 0.1}}, {s: tmp_path / f"{s}.parquet" for s in SPLITS}, tmp_path / "labels.json")
+    prepare_data(
+        "bbc",
+        {**EMBEDDED, "subsample": {"train": 0.1}},
+        {s: tmp_path / f"{s}.parquet" for s in SPLITS},
+        tmp_path / "labels.json",
+    )
     labels = json.loads((tmp_path / "labels.json").read_text())
     assert labels["label_names"][0] == "business"
     train = pd.read_parquet(tmp_path / "train.parquet")

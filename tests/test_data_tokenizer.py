@@ -41,7 +41,9 @@ def test_saved_tokenizer_encodes_identically(tmp_path):
 
 def test_corrupt_vocabulary_file_is_named(tmp_path):
     (tmp_path / "vocab.json").write_text("{not json")
-    with pytest.raises(ValueError, match=r"vocab\.json: truncated or not JSON .*line 1 column 2.*snakemake .*vocab\.json --force"):
+    with pytest.raises(
+        ValueError, match=r"vocab\.json: truncated or not JSON .*line 1 column 2.*snakemake .*vocab\.json --force"
+    ):
         Tokenizer.load(tmp_path / "vocab.json")
     (tmp_path / "vocab.json").write_text('{"format": 0}')
     with pytest.raises(ValueError, match=r"vocab\.json: not a vocabulary file of this code \(format 0"):
@@ -56,7 +58,13 @@ def test_tokenize_step_builds_vocabulary_from_train_only(tmp_path):
     tokens = tmp_path / "tokens"
     split_files = {s: data / f"{s}.parquet" for s in SPLITS}
     token_files = {s: tokens / f"{s}.parquet" for s in SPLITS}
-    tokenize(split_files, token_files, tokens / "vocab.json", tokens / "stats.json", {"min_freq": 1, "max_size": 100, "max_len": 80})
+    tokenize(
+        split_files,
+        token_files,
+        tokens / "vocab.json",
+        tokens / "stats.json",
+        {"min_freq": 1, "max_size": 100, "max_len": 80},
+    )
     vocab = Tokenizer.load(tmp_path / "tokens" / "vocab.json")
     assert set(vocab.itos) - set(SPECIALS) == {"alpha", "beta"}
     test = pd.read_parquet(tmp_path / "tokens" / "test.parquet")

@@ -17,7 +17,10 @@ NEW_CLASS = {
         ('    "c": "cell state",\n}', '    "c": "cell state",\n    "t": "tanh outputs",\n}'),
         ('BOUNDED = ("s",)', 'BOUNDED = ("s", "t")'),
         ('"cell_tanh": CellQuantizer("s", "tanh_quant")', '"cell_tanh": CellQuantizer("t", "tanh_quant")'),
-        ('"hidden_state_tanh": CellQuantizer("s", "tanh_quant")', '"hidden_state_tanh": CellQuantizer("t", "tanh_quant")'),
+        (
+            '"hidden_state_tanh": CellQuantizer("s", "tanh_quant")',
+            '"hidden_state_tanh": CellQuantizer("t", "tanh_quant")',
+        ),
     ],
 }
 
@@ -39,7 +42,12 @@ class PooledPercentile(PooledMSE):
 def observer(''',
         )
     ],
-    "lstmptq/registry.py": [('    "k": "lstmptq.quant.observers:Fixed",\n', '    "k": "lstmptq.quant.observers:Fixed",\n    "q": "lstmptq.quant.observers:PooledPercentile",\n')],
+    "lstmptq/registry.py": [
+        (
+            '    "k": "lstmptq.quant.observers:Fixed",\n',
+            '    "k": "lstmptq.quant.observers:Fixed",\n    "q": "lstmptq.quant.observers:PooledPercentile",\n',
+        )
+    ],
 }
 
 CHECK = """
@@ -93,13 +101,22 @@ def edited_copy(tmp_path: Path, edits: dict) -> tuple[Path, list[str]]:
             assert text.count(old) == 1, f"{file}: the worked example no longer applies ({old!r})"
             text = text.replace(old, new)
         path.write_text(text)
-    changed = [str(p.relative_to(src)) for p in sorted(src.rglob("*.py")) if p.read_bytes() != (SRC / p.relative_to(src)).read_bytes()]
+    changed = [
+        str(p.relative_to(src))
+        for p in sorted(src.rglob("*.py"))
+        if p.read_bytes() != (SRC / p.relative_to(src)).read_bytes()
+    ]
     return src, changed
 
 
 def run_cell(tmp_path: Path, src: Path, scheme: str, expect: dict) -> str:
     result = subprocess.run(
-        [sys.executable, "-c", CHECK.format(scheme=scheme, expect=expect)], cwd=tmp_path, capture_output=True, text=True, env={"PYTHONPATH": str(src)}, timeout=300
+        [sys.executable, "-c", CHECK.format(scheme=scheme, expect=expect)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(src)},
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout

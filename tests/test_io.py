@@ -66,7 +66,9 @@ def test_a_truncated_noise_cell_is_refused_with_the_rebuild_command(tmp_path):
     write_json(cell, {"accuracy": 0.9, "eps": 0.1, "config": {"kind": "generative"}})
     text = cell.read_text()
     cell.write_text(text[: len(text) // 2])
-    with pytest.raises(ResultFileError, match=refused(cell, r"truncated or not JSON \(.*: line \d+ column \d+ \(char \d+\)\)")):
+    with pytest.raises(
+        ResultFileError, match=refused(cell, r"truncated or not JSON \(.*: line \d+ column \d+ \(char \d+\)\)")
+    ):
         table_from_metrics([str(cell)], {"accuracy": "accuracy"})
 
 
@@ -74,7 +76,10 @@ def test_missing_or_non_utf8_json_is_refused(tmp_path):
     with pytest.raises(ResultFileError, match=refused(tmp_path / "cell.json", "not found")):
         read_json(tmp_path / "cell.json")
     (tmp_path / "cell.json").write_bytes(b'{"name": "caf\xe9"}')
-    with pytest.raises(ResultFileError, match=refused(tmp_path / "cell.json", r"not UTF-8 text \(invalid continuation byte at byte 13\)")):
+    with pytest.raises(
+        ResultFileError,
+        match=refused(tmp_path / "cell.json", r"not UTF-8 text \(invalid continuation byte at byte 13\)"),
+    ):
         read_json(tmp_path / "cell.json")
 
 
@@ -91,7 +96,9 @@ def test_truncated_parquet_is_refused(tmp_path):
     write_frame(path, pd.DataFrame({"accuracy": [0.5] * 100}))
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ResultFileError, match=refused(path, r"truncated or not Parquet \(.*magic bytes not found in footer\)")):
+    with pytest.raises(
+        ResultFileError, match=refused(path, r"truncated or not Parquet \(.*magic bytes not found in footer\)")
+    ):
         read_frame(path)
 
 
@@ -134,7 +141,11 @@ def test_provenance_records_what_decides_float_results_without_importing_torch()
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     before, after = seen["before"], seen["after"]
     assert "torch" not in before and before["cpu"]
-    assert before["env"] == after["env"] and after["env"]["MKL_CBWR"] == "COMPATIBLE" and "ATEN_CPU_CAPABILITY" not in after["env"]
+    assert (
+        before["env"] == after["env"]
+        and after["env"]["MKL_CBWR"] == "COMPATIBLE"
+        and "ATEN_CPU_CAPABILITY" not in after["env"]
+    )
     facts = after["torch"]
     assert facts["cpu_capability"] == seen["capability"] and facts["threads"] == 1
     assert facts["version"] == seen["version"] and facts["mkl"] == seen["mkl"]

@@ -55,7 +55,9 @@ def test_generative_encodes_once_and_decodes_once_per_label(generative, monkeypa
     calls = {"lstm": 0, "decoder": 0}
     lstm, decoder = generative.lstm.forward, generative.decoder.forward
     monkeypatch.setattr(generative.lstm, "forward", lambda *a: calls.__setitem__("lstm", calls["lstm"] + 1) or lstm(*a))
-    monkeypatch.setattr(generative.decoder, "forward", lambda *a: calls.__setitem__("decoder", calls["decoder"] + 1) or decoder(*a))
+    monkeypatch.setattr(
+        generative.decoder, "forward", lambda *a: calls.__setitem__("decoder", calls["decoder"] + 1) or decoder(*a)
+    )
     generative.log_likelihood(*batch())
     assert calls == {"lstm": 1, "decoder": K}
 
@@ -112,7 +114,9 @@ def test_a_flipped_byte_in_a_checkpoint_tensor_is_refused(checkpoint):
     assert offset > 0
     data[offset + 5] ^= 0x10
     path.write_bytes(bytes(data))
-    with pytest.raises(ResultFileError, match=refused(path, "content does not match its checksum: the file was edited or corrupted")):
+    with pytest.raises(
+        ResultFileError, match=refused(path, "content does not match its checksum: the file was edited or corrupted")
+    ):
         load_checkpoint(path)
 
 
@@ -134,12 +138,16 @@ def test_truncated_missing_or_old_checkpoints_are_refused(checkpoint):
     path, model = checkpoint
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ResultFileError, match=refused(path, r"truncated or not a checkpoint \(PytorchStreamReader failed .*\)")):
+    with pytest.raises(
+        ResultFileError, match=refused(path, r"truncated or not a checkpoint \(PytorchStreamReader failed .*\)")
+    ):
         load_checkpoint(path)
     path.unlink()
     with pytest.raises(ResultFileError, match=refused(path, "not found")):
         load_checkpoint(path)
-    torch.save({"format": 1, "kind": model.kind, "meta": {}, "state_dict": model.state_dict()}, path)  # before checksums
+    torch.save(
+        {"format": 1, "kind": model.kind, "meta": {}, "state_dict": model.state_dict()}, path
+    )  # before checksums
     with pytest.raises(ResultFileError, match=refused(path, "checkpoint in format 1, but this code reads format 2")):
         load_checkpoint(path)
 

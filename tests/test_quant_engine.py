@@ -74,8 +74,19 @@ def export(model, bits, path, vocab, gpfq=True):
     methods.brevitas_calibrate(q, batches(documents(128, seed=1)))
     if gpfq:
         methods.apply_gpfq(q, family(model.kind), batches(documents(128, seed=1)))
-    meta = {"kind": model.kind, "seed": 0, "label_names": ["a", "b", "c"], "vocab_size": V, "num_classes": K, "model": HP}
-    header = {"vocab": {"size": V, "sha256": Tokenizer.load(vocab).sha256()}, "label_names": meta["label_names"], "fp32_meta": meta}
+    meta = {
+        "kind": model.kind,
+        "seed": 0,
+        "label_names": ["a", "b", "c"],
+        "vocab_size": V,
+        "num_classes": K,
+        "model": HP,
+    }
+    header = {
+        "vocab": {"size": V, "sha256": Tokenizer.load(vocab).sha256()},
+        "label_names": meta["label_names"],
+        "fp32_meta": meta,
+    }
     return q, family(model.kind).export(q, path, header)
 
 
@@ -84,9 +95,13 @@ def test_engine_reproduces_brevitas(trained, bits, tmp_path, vocab):
     q, size = export(trained, bits, tmp_path / "model.safetensors", vocab)
     test = documents(1000, seed=2)
     _, reference = predict(q, test, 64, "cpu")
-    _, scores = predict(engine.load(tmp_path / "model.safetensors", kind=trained.kind, vocab_file=vocab), test, 64, "cpu")
+    _, scores = predict(
+        engine.load(tmp_path / "model.safetensors", kind=trained.kind, vocab_file=vocab), test, 64, "cpu"
+    )
     check = engine.agreement(reference, scores)
-    print(f"{trained.kind} {bits} bits: max |engine - brevitas| = {check['max_abs_score_difference']:.3g}, agreement {check['prediction_agreement']}")
+    print(
+        f"{trained.kind} {bits} bits: max |engine - brevitas| = {check['max_abs_score_difference']:.3g}, agreement {check['prediction_agreement']}"
+    )
     assert check["within_tolerance"] and check["unexplained_disagreements"] == 0
     assert check["prediction_agreement"] >= 0.999
     if trained.kind == "discriminative":  # the LSTM keeps Brevitas' operation order: bit-identical on CPU
@@ -109,8 +124,19 @@ def export_scheme(model, scheme, path, vocab, method="gpfq"):
     q = build.quantize_model(model, plan)
     methods.set_thresholds(q, passes.thresholds(q, batches(documents(128, seed=1)), plan))
     lookup("ptq_methods", method)(q, family(model.kind), batches(documents(128, seed=1)))
-    meta = {"kind": model.kind, "seed": 0, "label_names": ["a", "b", "c"], "vocab_size": V, "num_classes": K, "model": HP}
-    header = {"vocab": {"size": V, "sha256": Tokenizer.load(vocab).sha256()}, "label_names": meta["label_names"], "fp32_meta": meta}
+    meta = {
+        "kind": model.kind,
+        "seed": 0,
+        "label_names": ["a", "b", "c"],
+        "vocab_size": V,
+        "num_classes": K,
+        "model": HP,
+    }
+    header = {
+        "vocab": {"size": V, "sha256": Tokenizer.load(vocab).sha256()},
+        "label_names": meta["label_names"],
+        "fp32_meta": meta,
+    }
     return q, family(model.kind).export(q, path, header)
 
 
@@ -121,7 +147,9 @@ def test_engine_reproduces_brevitas_for_every_scheme(trained, scheme, method, tm
     q, size = export_scheme(trained, scheme, tmp_path / "model.safetensors", vocab, method)
     test = documents(300, seed=2)
     _, reference = predict(q, test, 64, "cpu")
-    _, scores = predict(engine.load(tmp_path / "model.safetensors", kind=trained.kind, vocab_file=vocab), test, 64, "cpu")
+    _, scores = predict(
+        engine.load(tmp_path / "model.safetensors", kind=trained.kind, vocab_file=vocab), test, 64, "cpu"
+    )
     check = engine.agreement(reference, scores)
     assert check["within_tolerance"] and check["unexplained_disagreements"] == 0, check
     if trained.kind == "discriminative":
@@ -137,7 +165,9 @@ def test_scheme_options_reach_the_artifact(trained, tmp_path, vocab):
     export_scheme(trained, "w4r", tmp_path / "r.safetensors", vocab)
     per_row = artifact.read(tmp_path / "r.safetensors")
     head = f"{family(trained.kind).GPFQ_LAYER}.weight"
-    assert per_row.weights["lstm.weight_ih"].scale.shape == (4 * H,) and per_row.weights["embedding.weight"].scale.shape == (1,)
+    assert per_row.weights["lstm.weight_ih"].scale.shape == (4 * H,) and per_row.weights[
+        "embedding.weight"
+    ].scale.shape == (1,)
     assert per_row.weights[head].scale.shape == (per_row.weights[head].integers.shape[0],)
     # one scale per gate row, shared by W_ih and W_hh: the row's joint max is the largest integer
     joint = torch.cat([per_row.weights["lstm.weight_ih"].integers, per_row.weights["lstm.weight_hh"].integers], 1)
@@ -145,12 +175,20 @@ def test_scheme_options_reach_the_artifact(trained, tmp_path, vocab):
 
     export_scheme(trained, "w4s4k", tmp_path / "k.safetensors", vocab)
     fixed = artifact.read(tmp_path / "k.safetensors").activations
-    assert float(fixed["lstm.input_sigmoid"][0]) == pytest.approx(1 / 15) and float(fixed["lstm.cell_tanh"][0]) == pytest.approx(1 / 8)
-    assert float(fixed["lstm.hidden_state_tanh"][0]) == pytest.approx(1 / 8) and float(fixed["lstm.cell_state"][0]) != pytest.approx(1 / 8)
+    assert float(fixed["lstm.input_sigmoid"][0]) == pytest.approx(1 / 15) and float(
+        fixed["lstm.cell_tanh"][0]
+    ) == pytest.approx(1 / 8)
+    assert float(fixed["lstm.hidden_state_tanh"][0]) == pytest.approx(1 / 8) and float(
+        fixed["lstm.cell_state"][0]
+    ) != pytest.approx(1 / 8)
 
     export_scheme(trained, "wfc3", tmp_path / "f.safetensors", vocab)
     only_cell = artifact.read(tmp_path / "f.safetensors")
-    assert only_cell.weights == {} and list(only_cell.activations) == ["lstm.cell_state"] and only_cell.activations["lstm.cell_state"][1] == 3
+    assert (
+        only_cell.weights == {}
+        and list(only_cell.activations) == ["lstm.cell_state"]
+        and only_cell.activations["lstm.cell_state"][1] == 3
+    )
     assert torch.equal(only_cell.weight("lstm.weight_hh"), trained.lstm.weight_hh_l0.detach())
 
     export_scheme(trained, "w4h8e", tmp_path / "h.safetensors", vocab)
@@ -164,7 +202,10 @@ def test_artifact_holds_brevitas_integers_at_their_bit_width(trained, tmp_path, 
     embedding = read.weights["embedding.weight"]
     assert embedding.bits == 3 and torch.equal(embedding.integers, q.embedding.quant_weight().int().to(torch.int32))
     assert embedding.integers.abs().max() <= 3  # narrow range at 3 bits
-    assert read.activations["lstm.input_sigmoid"][1:] == (3, False) and read.activations["lstm.cell_state"][1:] == (3, True)
+    assert read.activations["lstm.input_sigmoid"][1:] == (3, False) and read.activations["lstm.cell_state"][1:] == (
+        3,
+        True,
+    )
     gates = read.weights["lstm.weight_hh"]
     assert gates.scale.shape == (4,) and gates.integers.shape == (4 * HP["hidden_dim"], HP["hidden_dim"])
 
@@ -172,7 +213,9 @@ def test_artifact_holds_brevitas_integers_at_their_bit_width(trained, tmp_path, 
 @pytest.mark.parametrize("bits", [2, 3, 4, 7, 8, 16])
 def test_pack_round_trips(bits):
     low, high = artifact.weight_range(bits)
-    values = torch.tensor([low, high, 0, -1 if bits > 1 else 0, *np.random.default_rng(bits).integers(low, high + 1, 1001)])
+    values = torch.tensor(
+        [low, high, 0, -1 if bits > 1 else 0, *np.random.default_rng(bits).integers(low, high + 1, 1001)]
+    )
     packed = artifact.pack(values, bits)
     assert packed.numel() == (values.numel() * bits + 7) // 8
     assert torch.equal(artifact.unpack(packed, bits, [values.numel()]), values.to(torch.int32))
@@ -252,8 +295,8 @@ def test_noise_cell_runs_the_artifact_without_importing_brevitas(exported, tmp_p
     code = f"""
 import sys
 from lstmptq.stages.noise import evaluate_curve
-[cell] = evaluate_curve({kind!r}, [0.0], [{str(tmp_path / 'eps0.parquet')!r}], [{str(tmp_path / 'cell.json')!r}], "char_substitution", artifact={str(path)!r},
-                        vocab_file={str(vocab)!r}, strategy="balanced", method="plain", bits=4, fp32_cells=[{str(tmp_path / 'fp32.json')!r}])
+[cell] = evaluate_curve({kind!r}, [0.0], [{str(tmp_path / "eps0.parquet")!r}], [{str(tmp_path / "cell.json")!r}], "char_substitution", artifact={str(path)!r},
+                        vocab_file={str(vocab)!r}, strategy="balanced", method="plain", bits=4, fp32_cells=[{str(tmp_path / "fp32.json")!r}])
 assert "brevitas" not in sys.modules, "the noise cell imported brevitas"
 assert "sklearn" not in sys.modules, "the noise cell imported scikit-learn"
 print(cell["accuracy"], cell["startup_seconds"])

@@ -102,7 +102,9 @@ def test_stage_isolation_keeps_one_stage_at_8_bits(model):
     bits = {name: width for name, (_, _, width) in state.quantized_weights(q).items()}
     assert {width for name, width in bits.items() if name.startswith("lstm.")} == {8}
     assert {width for name, width in bits.items() if not name.startswith("lstm.")} == {3}
-    assert int(q.lstm.layers[0][0].cell.cell_state_quant.bit_width()) == 8 and int(q.lstm_input.act_quant.bit_width()) == 3
+    assert (
+        int(q.lstm.layers[0][0].cell.cell_state_quant.bit_width()) == 8 and int(q.lstm_input.act_quant.bit_width()) == 3
+    )
 
 
 def test_bit_widths_outside_2_to_16_are_refused():
@@ -145,5 +147,8 @@ def test_edited_quantized_state_is_refused(model, tmp_path):
     assert offset > 0
     data[offset] ^= 0x01
     path.write_bytes(bytes(data))
-    with pytest.raises(ValueError, match=r"q\.pt: content does not match its checksum: the file was edited or corrupted; rebuild it with"):
+    with pytest.raises(
+        ValueError,
+        match=r"q\.pt: content does not match its checksum: the file was edited or corrupted; rebuild it with",
+    ):
         quant_checkpoint.load_quantized(model, path)

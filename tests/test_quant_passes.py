@@ -48,7 +48,9 @@ def test_thresholds_and_gpfq_equal_brevitas_own_passes(kind, bits, monkeypatch):
     assert expected.keys() == got.keys()
     assert all(torch.equal(expected[key], got[key]) for key in expected)
     head = family(kind).GPFQ_LAYER
-    assert not torch.equal(state.quantized_weights(fast)[head][0], state.quantized_weights(slow)[head][0])  # GPFQ did round
+    assert not torch.equal(
+        state.quantized_weights(fast)[head][0], state.quantized_weights(slow)[head][0]
+    )  # GPFQ did round
 
 
 def test_final_layer_inputs_are_the_quantized_and_the_brevitas_float_inputs():
@@ -91,7 +93,10 @@ def test_lstm_gate_inputs_are_the_fp32_and_the_quantized_trajectories(kind):
         for ids, lengths in calibration:
             ids = ids[:, : ids.size(1) - drop]
             mask = torch.arange(ids.size(1))[None, :] < (lengths - drop)[:, None]
-            for rows, lstm_input, lstm in ((X, model.embedding(ids), model.lstm), (Xq, q.lstm_input(q.embedding(ids)), q.lstm)):
+            for rows, lstm_input, lstm in (
+                (X, model.embedding(ids), model.lstm),
+                (Xq, q.lstm_input(q.embedding(ids)), q.lstm),
+            ):
                 x = lstm_input.value if hasattr(lstm_input, "value") else lstm_input
                 h = lstm(x)[0]
                 h = h.value if hasattr(h, "value") else h
@@ -99,7 +104,9 @@ def test_lstm_gate_inputs_are_the_fp32_and_the_quantized_trajectories(kind):
                 rows.append(torch.cat([x, previous], 2)[mask])
     X, Xq = torch.cat(X).double(), torch.cat(Xq).double()
     assert statistics.samples == len(X)
-    assert torch.allclose(statistics.H, Xq.T @ Xq, rtol=1e-5, atol=1e-5) and torch.allclose(statistics.G, Xq.T @ X, rtol=1e-5, atol=1e-5)
+    assert torch.allclose(statistics.H, Xq.T @ Xq, rtol=1e-5, atol=1e-5) and torch.allclose(
+        statistics.G, Xq.T @ X, rtol=1e-5, atol=1e-5
+    )
     assert not torch.allclose(Xq, X, atol=1e-3)  # the two trajectories differ
 
 
@@ -115,4 +122,6 @@ def test_gpfq_lstm_rounds_the_lstm_weights_and_keeps_every_scale(scheme):
     after = state.quantized_weights(q)
     changed = {k for k in before if not torch.equal(before[k][0], after[k][0])}
     assert {k.split(".")[0] for k in changed} == {"lstm", "classifier"} and any(k.startswith("lstm.") for k in changed)
-    assert all(torch.equal(before[k][1], after[k][1]) for k in before if k.startswith("lstm."))  # the scales did not move
+    assert all(
+        torch.equal(before[k][1], after[k][1]) for k in before if k.startswith("lstm.")
+    )  # the scales did not move

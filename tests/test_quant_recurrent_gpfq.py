@@ -122,9 +122,12 @@ def test_gpfq_beats_nearest_rounding_on_the_output(inputs):
     w = torch.randn(rows, cols, generator=g, dtype=torch.float64)
     X = torch.randn(samples, cols, generator=g, dtype=torch.float64)
     if inputs == "correlated":  # near a 16-dimensional subspace
-        X = 0.1 * X + torch.randn(samples, 16, generator=g, dtype=torch.float64) @ torch.randn(
-            16, cols, generator=g, dtype=torch.float64
-        ) / 4
+        X = (
+            0.1 * X
+            + torch.randn(samples, 16, generator=g, dtype=torch.float64)
+            @ torch.randn(16, cols, generator=g, dtype=torch.float64)
+            / 4
+        )
     margin = 1.0 if inputs == "independent" else 0.7
     scale = w.abs().amax(dim=1) / int_max(bits) * 1.5
     q_near = nearest(w, scale, bits)

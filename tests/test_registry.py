@@ -25,7 +25,14 @@ def test_every_built_in_entry_resolves_and_conforms(kind, name):
                 assert callable(value), f"{name}.{attribute} is not a function"
         assert set(inspect.signature(family.quantize).parameters) == {"model", "plan"}
     elif kind == "calibration_kinds":
-        assert list(inspect.signature(target).parameters)[:6] == ["labels", "label_names", "size", "definition", "strategy", "rng"]
+        assert list(inspect.signature(target).parameters)[:6] == [
+            "labels",
+            "label_names",
+            "size",
+            "definition",
+            "strategy",
+            "rng",
+        ]
     elif kind == "ptq_methods":
         assert len(inspect.signature(target).parameters) == 3  # (qmodel, family, batches)
     elif kind == "noise_models":
@@ -59,5 +66,7 @@ def test_an_old_module_path_names_the_new_one(old, new):
 def test_a_statistic_letter_that_a_scheme_could_not_tell_apart_is_refused(letter):
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     config["extensions"] = {"statistics": {letter: "my_stats.py:Clip"}}
-    with pytest.raises(ConfigError, match=rf"extensions\.statistics\.{letter}`: a statistic is named by one lowercase letter"):
+    with pytest.raises(
+        ConfigError, match=rf"extensions\.statistics\.{letter}`: a statistic is named by one lowercase letter"
+    ):
         check_config(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))

@@ -17,7 +17,19 @@ POINTS = ("lstm_input", "lstm.accumulators", "lstm.cell_state", "head_input")  #
 THRESHOLD = 3.0
 
 
-def metrics(name, accuracy, *, model="generative", seed=0, method="gpfq", fp32=0.95, activation_bits=1000.0, size_bits=100, local=(20, 20, 20, 20), flags=()):
+def metrics(
+    name,
+    accuracy,
+    *,
+    model="generative",
+    seed=0,
+    method="gpfq",
+    fp32=0.95,
+    activation_bits=1000.0,
+    size_bits=100,
+    local=(20, 20, 20, 20),
+    flags=(),
+):
     """A PTQ cell's metrics.json as the ptq stage writes it (the fields the tables read)."""
     settings = scheme.parse(name).settings
     letters = {"lstm_input": "a", "lstm.accumulators": "g", "lstm.cell_state": "c", "head_input": "a"}
@@ -43,11 +55,16 @@ def answered(cells_metrics, question):
 
 
 def test_cell_and_quantizer_tables_have_a_row_per_cell_and_per_point():
-    cells_metrics = [metrics("w3c8", 0.9, local=(20, 2, 40, 1)), metrics("w4", 0.94, seed=1, flags=["calibration_smaller_than_batch"])]
+    cells_metrics = [
+        metrics("w3c8", 0.9, local=(20, 2, 40, 1)),
+        metrics("w4", 0.94, seed=1, flags=["calibration_smaller_than_batch"]),
+    ]
     cells = ds.cell_table(cells_metrics, THRESHOLD)
     assert list(cells["scheme"]) == ["w4", "w3c8"]  # the widest weights first
     assert cells.loc[1, ["weights", "cell_state", "sigmoid_tanh_outputs"]].tolist() == ["3", "8", "3"]
-    assert cells.loc[1, "collapsed_quantizer"] == "lstm.accumulators" and cells.loc[1, "collapsed_local_sqnr_db"] == 2  # the first, not head_input
+    assert (
+        cells.loc[1, "collapsed_quantizer"] == "lstm.accumulators" and cells.loc[1, "collapsed_local_sqnr_db"] == 2
+    )  # the first, not head_input
     assert pd.isna(cells.loc[0, "collapsed_quantizer"]) and cells.loc[0, "flags"] == "calibration_smaller_than_batch"
     assert cells.loc[0, "engine_within_tolerance"] and cells.loc[0, "weight_bits"] == 4
     quantizers = ds.quantizer_table(cells_metrics, THRESHOLD)
@@ -67,30 +84,52 @@ def test_the_cheapest_w4_within_one_point_is_the_fewest_activation_bits_then_the
         metrics("w3", 0.90, fp32=0.9, activation_bits=500.0),  # 3-bit weights: another question
     ]
     row = answered(cells_metrics, "cheapest_w4_within_1pt").iloc[0]
-    assert (row["scheme"], row["verdict"], row["n_seeds"]) == ("w4r", "reached", 2)  # ties w4 on activation bits, fewer model bits
+    assert (row["scheme"], row["verdict"], row["n_seeds"]) == (
+        "w4r",
+        "reached",
+        2,
+    )  # ties w4 on activation bits, fewer model bits
     assert row["accuracy"] == pytest.approx(0.89) and row["gap_to_fp32"] == pytest.approx(-0.01)
     assert "3 of 4 schemes" in row["detail"]
 
 
 def test_a_tie_in_cost_goes_to_the_more_accurate_scheme():
-    cells_metrics = [metrics("w4a4ec8", 0.93, fp32=0.9), metrics("w4c8", 0.895, fp32=0.9), metrics("w4h8", 0.80, fp32=0.9, activation_bits=900.0)]
+    cells_metrics = [
+        metrics("w4a4ec8", 0.93, fp32=0.9),
+        metrics("w4c8", 0.895, fp32=0.9),
+        metrics("w4h8", 0.80, fp32=0.9, activation_bits=900.0),
+    ]
     assert answered(cells_metrics, "cheapest_w4_within_1pt").iloc[0]["scheme"] == "w4a4ec8"
     cells_metrics[0]["accuracy"] = 0.891
     assert answered(cells_metrics, "cheapest_w4_within_1pt").iloc[0]["scheme"] == "w4c8"
 
 
 def test_when_no_w3_scheme_is_within_three_points_the_most_accurate_is_not_reached():
-    cells_metrics = [metrics("w3", 0.5), metrics("w3c8", 0.91, activation_bits=1100.0), metrics("w3h8", 0.91, activation_bits=1050.0), metrics("w4", 0.95)]
+    cells_metrics = [
+        metrics("w3", 0.5),
+        metrics("w3c8", 0.91, activation_bits=1100.0),
+        metrics("w3h8", 0.91, activation_bits=1050.0),
+        metrics("w4", 0.95),
+    ]
     row = answered(cells_metrics, "cheapest_w3_within_3pt").iloc[0]
     assert (row["scheme"], row["verdict"]) == ("w3h8", "not reached")  # as accurate as w3c8, cheaper
     assert row["gap_to_fp32"] == pytest.approx(-0.04) and "4.00 points below" in row["detail"]
 
 
 def test_a_question_without_cells_says_so():
-    table = ds.answers(ds.cell_table([metrics("w8", 0.95)], THRESHOLD), ds.quantizer_table([metrics("w8", 0.95)], THRESHOLD), THRESHOLD)
+    table = ds.answers(
+        ds.cell_table([metrics("w8", 0.95)], THRESHOLD), ds.quantizer_table([metrics("w8", 0.95)], THRESHOLD), THRESHOLD
+    )
     verdicts = dict(zip(table["question"], table["verdict"]))
-    assert verdicts["cheapest_w4_within_1pt"] == verdicts["cheapest_w3_within_3pt"] == verdicts["gpfq_lstm_vs_gpfq"] == "no cells"
-    assert verdicts["single_change_fixes"] == "no cells" and verdicts["collapse"] == "none"  # w8 is the lowest uniform scheme here
+    assert (
+        verdicts["cheapest_w4_within_1pt"]
+        == verdicts["cheapest_w3_within_3pt"]
+        == verdicts["gpfq_lstm_vs_gpfq"]
+        == "no cells"
+    )
+    assert (
+        verdicts["single_change_fixes"] == "no cells" and verdicts["collapse"] == "none"
+    )  # w8 is the lowest uniform scheme here
 
 
 def test_collapse_is_read_at_the_lowest_uniform_scheme_on_the_seed_means():
@@ -102,8 +141,16 @@ def test_collapse_is_read_at_the_lowest_uniform_scheme_on_the_seed_means():
     ]
     table = answered(cells_metrics, "collapse").set_index("model")
     generative = table.loc["generative"]
-    assert (generative["scheme"], generative["quantizer"], generative["verdict"]) == ("w3", "lstm.cell_state", "collapsed")
-    assert generative["local_sqnr_db"] == pytest.approx(2.5) and generative["sqnr_db"] == pytest.approx(0.5) and generative["zero_share"] == pytest.approx(0.02)
+    assert (generative["scheme"], generative["quantizer"], generative["verdict"]) == (
+        "w3",
+        "lstm.cell_state",
+        "collapsed",
+    )
+    assert (
+        generative["local_sqnr_db"] == pytest.approx(2.5)
+        and generative["sqnr_db"] == pytest.approx(0.5)
+        and generative["zero_share"] == pytest.approx(0.02)
+    )
     assert "2 of 2 seeds" in generative["detail"]  # head_input collapses on its own in both
     assert table.loc["discriminative", "verdict"] == "none" and pd.isna(table.loc["discriminative", "quantizer"])
 
@@ -125,7 +172,11 @@ def test_single_change_fixes_are_one_token_from_the_uniform_scheme_with_the_best
     assert table["verdict"].to_dict() == {"w3c8": "helps", "w3h8": "helps", "w3r": "no change", "w3s3k": "hurts"}
     assert table["best"].to_dict() == {"w3c8": False, "w3h8": True, "w3r": False, "w3s3k": False}
     assert table.loc["w3c8", "gain"] == pytest.approx(0.1) and table.loc["w3s3k", "gain"] == pytest.approx(-0.05)
-    assert not table.loc["w3c8", "collapses"] and table.loc["w3h8", "collapses"] and table.loc["w3h8", "quantizer"] == "lstm.cell_state"
+    assert (
+        not table.loc["w3c8", "collapses"]
+        and table.loc["w3h8", "collapses"]
+        and table.loc["w3h8", "quantizer"] == "lstm.cell_state"
+    )
     assert set(table["reference_scheme"]) == {"w3"} and set(table["method"]) == {"gpfq"}
 
 
@@ -218,8 +269,14 @@ def test_the_rule_is_scheduled_exactly_when_a_sweep_is_configured(tmp_path, conf
     from test_workflow import job_counts
 
     overlay = tmp_path / "overlay.yaml"
-    overlay.write_text("design_space: {methods: [gpfq], schemes: [w4c16], sensitivity: {bits: [3], rest: [8]}}\n" if configured else "{}\n")
-    result = snakemake(tmp_path, "-n", "--quiet", "rules", configfiles=(REPO / "tests" / "configs" / "tiny.yaml", overlay))
+    overlay.write_text(
+        "design_space: {methods: [gpfq], schemes: [w4c16], sensitivity: {bits: [3], rest: [8]}}\n"
+        if configured
+        else "{}\n"
+    )
+    result = snakemake(
+        tmp_path, "-n", "--quiet", "rules", configfiles=(REPO / "tests" / "configs" / "tiny.yaml", overlay)
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     counts = job_counts(result.stdout)
     study_cells = 2 * 2  # tiny: classifiers x strategies at w4, one seed

@@ -14,12 +14,17 @@ def study(seeds=(0, 1, 2), strategies=("balanced", "random")):
     rows = []
     for seed in seeds:
         jitter = 0.01 * (seed - 1)
-        for model, fp32, noise_drop, quant_drop in (("discriminative", 0.9, 0.20, 0.30), ("generative", 0.95, 0.05, 0.10 + jitter)):
+        for model, fp32, noise_drop, quant_drop in (
+            ("discriminative", 0.9, 0.20, 0.30),
+            ("generative", 0.95, 0.05, 0.10 + jitter),
+        ):
             for eps, drop in ((0.0, 0.0), (0.1, noise_drop)):
                 rows.append({"model": model, "seed": seed, "strategy": "fp32", "method": "fp32", "bits": 32, "noise": "n", "eps": eps,
                              "accuracy": fp32 - drop, "drop_vs_clean": drop, "drop_vs_fp32": 0.0})  # fmt: skip
             for strategy in strategies:
-                offset = (0.02 * (-1) ** seed if model == "generative" else 0.004 * (seed - 1)) * (strategy == "balanced")
+                offset = (0.02 * (-1) ** seed if model == "generative" else 0.004 * (seed - 1)) * (
+                    strategy == "balanced"
+                )
                 clean = fp32 - quant_drop + offset
                 for eps, extra in ((0.0, 0.0), (0.1, noise_drop + 0.15 * (model == "generative"))):
                     rows.append({"model": model, "seed": seed, "strategy": strategy, "method": "gpfq", "bits": 3, "noise": "n", "eps": eps,
@@ -29,7 +34,13 @@ def study(seeds=(0, 1, 2), strategies=("balanced", "random")):
 
 def test_verdicts_follow_the_intervals():
     findings = findings_table(study()).set_index("finding")
-    assert findings["verdict"].to_dict() == {"1": "supported", "2a": "not supported", "2b": "inconclusive", "3": "supported", "4": "supported"}
+    assert findings["verdict"].to_dict() == {
+        "1": "supported",
+        "2a": "not supported",
+        "2b": "inconclusive",
+        "3": "supported",
+        "4": "supported",
+    }
     assert findings.loc["1", "mean"] == pytest.approx(0.15) and findings.loc["4", "mean"] == pytest.approx(0.15)
     assert (findings["n_seeds"] == 3).all() and (findings["bits"] == 3).all() and (findings["eps"] == 0.1).all()
     assert (findings["ci_low"] <= findings["mean"]).all() and (findings["mean"] <= findings["ci_high"]).all()

@@ -11,7 +11,10 @@ from lstmptq.stages.plots import make_plots
 def test_make_plots_writes_png_and_pdf_for_every_figure(tmp_path):
     rows, ks_rows = [], []
     for model, seed, (strategy, bits), eps in itertools.product(
-        ["discriminative", "generative"], [0, 1], [("fp32", 32), ("balanced", 8), ("random", 8), ("balanced", 4), ("random", 4)], [0.0, 0.1]
+        ["discriminative", "generative"],
+        [0, 1],
+        [("fp32", 32), ("balanced", 8), ("random", 8), ("balanced", 4), ("random", 4)],
+        [0.0, 0.1],
     ):
         accuracy = 0.9 - eps - (0.1 if bits == 4 else 0) + 0.01 * seed
         method = "fp32" if strategy == "fp32" else "gpfq"
@@ -22,7 +25,17 @@ def test_make_plots_writes_png_and_pdf_for_every_figure(tmp_path):
         ["discriminative", "generative"], [0, 1], [8, 4],
         [("fp32_vs_quantized", "balanced", "lstm"), ("fp32_vs_quantized", "balanced", "lstm_hidden"), ("balanced_vs_random", "", "scores")],
     ):  # fmt: skip
-        ks_rows.append({"model": model, "seed": seed, "bits": bits, "comparison": comparison, "strategy": strategy, "tensor": tensor, "ks": 0.4 / bits + 0.01 * seed})
+        ks_rows.append(
+            {
+                "model": model,
+                "seed": seed,
+                "bits": bits,
+                "comparison": comparison,
+                "strategy": strategy,
+                "tensor": tensor,
+                "ks": 0.4 / bits + 0.01 * seed,
+            }
+        )
     pd.DataFrame(rows).to_parquet(tmp_path / "study.parquet")
     pd.DataFrame(ks_rows).to_csv(tmp_path / "ks.csv", index=False)
     plots = tmp_path / "plots"
@@ -32,4 +45,6 @@ def test_make_plots_writes_png_and_pdf_for_every_figure(tmp_path):
     for name in PLOTS:
         assert (tmp_path / "plots" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
         assert (tmp_path / "plots" / f"{name}.pdf").read_bytes()[:4] == b"%PDF"
-    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == sorted(f"{n}.{e}" for n in PLOTS for e in ("png", "pdf"))
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == sorted(
+        f"{n}.{e}" for n in PLOTS for e in ("png", "pdf")
+    )

@@ -36,7 +36,9 @@ def test_a_scheme_has_one_spelling_and_a_wrong_one_names_the_fix(name, fix):
         scheme.parse(name)
 
 
-@pytest.mark.parametrize("name", ["w4", "w3a8", "w4c16", "w4r", "w4s4k", "w4a4m", "w4h8e", "wfc3", "w8a3h8g8s8c8", "wf", "w2a16"])
+@pytest.mark.parametrize(
+    "name", ["w4", "w3a8", "w4c16", "w4r", "w4s4k", "w4a4m", "w4h8e", "wfc3", "w8a3h8g8s8c8", "wf", "w2a16"]
+)
 def test_canonical_names_parse_back_to_themselves_and_match_the_path_pattern(name):
     import re
 
@@ -44,16 +46,34 @@ def test_canonical_names_parse_back_to_themselves_and_match_the_path_pattern(nam
 
 
 def test_each_quantizer_belongs_to_one_class_and_one_stage():
-    assert [scheme.class_of(n) for n in ("lstm.weight_ih", "decoder.weight", "lstm_input", "head_input", "lstm.output")] == ["w", "w", "a", "a", "h"]
-    assert [scheme.class_of(n) for n in ("lstm.cell_acc", "lstm.output_sigmoid", "lstm.hidden_state_tanh", "lstm.cell_state")] == ["g", "s", "s", "c"]
+    assert [
+        scheme.class_of(n) for n in ("lstm.weight_ih", "decoder.weight", "lstm_input", "head_input", "lstm.output")
+    ] == ["w", "w", "a", "a", "h"]
+    assert [
+        scheme.class_of(n)
+        for n in ("lstm.cell_acc", "lstm.output_sigmoid", "lstm.hidden_state_tanh", "lstm.cell_state")
+    ] == ["g", "s", "s", "c"]
     assert [scheme.stage_of(n) for n in ("label_embedding.weight", "lstm_input", "lstm.output", "head_input", "classifier.weight")] == [
         "embedding", "embedding", "lstm", "head", "head",
     ]  # fmt: skip
 
 
 def test_the_sensitivity_sweep_puts_one_class_at_a_time_at_low_bits():
-    config = {"design_space": {"schemes": ["w4c16", "w8c3"], "sensitivity": {"bits": [3], "rest": [8, "float"], "classes": ["w", "a", "c"]}}}
-    assert grid.design_space_schemes(config) == ["w4c16", "w8c3", "w3a8", "w8a3h8g8s8c8", "w3af", "wfa3hfgfsfcf", "wfc3"]  # w8c3 once
+    config = {
+        "design_space": {
+            "schemes": ["w4c16", "w8c3"],
+            "sensitivity": {"bits": [3], "rest": [8, "float"], "classes": ["w", "a", "c"]},
+        }
+    }
+    assert grid.design_space_schemes(config) == [
+        "w4c16",
+        "w8c3",
+        "w3a8",
+        "w8a3h8g8s8c8",
+        "w3af",
+        "wfa3hfgfsfcf",
+        "wfc3",
+    ]  # w8c3 once
     swept = [scheme.parse(n) for n in grid.design_space_schemes(config)[1:]]
     for parsed, letter in zip(swept, ["c", "w", "a", "w", "a", "c"], strict=True):
         assert [c for c, s in parsed.settings.items() if s.bits == 3] == [letter]
@@ -75,7 +95,9 @@ def test_max_is_over_every_value_not_a_mean_of_calls():
     brevitas_like = RunningPercentile(100.0)
     for x in calls():
         brevitas_like(x)
-    assert brevitas_like.threshold(4, True) < watcher.threshold(4, True)  # the paper's statistic averages per-call maxima
+    assert brevitas_like.threshold(4, True) < watcher.threshold(
+        4, True
+    )  # the paper's statistic averages per-call maxima
 
 
 def mse(values, threshold, bits, signed):

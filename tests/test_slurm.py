@@ -47,10 +47,20 @@ def slurm_profile(tmp_path):
     profile = tmp_path / "profile"
     shutil.copytree(REPO / "profiles" / "slurm", profile)
     settings = yaml.safe_load((profile / "config.yaml").read_text())
-    settings.update({"slurm-init-seconds-before-status-checks": 2, "jobs": 4, "latency-wait": 5, "retries": 0, "cores": os.cpu_count()})
+    settings.update(
+        {
+            "slurm-init-seconds-before-status-checks": 2,
+            "jobs": 4,
+            "latency-wait": 5,
+            "retries": 0,
+            "cores": os.cpu_count(),
+        }
+    )
     settings["resources"]["mem_mb"] = 8000
     (profile / "config.yaml").write_text(yaml.safe_dump(settings))
-    (profile / "partitions.yaml").write_text(yaml.safe_dump({"partitions": {"debug": {"max_runtime": 600, "max_threads": os.cpu_count()}}}))
+    (profile / "partitions.yaml").write_text(
+        yaml.safe_dump({"partitions": {"debug": {"max_runtime": 600, "max_threads": os.cpu_count()}}})
+    )
     return profile
 
 

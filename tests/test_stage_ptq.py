@@ -29,7 +29,14 @@ def cell_files(request, tmp_path):
         pd.DataFrame({"ids": tokenizer.encode_many(texts), "label": labels}).to_parquet(tmp_path / f"{split}.parquet")
     torch.manual_seed(0)
     model = build_model(request.param, len(tokenizer), K, HP, labels)
-    meta = {"kind": request.param, "vocab_size": len(tokenizer), "num_classes": K, "label_names": ["a", "b", "c"], "model": HP, "seed": 0}
+    meta = {
+        "kind": request.param,
+        "vocab_size": len(tokenizer),
+        "num_classes": K,
+        "label_names": ["a", "b", "c"],
+        "model": HP,
+        "seed": 0,
+    }
     save_checkpoint(tmp_path / "model.pt", model, meta)
     (tmp_path / "fp32.json").write_text(json.dumps({"accuracy": 0.5, "flags": ["small_test_set"]}))
     subset = {"strategy": "random", "size": 30, "indices": list(range(0, 60, 2)), "composition": {}, "flags": []}
@@ -38,7 +45,15 @@ def cell_files(request, tmp_path):
 
 
 def load(files):
-    return ptq.load(files / "model.pt", files / "fp32.json", files / "train.parquet", files / "test.parquet", files / "calibration.json", 8, torch.device("cpu"))
+    return ptq.load(
+        files / "model.pt",
+        files / "fp32.json",
+        files / "train.parquet",
+        files / "test.parquet",
+        files / "calibration.json",
+        8,
+        torch.device("cpu"),
+    )
 
 
 def test_load_reads_the_model_subset_and_test_set(cell_files):
@@ -57,7 +72,16 @@ def test_load_refuses_a_subset_for_another_training_split(cell_files):
 
 def test_load_draws_a_fixed_verification_sample(cell_files):
     cell = load(cell_files)
-    again = ptq.load(cell_files / "model.pt", cell_files / "fp32.json", cell_files / "train.parquet", cell_files / "test.parquet", cell_files / "calibration.json", 8, "cpu", 20)
+    again = ptq.load(
+        cell_files / "model.pt",
+        cell_files / "fp32.json",
+        cell_files / "train.parquet",
+        cell_files / "test.parquet",
+        cell_files / "calibration.json",
+        8,
+        "cpu",
+        20,
+    )
     assert len(cell.sample) == 60 and len(again.sample) == 20  # never more than the test set
     assert len(set(again.sample)) == 20 and set(again.sample) <= set(cell.sample)
 
@@ -80,7 +104,9 @@ def test_each_phase_alone(cell_files):
     assert not torch.equal(state.quantized_weights(qmodel)[head][0], nearest)  # GPFQ rounds differently
 
     artifact = cell_files / "quantized.safetensors"
-    assert ptq.export(cell, qmodel.cpu(), artifact, cell_files / "vocab.json", {"scheme": "w4"}) == artifact.stat().st_size
+    assert (
+        ptq.export(cell, qmodel.cpu(), artifact, cell_files / "vocab.json", {"scheme": "w4"}) == artifact.stat().st_size
+    )
     metrics, scores, _ = ptq.measure(cell, artifact)
     assert scores.shape == (60, K) and 0 <= metrics["accuracy"] <= 1
 

@@ -117,7 +117,10 @@ def test_tiny_run_writes_every_output(tiny_run):
     # the tiny data are too small to trust, and every table says so (src/lstmptq/flags.py)
     assert (study["flags"].str.contains("small_test_set") & study["flags"].str.contains("few_train_documents")).all()
     assert study.loc[study["strategy"] != "fp32", "flags"].str.contains("calibration_smaller_than_batch").all()
-    assert table["flags"].str.contains("small_test_set").all() and ptq["flags"].str.contains("calibration_smaller_than_batch").all()
+    assert (
+        table["flags"].str.contains("small_test_set").all()
+        and ptq["flags"].str.contains("calibration_smaller_than_batch").all()
+    )
     assert "small_test_set" in (tiny_run / "logs" / "train" / "bbc_tiny" / "discriminative" / "seed0.log").read_text()
     for name in PLOTS:
         for ext, magic in (("png", b"\x89PNG"), ("pdf", b"%PDF")):
@@ -134,7 +137,9 @@ def test_finished_run_has_nothing_to_do(tiny_run):
 def test_changing_a_generative_setting_reruns_only_the_generative_model(tiny_run, tmp_path):
     change = tmp_path / "uniform_prior.yaml"
     change.write_text("model: {prior: uniform}\n")
-    result = snakemake(tiny_run, "-n", "--quiet", "rules", configfiles=(REPO / "tests" / "configs" / "tiny.yaml", change))
+    result = snakemake(
+        tiny_run, "-n", "--quiet", "rules", configfiles=(REPO / "tests" / "configs" / "tiny.yaml", change)
+    )
     assert result.returncode == 0, result.stderr
     assert job_counts(result.stdout) == {
         "train": 1, "fp32_table": 1, "ptq": 2, "ptq_table": 1, "ks_statistics": 1, "ks_table": 1,
@@ -144,7 +149,19 @@ def test_changing_a_generative_setting_reruns_only_the_generative_model(tiny_run
 
 
 def test_naming_one_noise_cell_reruns_only_its_curve(tiny_run):
-    cell = tiny_run / "results" / "bbc_tiny" / "generative" / "seed0" / "random" / "gpfq" / "w4" / "noise" / "char_substitution" / "eps0.1.json"
+    cell = (
+        tiny_run
+        / "results"
+        / "bbc_tiny"
+        / "generative"
+        / "seed0"
+        / "random"
+        / "gpfq"
+        / "w4"
+        / "noise"
+        / "char_substitution"
+        / "eps0.1.json"
+    )
     before = json.loads(cell.read_text())
     cell.unlink()
     result = snakemake(tiny_run, str(cell.relative_to(tiny_run)), "--cores", "1")
@@ -266,7 +283,9 @@ def test_a_tiny_design_space_sweep_runs_end_to_end(tiny_run, tmp_path):
     assert cells["engine_within_tolerance"].all() and (cells["engine_prediction_agreement"] >= 0.999).all()
     points = pd.read_csv(root / "tables" / "design_space_quantizers.csv")
     only_cell = points[points["scheme"] == "wfc3"].set_index(["model", "quantizer"])["bits"]
-    assert only_cell.xs("lstm.cell_state", level="quantizer").eq(3).all() and only_cell.isna().sum() == 2 * 7  # every other point float
+    assert (
+        only_cell.xs("lstm.cell_state", level="quantizer").eq(3).all() and only_cell.isna().sum() == 2 * 7
+    )  # every other point float
     answers = pd.read_csv(root / "tables" / "design_space_answers.csv")
     assert {"cheapest_w4_within_1pt", "collapse", "single_change_fixes"} <= set(answers["question"])
     for name in ("design_space_pareto", "design_space_sensitivity", "design_space_sqnr"):

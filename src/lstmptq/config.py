@@ -23,7 +23,12 @@ def config_key(path) -> str:
 
 
 # keys that moved: an older config gets told where, rather than "additional properties"
-MOVED_KEYS = {"noise.alphabet": ("noise.definitions.char_substitution.alphabet", "noise models are a grid axis now, `noise.models`")}
+MOVED_KEYS = {
+    "noise.alphabet": (
+        "noise.definitions.char_substitution.alphabet",
+        "noise models are a grid axis now, `noise.models`",
+    )
+}
 
 
 def check_moved_keys(config: dict[str, Any]) -> None:
@@ -46,8 +51,13 @@ def check_whole_numbers(config: dict[str, Any], schema_file: str | Path) -> None
 
     schema = yaml.safe_load(Path(schema_file).read_text(encoding="utf-8"))
     base = jsonschema.Draft202012Validator
-    whole = base.TYPE_CHECKER.redefine("integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool))
-    errors = sorted(jsonschema.validators.extend(base, type_checker=whole)(schema).iter_errors(config), key=lambda e: config_key(e.absolute_path))
+    whole = base.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool)
+    )
+    errors = sorted(
+        jsonschema.validators.extend(base, type_checker=whole)(schema).iter_errors(config),
+        key=lambda e: config_key(e.absolute_path),
+    )
     if errors:
         raise ConfigError(
             "\n".join(
@@ -76,13 +86,19 @@ def check_config(config: dict[str, Any], schema_file: str | Path) -> None:
             for split in ("train", "valid", "test"):
                 path = spec.get(split)
                 if path and not Path(path).is_file():
-                    raise ConfigError(f"sources.{name}.{split}: file {path!r} not found (paths are relative to the directory snakemake runs in)")
+                    raise ConfigError(
+                        f"sources.{name}.{split}: file {path!r} not found (paths are relative to the directory snakemake runs in)"
+                    )
     check_variants(config)
     for eps in config["noise"]["eps"]:
         if float(format_eps(eps)) != eps:
-            raise ConfigError(f"config key `noise.eps`: {eps!r} has more than 6 significant digits; round it (it names files)")
+            raise ConfigError(
+                f"config key `noise.eps`: {eps!r} has more than 6 significant digits; round it (it names files)"
+            )
     if config["deterministic"] and config["device"].startswith("cuda"):
-        raise ConfigError("config keys `deterministic: true` and `device: cuda`: deterministic mode runs on the CPU; set `device: auto` or `cpu`")
+        raise ConfigError(
+            "config keys `deterministic: true` and `device: cuda`: deterministic mode runs on the CPU; set `device: auto` or `cpu`"
+        )
     problems = axis_problems(config)
     if problems:
         raise ConfigError("\n".join(problems))
@@ -101,7 +117,10 @@ def check_variants(config: dict[str, Any]) -> None:
         raise ConfigError("\n".join(statistic_problems()))
     used = [("ptq.methods", "ptq_methods", name) for name in config["ptq"]["methods"]]
     used += [("design_space.methods", "ptq_methods", name) for name in config["design_space"]["methods"]]
-    used += [(f"calibration.definitions.{n}.kind", "calibration_kinds", d["kind"]) for n, d in calibration["definitions"].items()]
+    used += [
+        (f"calibration.definitions.{n}.kind", "calibration_kinds", d["kind"])
+        for n, d in calibration["definitions"].items()
+    ]
     used += [(f"noise.definitions.{n}.kind", "noise_models", d["kind"]) for n, d in noise["definitions"].items()]
     used += [(f"model.dropout.{name}", "classifiers", name) for name in config["model"]["dropout"]]  # a misspelt family
     for key, registry, name in used:
@@ -116,11 +135,17 @@ def check_variants(config: dict[str, Any]) -> None:
             raise ConfigError(f"config key `classifiers`: {err}") from None
     space = config["design_space"]
     strategies = ("design_space.strategy", [space["strategy"]] if space["methods"] else [], calibration["definitions"])
-    for key, names, definitions in (("calibration.strategies", calibration["strategies"], calibration["definitions"]), strategies, ("noise.models", noise["models"], noise["definitions"])):
+    for key, names, definitions in (
+        ("calibration.strategies", calibration["strategies"], calibration["definitions"]),
+        strategies,
+        ("noise.models", noise["models"], noise["definitions"]),
+    ):
         for name in names:
             if name not in definitions:
                 section = key.split(".")[0]
-                raise ConfigError(f"config key `{key}` lists {name!r}, which is not a key of `{section}.definitions` (known: {sorted(definitions)})")
+                raise ConfigError(
+                    f"config key `{key}` lists {name!r}, which is not a key of `{section}.definitions` (known: {sorted(definitions)})"
+                )
     for name, definition in noise["definitions"].items():
         try:
             lookup("noise_models", definition["kind"]).check({k: v for k, v in definition.items() if k != "kind"})
@@ -139,7 +164,10 @@ def model_settings(config: dict[str, Any], kind: str) -> dict[str, Any]:
     """The `model` settings that classifier `kind` reads (its family's SETTINGS, dropout resolved
     to its own rate): its params hold only these, so changing e.g. the generative prior does not
     retrain the discriminative model."""
-    return {**{key: config["model"][key] for key in family(kind).SETTINGS}, "dropout": config["model"]["dropout"].get(kind, 0.0)}
+    return {
+        **{key: config["model"][key] for key in family(kind).SETTINGS},
+        "dropout": config["model"]["dropout"].get(kind, 0.0),
+    }
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -159,12 +187,16 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = " ".join(str(p) for p in (getattr(err, "context", None), getattr(err, "problem", None)) if p) or str(err)
+        problem = " ".join(str(p) for p in (getattr(err, "context", None), getattr(err, "problem", None)) if p) or str(
+            err
+        )
         raise ConfigError(f"{path}: not valid YAML: {where}{problem}") from None
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
-        raise ConfigError(f"{path}: a config file holds keys at its top level (`datasets: [...]`), not a {type(loaded).__name__}")
+        raise ConfigError(
+            f"{path}: a config file holds keys at its top level (`datasets: [...]`), not a {type(loaded).__name__}"
+        )
     return loaded
 
 
@@ -175,7 +207,9 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="lstmptq-check-config", description=main.__doc__)
     parser.add_argument("files", nargs="*", help="config files, in the order given to --configfile")
-    parser.add_argument("--workflow", default=".", help="the workflow's folder (holds config.yaml and workflow/schemas/); default: .")
+    parser.add_argument(
+        "--workflow", default=".", help="the workflow's folder (holds config.yaml and workflow/schemas/); default: ."
+    )
     args = parser.parse_args(argv)
     workflow = Path(args.workflow)
     schema = workflow / "workflow" / "schemas" / "config.schema.yaml"

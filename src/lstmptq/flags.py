@@ -36,7 +36,11 @@ def dataset_flags(counts: dict[str, dict[str, int]], checks: dict[str, Any]) -> 
     few = {name: n for name, n in counts["train"].items() if 0 < n < checks["min_train_per_class"]}
     if few:
         flags.append("few_train_documents")
-        log.warning("few_train_documents: class(es) with fewer than checks.min_train_per_class = %d training documents: %s", checks["min_train_per_class"], few)
+        log.warning(
+            "few_train_documents: class(es) with fewer than checks.min_train_per_class = %d training documents: %s",
+            checks["min_train_per_class"],
+            few,
+        )
     return flags
 
 

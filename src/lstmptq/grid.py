@@ -77,8 +77,16 @@ PATHS = {
 }
 
 PLOTS = ("accuracy_vs_bits", "drop_vs_bits", "accuracy_vs_eps", "accuracy_heatmap", "ks_vs_bits", "size_vs_accuracy")
-DESIGN_SPACE_PLOTS = ("design_space_pareto", "design_space_sensitivity", "design_space_sqnr")  # only with a sweep configured
-DESIGN_SPACE_TABLES = {"table": "design_space_table", "quantizers": "design_space_quantizers", "answers": "design_space_answers"}  # output name: path kind
+DESIGN_SPACE_PLOTS = (
+    "design_space_pareto",
+    "design_space_sensitivity",
+    "design_space_sqnr",
+)  # only with a sweep configured
+DESIGN_SPACE_TABLES = {
+    "table": "design_space_table",
+    "quantizers": "design_space_quantizers",
+    "answers": "design_space_answers",
+}  # output name: path kind
 
 
 def path(kind: str, **values: Any) -> str:
@@ -182,12 +190,19 @@ def axis_problems(config: dict[str, Any]) -> list[str]:
     for wildcard, (key, values) in axes(config).items():
         for value in values:
             if not re.fullmatch(WILDCARDS[wildcard], value):
-                problems.append(f"config key `{key}`: {value!r} cannot name a file (a {wildcard} must match {WILDCARDS[wildcard]!r})")
+                problems.append(
+                    f"config key `{key}`: {value!r} cannot name a file (a {wildcard} must match {WILDCARDS[wildcard]!r})"
+                )
         repeated = sorted({v for v in values if values.count(v) > 1})
         if repeated:
-            problems.append(f"config key `{key}`: {repeated} appear more than once (as spelt in file names); list each value once")
+            problems.append(
+                f"config key `{key}`: {repeated} appear more than once (as spelt in file names); list each value once"
+            )
     space = config.get("design_space") or {}
-    for key, values in (("design_space.schemes", space.get("schemes", [])), ("design_space.methods", space.get("methods", []))):
+    for key, values in (
+        ("design_space.schemes", space.get("schemes", [])),
+        ("design_space.methods", space.get("methods", [])),
+    ):
         repeated = sorted({str(v) for v in values if list(values).count(v) > 1})
         if repeated:
             problems.append(f"config key `{key}`: {repeated} appear more than once; list each value once")
@@ -197,14 +212,20 @@ def axis_problems(config: dict[str, Any]) -> list[str]:
         except schemes.SchemeError as err:
             problems.append(f"config key `design_space.schemes`: {err}")
     if FP32 in axes(config)["strategy"][1] or FP32 in config["ptq"]["methods"]:
-        problems.append(f"`{FP32}` names the unquantized models' cells; call the calibration strategy or PTQ method something else")
+        problems.append(
+            f"`{FP32}` names the unquantized models' cells; call the calibration strategy or PTQ method something else"
+        )
     return problems
 
 
 def _expand(kind: str, values: dict[str, list[str]], fixed: dict[str, Any]) -> list[str]:
     """Every path of a file kind over the given axis values, the wildcards in `fixed` left as given."""
     wanted = {w: values[w] for w in re.findall(r"{(\w+)}", PATHS[kind]) if w not in fixed}
-    return list(dict.fromkeys(path(kind, **fixed, **dict(zip(wanted, combination))) for combination in itertools.product(*wanted.values())))
+    return list(
+        dict.fromkeys(
+            path(kind, **fixed, **dict(zip(wanted, combination))) for combination in itertools.product(*wanted.values())
+        )
+    )
 
 
 def cells(config: dict[str, Any], kind: str, **fixed: Any) -> list[str]:
@@ -220,7 +241,11 @@ def design_space_cells(config: dict[str, Any], kind: str, **fixed: Any) -> list[
     if not space.get("methods") or not design_space_schemes(config):
         return []
     grid = {w: values for w, (_, values) in axes(config).items()}
-    sweep = {"strategy": [str(space["strategy"])], "method": [str(m) for m in space["methods"]], "scheme": design_space_schemes(config)}
+    sweep = {
+        "strategy": [str(space["strategy"])],
+        "method": [str(m) for m in space["methods"]],
+        "scheme": design_space_schemes(config),
+    }
     return _expand(kind, {**grid, **sweep}, fixed)
 
 
@@ -244,4 +269,6 @@ def design_space_targets(config: dict[str, Any]) -> list[str]:
         return []
     datasets = axes(config)["dataset"][1]
     tables = [path(kind, dataset=d) for d in datasets for kind in DESIGN_SPACE_TABLES.values()]
-    return tables + [path("plot", dataset=d, name=n, ext=e) for d in datasets for n in DESIGN_SPACE_PLOTS for e in ("png", "pdf")]
+    return tables + [
+        path("plot", dataset=d, name=n, ext=e) for d in datasets for n in DESIGN_SPACE_PLOTS for e in ("png", "pdf")
+    ]

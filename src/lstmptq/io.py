@@ -158,7 +158,14 @@ _PACKAGES = ("torch", "numpy", "pandas", "scikit-learn", "datasets", "snakemake"
 
 
 # Environment variables that change which CPU kernels run, and so the float results.
-_NUMERICS_ENV = ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+_NUMERICS_ENV = (
+    "ATEN_CPU_CAPABILITY",
+    "MKL_CBWR",
+    "ONEDNN_MAX_CPU_ISA",
+    "DNNL_MAX_CPU_ISA",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+)
 
 
 def _numerics() -> dict[str, Any]:

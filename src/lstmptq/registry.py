@@ -105,10 +105,14 @@ def register(extensions: dict[str, dict[str, str]] | None) -> None:
     """Add a config's `extensions:` entries (registry name -> {name: reference})."""
     for registry, entries in (extensions or {}).items():
         if registry not in REGISTRIES:
-            raise RegistryError(f"config key `extensions.{registry}`: unknown extension point; use one of {sorted(REGISTRIES)}")
+            raise RegistryError(
+                f"config key `extensions.{registry}`: unknown extension point; use one of {sorted(REGISTRIES)}"
+            )
         for name, ref in entries.items():
             if moved(ref):
-                raise RegistryError(f"config key `extensions.{registry}.{name}`: {ref!r} has moved; write {moved(ref)!r}")
+                raise RegistryError(
+                    f"config key `extensions.{registry}.{name}`: {ref!r} has moved; write {moved(ref)!r}"
+                )
         REGISTRIES[registry].update(entries)
 
 
@@ -163,5 +167,7 @@ def family(name: str):
     module = lookup("classifiers", name)
     missing = [attribute for attribute in FAMILY_API if not hasattr(module, attribute)]
     if missing:
-        raise RegistryError(f"classifiers.{name}: {reference('classifiers', name)!r} lacks {missing} (docs/extending.md lists what a family provides)")
+        raise RegistryError(
+            f"classifiers.{name}: {reference('classifiers', name)!r} lacks {missing} (docs/extending.md lists what a family provides)"
+        )
     return module

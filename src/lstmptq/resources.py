@@ -48,7 +48,9 @@ def train_minutes(config: dict[str, Any]):
     """A resource callable: training run time, from the family's measured minutes per epoch per
     MB of token files (TRAIN_MINUTES_PER_EPOCH_MB), for every epoch the config allows."""
     epochs = config["training"]["max_epochs"]
-    return lambda wildcards, input, attempt: int(attempt * (10 + epochs * input.size_mb * family(wildcards.model).TRAIN_MINUTES_PER_EPOCH_MB))
+    return lambda wildcards, input, attempt: int(
+        attempt * (10 + epochs * input.size_mb * family(wildcards.model).TRAIN_MINUTES_PER_EPOCH_MB)
+    )
 
 
 # What the rules use: callables of a job's wildcards (and attempt), as Snakemake passes them.

@@ -34,7 +34,9 @@ def setup_logging(log_path: str | None = None) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_path:
         handlers.append(logging.FileHandler(log_path, mode="w", encoding="utf-8"))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=handlers, force=True)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=handlers, force=True
+    )
 
 
 def deterministic() -> bool:
@@ -73,7 +75,9 @@ def resolve_device(setting: str):
 
     if deterministic():  # GPU kernels cannot reproduce the CPU's results
         if setting not in ("auto", "cpu"):
-            raise RuntimeError(f"config key `device` is {setting!r}, but `deterministic: true` runs on the CPU; use `auto` or `cpu`")
+            raise RuntimeError(
+                f"config key `device` is {setting!r}, but `deterministic: true` runs on the CPU; use `auto` or `cpu`"
+            )
         return torch.device("cpu")
     if setting == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -44,7 +44,9 @@ PATTERN = r"w(?:[0-9]+|f)[a-z0-9]*"  # the path wildcard's pattern; `parse` chec
 def statistics() -> dict[str, str]:
     """Scale statistics by modifier letter (registry.STATISTICS, extensions included): their
     table names, an extension's by its attribute."""
-    return {letter: STATISTIC_NAMES.get(letter) or ref.rpartition(":")[2] for letter, ref in registry.STATISTICS.items()}
+    return {
+        letter: STATISTIC_NAMES.get(letter) or ref.rpartition(":")[2] for letter, ref in registry.STATISTICS.items()
+    }
 
 
 def statistic_problems() -> list[str]:
@@ -81,7 +83,9 @@ class Setting:
 
     def spelt(self, letter: str) -> str:
         bits = FLOAT if self.bits is None else str(self.bits)
-        modifiers = (PER_ROW if self.per_row else "") + ("" if letter == "w" or self.statistic == "p" else self.statistic)
+        modifiers = (PER_ROW if self.per_row else "") + (
+            "" if letter == "w" or self.statistic == "p" else self.statistic
+        )
         return f"{letter}{bits}{modifiers}"
 
 
@@ -157,31 +161,46 @@ def parse(name: str) -> Scheme:
     settings = {"w": w, "a": a, **{c: given.get(c, a) for c in ACTIVATION_DEFAULTED}}
     for letter, setting in settings.items():
         if setting.statistic == "k" and letter not in cell.BOUNDED and setting.bits is not None:
-            raise SchemeError(f"quantization scheme {name!r}: the fixed scale `k` is for {'/'.join(CLASSES[c] for c in cell.BOUNDED)} ({' '.join(cell.BOUNDED)}) only; {how}")
+            raise SchemeError(
+                f"quantization scheme {name!r}: the fixed scale `k` is for {'/'.join(CLASSES[c] for c in cell.BOUNDED)} ({' '.join(cell.BOUNDED)}) only; {how}"
+            )
     scheme = Scheme(settings)
     if scheme.name != name:
-        raise SchemeError(f"quantization scheme {name!r}: write it as {scheme.name!r} (each scheme has one spelling, so each cell has one path)")
+        raise SchemeError(
+            f"quantization scheme {name!r}: write it as {scheme.name!r} (each scheme has one spelling, so each cell has one path)"
+        )
     return scheme
 
 
 def _setting(name: str, letter: str, bits_text: str, modifiers: str) -> Setting:
     bits = None if bits_text == FLOAT else int(bits_text)
     if bits is not None and bits not in BITS:
-        raise SchemeError(f"quantization scheme {name!r}: {letter}{bits_text}: bit widths run {BITS.start}..{BITS.stop - 1} (or f for float)")
+        raise SchemeError(
+            f"quantization scheme {name!r}: {letter}{bits_text}: bit widths run {BITS.start}..{BITS.stop - 1} (or f for float)"
+        )
     per_row = PER_ROW in modifiers
     statistics = [m for m in modifiers if m in registry.STATISTICS]
     if per_row and letter != "w":
         raise SchemeError(f"quantization scheme {name!r}: per-row scales (r) are for weights (w) only")
     if statistics and letter == "w":
-        raise SchemeError(f"quantization scheme {name!r}: weights take a max-|W| scale; statistics ({' '.join(registry.STATISTICS)}) are for activations")
-    if len(statistics) > 1 or len(modifiers) != len(set(modifiers)) or (modifiers and modifiers != (PER_ROW if per_row else "") + "".join(statistics)):
-        raise SchemeError(f"quantization scheme {name!r}: {letter}{bits_text}{modifiers}: give at most r, then one statistic ({' '.join(registry.STATISTICS)})")
+        raise SchemeError(
+            f"quantization scheme {name!r}: weights take a max-|W| scale; statistics ({' '.join(registry.STATISTICS)}) are for activations"
+        )
+    if (
+        len(statistics) > 1
+        or len(modifiers) != len(set(modifiers))
+        or (modifiers and modifiers != (PER_ROW if per_row else "") + "".join(statistics))
+    ):
+        raise SchemeError(
+            f"quantization scheme {name!r}: {letter}{bits_text}{modifiers}: give at most r, then one statistic ({' '.join(registry.STATISTICS)})"
+        )
     if bits is None and (per_row or statistics):
         raise SchemeError(f"quantization scheme {name!r}: {letter}f is float; a float class takes no modifiers")
     return Setting(bits, statistics[0] if statistics else "p", per_row)
 
 
 # ---- which class each quantizer of a model belongs to ---------------------------------------
+
 
 def class_of(quantizer: str) -> str:
     """The class letter of a quantizer named as in the artifact: `*.weight` -> w, the LSTM's

@@ -64,7 +64,13 @@ def export(qmodel, path, header):
     from lstmptq.quant.state import activation_of, weight_of
 
     weights = {"embedding.weight": weight_of(qmodel.embedding), "classifier.weight": weight_of(qmodel.classifier)}
-    return write(path, {"kind": qmodel.kind, **header}, weights, {"classifier.bias": qmodel.classifier.bias.detach()}, {"head_input": activation_of(qmodel.head_input.act_quant)})
+    return write(
+        path,
+        {"kind": qmodel.kind, **header},
+        weights,
+        {"classifier.bias": qmodel.classifier.bias.detach()},
+        {"head_input": activation_of(qmodel.head_input.act_quant)},
+    )
 
 
 class Engine(nn.Module):

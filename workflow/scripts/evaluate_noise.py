@@ -11,7 +11,9 @@ run_step(
     evaluate_curve,
     extensions=snakemake.config["extensions"],
     kind=w.model,
-    eps=[float(e) for e in curve_eps(snakemake.config)],  # the order of the outputs (not a param: fewer eps must not rerun a curve)
+    eps=[
+        float(e) for e in curve_eps(snakemake.config)
+    ],  # the order of the outputs (not a param: fewer eps must not rerun a curve)
     noisy_files=list(snakemake.input.noisy),
     out_files=list(snakemake.output),
     noise=w.noise,

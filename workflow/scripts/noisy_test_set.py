@@ -11,6 +11,8 @@ run_step(
     out_files=list(snakemake.output),
     noise=snakemake.wildcards.noise,
     settings=dict(snakemake.params.definition),
-    eps=[float(e) for e in curve_eps(snakemake.config)],  # the order of the outputs (not a param: fewer eps must not rerun a curve)
+    eps=[
+        float(e) for e in curve_eps(snakemake.config)
+    ],  # the order of the outputs (not a param: fewer eps must not rerun a curve)
     seed=snakemake.params.seed,
 )

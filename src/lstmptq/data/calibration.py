@@ -23,6 +23,7 @@ from lstmptq.registry import lookup
 
 log = logging.getLogger(__name__)
 
+
 class CalibrationError(ValueError):
     """A calibration request the training split cannot meet: the message says which and why."""
 
@@ -32,7 +33,9 @@ def subset_size(fraction: float, n_train: int) -> int:
     if size < 1:
         raise CalibrationError(f"calibration.fraction {fraction} of {n_train} training documents is {size}; raise it")
     if size > n_train:
-        raise CalibrationError(f"calibration.fraction {fraction} asks for {size} documents; the training split has {n_train}")
+        raise CalibrationError(
+            f"calibration.fraction {fraction} asks for {size} documents; the training split has {n_train}"
+        )
     return size
 
 
@@ -70,7 +73,9 @@ def class_index(definition: dict[str, Any], label_names: Sequence[str], strategy
 
 def by_class(labels: np.ndarray, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """`counts[c]` documents of each class c, drawn without replacement."""
-    return np.concatenate([rng.choice(np.flatnonzero(labels == c), size=n, replace=False) for c, n in enumerate(counts)])
+    return np.concatenate(
+        [rng.choice(np.flatnonzero(labels == c), size=n, replace=False) for c, n in enumerate(counts)]
+    )
 
 
 # The calibration kinds (registry.CALIBRATION_KINDS): (labels, label_names, size, definition,
@@ -106,7 +111,14 @@ def single_class(labels, label_names, size, definition, strategy, rng) -> np.nda
     return skewed(labels, label_names, size, definition, strategy, rng, share=1.0)
 
 
-def sample(labels: np.ndarray, label_names: Sequence[str], fraction: float, strategy: str, definition: dict[str, Any], seed: int) -> dict[str, Any]:
+def sample(
+    labels: np.ndarray,
+    label_names: Sequence[str],
+    fraction: float,
+    strategy: str,
+    definition: dict[str, Any],
+    seed: int,
+) -> dict[str, Any]:
     """Indices into the training split for one strategy, and what was asked vs. what was used."""
     kind = lookup("calibration_kinds", definition["kind"])
     labels = np.asarray(labels)

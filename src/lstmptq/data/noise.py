@@ -34,7 +34,9 @@ def check_alphabet(alphabet: str) -> None:
     if len(set(alphabet)) < 2 or len(set(alphabet)) != len(alphabet):
         raise ValueError(f"noise alphabet {alphabet!r} needs at least two distinct characters and no repeats")
     if not all(c.isalnum() for c in alphabet):
-        raise ValueError(f"noise alphabet {alphabet!r} must hold letters and digits only (others would change word boundaries)")
+        raise ValueError(
+            f"noise alphabet {alphabet!r} must hold letters and digits only (others would change word boundaries)"
+        )
 
 
 def corrupt(text: str, eps: float, seed: int, document: int, alphabet: str = DEFAULT_ALPHABET) -> Corrupted:

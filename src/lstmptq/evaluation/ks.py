@@ -57,7 +57,9 @@ def lstm_activations(model: nn.Module, data: Encoded, batch_size: int = 32) -> d
             captured["lstm_hidden"].append(hidden[mask].flatten().numpy())
             captured["signal"].append(hidden[torch.arange(len(real)), real - 1].abs().flatten().numpy())
             embedded = state["embedding_output"]
-            captured["embedding_output"].append(embedded[torch.arange(embedded.size(1))[None, :] < lengths[:, None]].flatten().numpy())
+            captured["embedding_output"].append(
+                embedded[torch.arange(embedded.size(1))[None, :] < lengths[:, None]].flatten().numpy()
+            )
             captured["final_layer_input"].append(state["final_layer_input"].flatten().numpy())
             captured["scores"].append(scores.flatten().numpy())
     finally:
@@ -87,12 +89,25 @@ def artifact_weights(artifact) -> dict[str, np.ndarray]:
     return {layer: torch.cat(parts).numpy() for layer, parts in layers.items()}
 
 
-def compare(rows: list[dict], comparison: str, strategy: str, a: dict[str, np.ndarray], b: dict[str, np.ndarray], names: Iterable[str]) -> None:
+def compare(
+    rows: list[dict],
+    comparison: str,
+    strategy: str,
+    a: dict[str, np.ndarray],
+    b: dict[str, np.ndarray],
+    names: Iterable[str],
+) -> None:
     for name in names:
         statistic, pvalue = ks(a[name], b[name])
-        rows.append({"strategy": strategy, "tensor": name, "comparison": comparison, "ks": statistic, "p_value": pvalue})
+        rows.append(
+            {"strategy": strategy, "tensor": name, "comparison": comparison, "ks": statistic, "p_value": pvalue}
+        )
 
 
 def signal_health(values: np.ndarray) -> dict[str, float]:
     """|h_T| across documents: a quantized LSTM whose output is exactly zero has mean 0."""
-    return {"h_T_abs_mean": float(values.mean()), "h_T_abs_std": float(values.std()), "h_T_zero_share": float((values == 0).mean())}
+    return {
+        "h_T_abs_mean": float(values.mean()),
+        "h_T_abs_std": float(values.std()),
+        "h_T_zero_share": float((values == 0).mean()),
+    }

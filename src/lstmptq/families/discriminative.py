@@ -9,7 +9,9 @@ LOGITS_MEMORY = False  # no batch x positions x vocabulary tensor
 def build(vocab_size: int, num_classes: int, settings: dict, train_labels=None):
     from lstmptq.models.lstm import DiscriminativeLSTM
 
-    return DiscriminativeLSTM(vocab_size, num_classes, settings["embedding_dim"], settings["hidden_dim"], settings.get("dropout", 0.0))
+    return DiscriminativeLSTM(
+        vocab_size, num_classes, settings["embedding_dim"], settings["hidden_dim"], settings.get("dropout", 0.0)
+    )
 
 
 def quantize(model, plan):

@@ -14,7 +14,13 @@ def build(vocab_size: int, num_classes: int, settings: dict, train_labels=None):
 
     log_prior = log_prior_from(settings["prior"], train_labels, num_classes) if train_labels is not None else None
     return GenerativeLSTM(
-        vocab_size, num_classes, settings["embedding_dim"], settings["hidden_dim"], settings["label_embedding_dim"], log_prior, settings.get("dropout", 0.0)
+        vocab_size,
+        num_classes,
+        settings["embedding_dim"],
+        settings["hidden_dim"],
+        settings["label_embedding_dim"],
+        log_prior,
+        settings.get("dropout", 0.0),
     )
 
 
@@ -37,7 +43,12 @@ def export(qmodel, path, header: dict) -> int:
     from lstmptq.quant.state import weight_of
 
     return export_lstm_artifact(
-        qmodel, path, header, head=GPFQ_LAYER, weights={"label_embedding.weight": weight_of(qmodel.label_embedding)}, floats={"log_prior": qmodel.log_prior}
+        qmodel,
+        path,
+        header,
+        head=GPFQ_LAYER,
+        weights={"label_embedding.weight": weight_of(qmodel.label_embedding)},
+        floats={"log_prior": qmodel.log_prior},
     )
 
 

@@ -43,4 +43,8 @@ def run_baseline(frames, tokenizer, seed: int) -> tuple[np.ndarray, dict]:
     labels = {split: frame["label"].to_numpy() for split, frame in frames.items()}
     model, c, valid_scores = fit_tfidf_logreg(words["train"], labels["train"], words["valid"], labels["valid"], seed)
     predictions = model.predict(words["test"])
-    return predictions, {"C": c, "valid_accuracy_by_C": {str(k): v for k, v in valid_scores.items()}, "seconds": time.perf_counter() - start}
+    return predictions, {
+        "C": c,
+        "valid_accuracy_by_C": {str(k): v for k, v in valid_scores.items()},
+        "seconds": time.perf_counter() - start,
+    }

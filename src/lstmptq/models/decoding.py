@@ -17,7 +17,14 @@ import torch.nn.functional as F
 DECODER_CHUNK_ELEMENTS = 2**24  # positions x vocabulary logits held at once (64 MB of fp32)
 
 
-def document_scores(states: torch.Tensor, targets: torch.Tensor, doc: torch.Tensor, documents: int, weight_hidden: torch.Tensor, label_logits: torch.Tensor) -> torch.Tensor:
+def document_scores(
+    states: torch.Tensor,
+    targets: torch.Tensor,
+    doc: torch.Tensor,
+    documents: int,
+    weight_hidden: torch.Tensor,
+    label_logits: torch.Tensor,
+) -> torch.Tensor:
     """(documents, K) sum over each document's positions of log p(target | position, y).
 
     states (N, H): decoder inputs without the label part; targets (N,) and doc (N,): each
@@ -37,7 +44,9 @@ def document_scores(states: torch.Tensor, targets: torch.Tensor, doc: torch.Tens
     return scores
 
 
-def log_normalizers(shared: torch.Tensor, label_logits: torch.Tensor, label_top: torch.Tensor, label_factors: torch.Tensor) -> torch.Tensor:
+def log_normalizers(
+    shared: torch.Tensor, label_logits: torch.Tensor, label_top: torch.Tensor, label_factors: torch.Tensor
+) -> torch.Tensor:
     """(n, K) logsumexp_v(shared + label_logits[y]) for every label y, from one exp pass.
 
     First without subtracting the row maximum (a pass over n x V less: language-model logits sit

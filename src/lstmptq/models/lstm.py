@@ -30,7 +30,9 @@ class DiscriminativeLSTM(nn.Module):
 
     kind = "discriminative"
 
-    def __init__(self, vocab_size: int, num_classes: int, embedding_dim: int = 100, hidden_dim: int = 100, dropout: float = 0.0):
+    def __init__(
+        self, vocab_size: int, num_classes: int, embedding_dim: int = 100, hidden_dim: int = 100, dropout: float = 0.0
+    ):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=PAD_ID)
         self.lstm = nn.LSTM(embedding_dim, hidden_dim, batch_first=True)

@@ -41,7 +41,9 @@ class Encoded:
 # batching
 
 
-def bucketed_batches(lengths: np.ndarray, batch_size: int, pool_batches: int, rng: np.random.Generator) -> list[np.ndarray]:
+def bucketed_batches(
+    lengths: np.ndarray, batch_size: int, pool_batches: int, rng: np.random.Generator
+) -> list[np.ndarray]:
     """Shuffled batches of similar-length documents.
 
     Shuffle, cut into pools of `pool_batches` batches, sort each pool by length, split it into
@@ -124,7 +126,9 @@ def predict(model: nn.Module, data: Encoded, batch_size: int, device) -> tuple[n
     return stacked.argmax(1), stacked
 
 
-def train(model: nn.Module, train_data: Encoded, valid_data: Encoded, settings: dict[str, Any], seed: int, device) -> tuple[nn.Module, list[dict]]:
+def train(
+    model: nn.Module, train_data: Encoded, valid_data: Encoded, settings: dict[str, Any], seed: int, device
+) -> tuple[nn.Module, list[dict]]:
     """Adam + gradient clipping + early stopping on validation accuracy.
 
     Returns the model with the weights of its best validation epoch, and one row per epoch.
@@ -170,7 +174,12 @@ def train(model: nn.Module, train_data: Encoded, valid_data: Encoded, settings: 
             epoch, row["train_loss"], valid_accuracy, " *" if improved else "", row["epoch_seconds"], 100 * row["padded_share"],
         )  # fmt: skip
         if stopper.should_stop:
-            log.info("early stop: no better validation accuracy for %d epochs (best %.4f at epoch %d)", stopper.patience, stopper.best_score, stopper.best_epoch)
+            log.info(
+                "early stop: no better validation accuracy for %d epochs (best %.4f at epoch %d)",
+                stopper.patience,
+                stopper.best_score,
+                stopper.best_epoch,
+            )
             break
     model.load_state_dict(best_state)
     return model, history

@@ -43,7 +43,9 @@ class ArtifactError(ValueError):
 
 def check_bits(bits: Any, what: str) -> int:
     if not isinstance(bits, int) or isinstance(bits, bool) or bits not in BITS:
-        raise ArtifactError(f"{what}: bit width {bits!r} is not supported (the engine runs {BITS.start}..{BITS.stop - 1} bits)")
+        raise ArtifactError(
+            f"{what}: bit width {bits!r} is not supported (the engine runs {BITS.start}..{BITS.stop - 1} bits)"
+        )
     return bits
 
 
@@ -104,7 +106,11 @@ def nearest(weights: list[torch.Tensor], bits: int, groups: int = 1) -> list[Qua
     scales between W_ih and W_hh)."""
     joint = torch.cat(weights, 1)
     scale = joint.reshape(groups, -1).abs().amax(1) / weight_range(bits)[1]
-    integers = torch.round(joint / scale.repeat_interleave(joint.shape[0] // groups)[:, None]).clamp(*weight_range(bits)).to(torch.int32)
+    integers = (
+        torch.round(joint / scale.repeat_interleave(joint.shape[0] // groups)[:, None])
+        .clamp(*weight_range(bits))
+        .to(torch.int32)
+    )
     return [QuantizedWeight(part, scale, bits) for part in integers.split([w.shape[1] for w in weights], 1)]
 
 
@@ -160,7 +166,10 @@ def before_calibration(calibrated: Artifact, fp32_weights: dict[str, torch.Tenso
         first = weights[names[0]]
         rounded = nearest([fp32_weights[n].detach().float() for n in names], first.bits, first.scale.numel())
         weights.update(zip(names, rounded))
-    activations = {name: (initial_activation_scale(bits, signed), bits, signed) for name, (_, bits, signed) in calibrated.activations.items()}
+    activations = {
+        name: (initial_activation_scale(bits, signed), bits, signed)
+        for name, (_, bits, signed) in calibrated.activations.items()
+    }
     return Artifact(calibrated.path, calibrated.header, weights, calibrated.floats, activations)
 
 
@@ -201,7 +210,9 @@ def write(
     return Path(path).stat().st_size
 
 
-def read(path: str | Path, *, kind: str | None = None, vocab_sha256: str | None = None, vocab_file: str | None = None) -> Artifact:
+def read(
+    path: str | Path, *, kind: str | None = None, vocab_sha256: str | None = None, vocab_file: str | None = None
+) -> Artifact:
     """Read and verify an artifact. `kind` and `vocab_sha256` (from `vocab_file`) are what the
     caller will feed it; a mismatch, an edit, a truncation or an unsupported bit width raises."""
     path = Path(path)
@@ -213,17 +224,25 @@ def read(path: str | Path, *, kind: str | None = None, vocab_sha256: str | None 
             metadata = handle.metadata() or {}
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}
     except Exception as err:  # safetensors raises its own error types for truncated or foreign files
-        raise ArtifactError(f"{path}: not a readable safetensors file ({type(err).__name__}: {err}); {rebuild}") from err
+        raise ArtifactError(
+            f"{path}: not a readable safetensors file ({type(err).__name__}: {err}); {rebuild}"
+        ) from err
     try:
         header = json.loads(metadata[METADATA_KEY])
     except (KeyError, json.JSONDecodeError) as err:
         raise ArtifactError(f"{path}: no lstmptq header; not a quantized model written by this pipeline") from err
     if header.get("format") != FORMAT or header.get("version") != VERSION:
-        raise ArtifactError(f"{path}: format {header.get('format')!r} version {header.get('version')!r}; this code reads {FORMAT!r} version {VERSION}; {rebuild}")
+        raise ArtifactError(
+            f"{path}: format {header.get('format')!r} version {header.get('version')!r}; this code reads {FORMAT!r} version {VERSION}; {rebuild}"
+        )
     if header.get("sha256") != content_sha256(header, tensors):
-        raise ArtifactError(f"{path}: content does not match its checksum (the file was edited or corrupted); {rebuild}")
+        raise ArtifactError(
+            f"{path}: content does not match its checksum (the file was edited or corrupted); {rebuild}"
+        )
     if kind is not None and header["kind"] != kind:
-        raise ArtifactError(f"{path}: holds a {header['kind']} model, but a {kind} model is expected here; the file is misplaced: {rebuild}")
+        raise ArtifactError(
+            f"{path}: holds a {header['kind']} model, but a {kind} model is expected here; the file is misplaced: {rebuild}"
+        )
     if vocab_sha256 is not None and header["vocab"]["sha256"] != vocab_sha256:
         raise ArtifactError(
             f"{path}: built for another vocabulary ({header['vocab']['size']} tokens, sha256 {header['vocab']['sha256'][:12]}) than "
@@ -233,7 +252,9 @@ def read(path: str | Path, *, kind: str | None = None, vocab_sha256: str | None 
         weights = {}
         for name, spec in header["weights"].items():
             bits = check_bits(spec["bits"], f"{path}: weight {name}")
-            weights[name] = QuantizedWeight(unpack(tensors.pop(name), bits, spec["shape"]), tensors.pop(f"{name}.scale"), bits)
+            weights[name] = QuantizedWeight(
+                unpack(tensors.pop(name), bits, spec["shape"]), tensors.pop(f"{name}.scale"), bits
+            )
         activations = {}
         for name, spec in header["activations"].items():
             bits = check_bits(spec["bits"], f"{path}: activation {name}")

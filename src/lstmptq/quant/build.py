@@ -73,13 +73,17 @@ def activation_quantizer(setting: Setting, percentile: float, signed: bool = Tru
     """Brevitas activation quantizer of a setting (its threshold set by calibration); None for float."""
     if not setting.quantized:
         return None
-    return (Int8ActPerTensorFloat if signed else Uint8ActPerTensorFloat).let(bit_width=setting.bits, high_percentile_q=percentile)
+    return (Int8ActPerTensorFloat if signed else Uint8ActPerTensorFloat).let(
+        bit_width=setting.bits, high_percentile_q=percentile
+    )
 
 
 def quant_embedding(embedding: nn.Embedding, plan: Plan, name: str) -> nn.Module:
     """An embedding quantized as `name` says (per tensor always: a row is a token, not a channel)."""
     quantizer = weight_quantizer(plan.setting(name), per_row_allowed=False)
-    quantized = QuantEmbedding(embedding.num_embeddings, embedding.embedding_dim, padding_idx=embedding.padding_idx, weight_quant=quantizer)
+    quantized = QuantEmbedding(
+        embedding.num_embeddings, embedding.embedding_dim, padding_idx=embedding.padding_idx, weight_quant=quantizer
+    )
     quantized.weight.data.copy_(embedding.weight.data)
     return quantized
 
@@ -89,7 +93,13 @@ def quant_activation(plan: Plan, name: str) -> nn.Module:
 
 
 def quant_linear(linear: nn.Linear, plan: Plan, name: str) -> nn.Module:
-    quantized = QuantLinear(linear.in_features, linear.out_features, bias=True, weight_quant=weight_quantizer(plan.setting(name)), bias_quant=None)
+    quantized = QuantLinear(
+        linear.in_features,
+        linear.out_features,
+        bias=True,
+        weight_quant=weight_quantizer(plan.setting(name)),
+        bias_quant=None,
+    )
     quantized.load_state_dict(linear.state_dict())
     return quantized
 

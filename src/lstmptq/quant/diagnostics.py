@@ -87,10 +87,22 @@ def quantizer_diagnostics(quantized: nn.Module, float_twin: nn.Module, documents
                 x64, q64, f64 = x.double(), q.double(), f.double()
                 if point.scale is not None:
                     levels = torch.round(x / point.scale)
-                    zero, clipped = ((levels == 0) & (x != 0)).sum(), ((levels < point.low) | (levels > point.high)).sum()
+                    zero, clipped = (
+                        ((levels == 0) & (x != 0)).sum(),
+                        ((levels < point.low) | (levels > point.high)).sum(),
+                    )
                 else:
                     zero = clipped = 0
-                counts = [x.numel(), (x != 0).sum(), zero, clipped, (f64**2).sum(), ((q64 - f64) ** 2).sum(), (x64**2).sum(), ((q64 - x64) ** 2).sum()]
+                counts = [
+                    x.numel(),
+                    (x != 0).sum(),
+                    zero,
+                    clipped,
+                    (f64**2).sum(),
+                    ((q64 - f64) ** 2).sum(),
+                    (x64**2).sum(),
+                    ((q64 - x64) ** 2).sum(),
+                ]
                 sums[name] = sums.get(name, 0) + np.array([float(c) for c in counts])
     rows = []
     for name in order:
@@ -106,4 +118,9 @@ def quantizer_diagnostics(quantized: nn.Module, float_twin: nn.Module, documents
             "values_per_token": count / tokens,
         })  # fmt: skip
     activation_bits = sum((r["bits"] or FLOAT_BITS) * r["values_per_token"] for r in rows)
-    return {"documents": len(documents), "tokens": tokens, "quantizers": rows, "activation_bits_per_token": activation_bits}
+    return {
+        "documents": len(documents),
+        "tokens": tokens,
+        "quantizers": rows,
+        "activation_bits_per_token": activation_bits,
+    }

@@ -18,12 +18,18 @@ def incremental_gpfq():
     only a new maximum can: here the finished column is quantized alone, with the current scale,
     and the whole weight again (by Brevitas) only when its maximum moved. Every other operation is
     Brevitas' own, in its order, so the weights are the same bit for bit (tests/test_quant_passes.py)."""
+
     class IncrementalGPFQ(GPFQ):
         def single_layer_update(self):
             layer = self.layer
             spec = layer.weight_quant.quant_injector
             quantized = layer.quant_weight()
-            if self.groups != 1 or self.act_order or quantized.scale.numel() != 1 or not (spec.scaling_stats_op == StatsOp.MAX and spec.signed and spec.narrow_range):
+            if (
+                self.groups != 1
+                or self.act_order
+                or quantized.scale.numel() != 1
+                or not (spec.scaling_stats_op == StatsOp.MAX and spec.signed and spec.narrow_range)
+            ):
                 return super().single_layer_update()
             weight = layer.weight.data.view(1, *layer.weight.shape)  # views, indexed as Brevitas does
             original = layer.weight_orig.data.to(weight.device).view(1, *layer.weight.shape)

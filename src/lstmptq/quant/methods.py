@@ -33,6 +33,7 @@ from lstmptq.scheme import parse
 
 log = logging.getLogger(__name__)
 
+
 @torch.no_grad()
 def calibrate(model: nn.Module, batches, plan: Plan) -> None:
     """Activation thresholds from the calibration batches, by each quantizer's scheme statistic.
@@ -43,7 +44,9 @@ def calibrate(model: nn.Module, batches, plan: Plan) -> None:
     if passes.supported(model):
         set_thresholds(model, passes.thresholds(model, batches, plan))
     elif any(setting.statistic != "p" for setting in plan.scheme.settings.values()):
-        raise ValueError(f"scheme {plan.scheme.name}: the {model.kind} model has layers the float statistics pass does not handle; use the percentile statistic")
+        raise ValueError(
+            f"scheme {plan.scheme.name}: the {model.kind} model has layers the float statistics pass does not handle; use the percentile statistic"
+        )
     else:
         brevitas_calibrate(model, batches)
 

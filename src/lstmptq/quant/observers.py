@@ -115,7 +115,11 @@ class PooledMSE(PooledMax):
         top = float(self.max.clamp_min(1e-10))
         coarse = torch.linspace(top / self.candidates, top, self.candidates)
         best = int(errors(coarse).argmin())
-        fine = torch.linspace(float(coarse[max(best - 1, 0)]) if best else top / self.candidates**2, float(coarse[min(best + 1, len(coarse) - 1)]), self.candidates)
+        fine = torch.linspace(
+            float(coarse[max(best - 1, 0)]) if best else top / self.candidates**2,
+            float(coarse[min(best + 1, len(coarse) - 1)]),
+            self.candidates,
+        )
         candidates = torch.cat([coarse, fine])
         return candidates[int(errors(candidates).argmin())].to(torch.float32).reshape(())
 

@@ -39,6 +39,7 @@ from lstmptq.quant.state import THRESHOLD_KEY, activation_of, activation_spec
 LAYER_PASSES = {QuantLSTM: lstm_passes}
 PLAIN_LAYERS = (QuantEmbedding, QuantIdentity, QuantLinear)
 
+
 class Stop(Exception):
     """Ends a forward pass once the final layer's input is captured."""
 
@@ -64,7 +65,9 @@ def supported(qmodel: nn.Module) -> bool:
         if handler is not None:
             if not handler.supported(child):
                 return False
-        elif not isinstance(child, PLAIN_LAYERS) and any(type(m).__module__.startswith("brevitas") for m in child.modules()):
+        elif not isinstance(child, PLAIN_LAYERS) and any(
+            type(m).__module__.startswith("brevitas") for m in child.modules()
+        ):
             return False
     return True
 
@@ -149,12 +152,15 @@ def thresholds(qmodel: nn.Module, batches, plan) -> dict[str, torch.Tensor]:
 def final_layer_inputs(qmodel: nn.Module, layer_name: str, batches) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Per batch, the (quantized, "float") inputs of the final layer `layer_name` that GPFQ
     collects with the model's forward (see the module docstring for what "float" means)."""
+
     def plain_model(quantized: bool) -> nn.Module:
         def replace(name, module):
             if name == layer_name:
                 return Capture()
             if isinstance(module, QuantIdentity):
-                return FakeQuant(*(activation_of(module.act_quant) or ())) if quantized else nn.Identity()  # () -> a float point
+                return (
+                    FakeQuant(*(activation_of(module.act_quant) or ())) if quantized else nn.Identity()
+                )  # () -> a float point
             handler = _handler(module)
             if handler is not None:
                 return handler.running(module, quantized)

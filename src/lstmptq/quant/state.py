@@ -9,7 +9,9 @@ from torch import nn
 
 from lstmptq.quant.artifact import QuantizedWeight
 
-THRESHOLD_KEY = ".fused_activation_quant_proxy.tensor_quant.scaling_impl.value"  # an activation threshold's state_dict suffix
+THRESHOLD_KEY = (
+    ".fused_activation_quant_proxy.tensor_quant.scaling_impl.value"  # an activation threshold's state_dict suffix
+)
 
 
 def quantized_weights(model: nn.Module) -> dict[str, tuple[torch.Tensor, torch.Tensor, int]]:
@@ -17,7 +19,9 @@ def quantized_weights(model: nn.Module) -> dict[str, tuple[torch.Tensor, torch.T
     (layers whose weights stay float are left out)."""
     out = {}
     for name, module in model.named_modules():
-        if callable(getattr(module, "quant_weight", None)) and isinstance(getattr(module, "weight", None), nn.Parameter):
+        if callable(getattr(module, "quant_weight", None)) and isinstance(
+            getattr(module, "weight", None), nn.Parameter
+        ):
             qw = module.quant_weight()
             if hasattr(qw, "scale"):  # a float layer's quant_weight is its plain weight
                 out[name] = (qw.int().detach(), qw.scale.detach().reshape(-1), int(qw.bit_width))

@@ -42,7 +42,10 @@ from lstmptq.grid import FP32_BITS
 
 KEYS = ["model", "seed", "strategy", "method", "scheme"]  # one PTQ cell
 GROUP = ["model", "strategy", "method", "scheme"]  # a scheme's cells, seeds aside
-TARGETS = {"cheapest_w4_within_1pt": (4, 0.01), "cheapest_w3_within_3pt": (3, 0.03)}  # question: (weight bits, accuracy below FP32)
+TARGETS = {
+    "cheapest_w4_within_1pt": (4, 0.01),
+    "cheapest_w3_within_3pt": (3, 0.03),
+}  # question: (weight bits, accuracy below FP32)
 COMPARED = ("gpfq_lstm", "gpfq")  # gpfq_lstm_vs_gpfq: the method and what it is compared with
 COMPARED_BITS = (4, 3)
 TIE = 1e-9  # accuracies are k / n_documents: a mean 1 point below FP32 must count as within 1 point
@@ -65,7 +68,13 @@ def class_column(name: str) -> str:
 
 
 def _keys(metrics: dict[str, Any]) -> dict[str, Any]:
-    return {"model": metrics["config"]["kind"], "seed": metrics["config"]["seed"], "strategy": metrics["strategy"], "method": metrics["method"], "scheme": metrics["scheme"]}
+    return {
+        "model": metrics["config"]["kind"],
+        "seed": metrics["config"]["seed"],
+        "strategy": metrics["strategy"],
+        "method": metrics["method"],
+        "scheme": metrics["scheme"],
+    }
 
 
 def _sorted(table: pd.DataFrame) -> pd.DataFrame:
@@ -101,7 +110,9 @@ def quantizer_table(metrics: list[dict[str, Any]], collapse_sqnr_db: float) -> p
         quantizers = m["diagnostics"]["quantizers"]
         collapsed = first_collapsed(quantizers, collapse_sqnr_db)
         for position, point in enumerate(quantizers):
-            rows.append({**_keys(m), "weight_bits": m["bits"], "position": position, **point, "collapsed": point is collapsed})
+            rows.append(
+                {**_keys(m), "weight_bits": m["bits"], "position": position, **point, "collapsed": point is collapsed}
+            )
     return _sorted(pd.DataFrame(rows).astype({"bits": "Int64"}))
 
 
@@ -113,7 +124,9 @@ def scheme_means(cells: pd.DataFrame) -> pd.DataFrame:
     means["weight_bits"] = grouped["weight_bits"].first()
     means["n_seeds"] = grouped["seed"].nunique()
     means["seeds_collapsed"] = grouped["collapsed_quantizer"].count()
-    means["flags"] = grouped["flags"].agg(lambda f: joined(code for text in f.fillna("") for code in text.split(";") if code))
+    means["flags"] = grouped["flags"].agg(
+        lambda f: joined(code for text in f.fillna("") for code in text.split(";") if code)
+    )
     return means.reset_index()
 
 
@@ -141,7 +154,9 @@ def sensitivity(cells: pd.DataFrame) -> pd.DataFrame:
     for name in cells["scheme"].unique():
         found = schemes.sensitivity_of(name)
         if found and found[1] is not None and (found[2] is None or found[1] < found[2]):
-            rows.append({"scheme": name, "class": schemes.CLASSES[found[0]], "alone_bits": found[1], "rest_bits": found[2]})
+            rows.append(
+                {"scheme": name, "class": schemes.CLASSES[found[0]], "alone_bits": found[1], "rest_bits": found[2]}
+            )
     found = pd.DataFrame(rows, columns=["scheme", "class", "alone_bits", "rest_bits"])
     return cells.merge(found, on="scheme", how="inner").astype({"alone_bits": int, "rest_bits": "Int64"})
 
@@ -156,17 +171,34 @@ def _cost(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _cheapest(frame: pd.DataFrame) -> pd.Series:
-    return _cost(frame).sort_values(["_activation", "_size", "accuracy", "scheme", "method"], ascending=[True, True, False, True, True]).iloc[0]
+    return (
+        _cost(frame)
+        .sort_values(
+            ["_activation", "_size", "accuracy", "scheme", "method"], ascending=[True, True, False, True, True]
+        )
+        .iloc[0]
+    )
 
 
 def _most_accurate(frame: pd.DataFrame) -> pd.Series:
-    ordered = _cost(frame).sort_values(["accuracy", "_activation", "_size", "scheme", "method"], ascending=[False, True, True, True, True])
+    ordered = _cost(frame).sort_values(
+        ["accuracy", "_activation", "_size", "scheme", "method"], ascending=[False, True, True, True, True]
+    )
     return ordered.iloc[0]
 
 
 def _answer(row: pd.Series, **more: Any) -> dict[str, Any]:
     """The columns every answer about one scheme's cells carries, plus `more`."""
-    keys = ["scheme", "method", "n_seeds", "accuracy", "fp32_accuracy", "activation_bits_per_token", "size_bits", "flags"]
+    keys = [
+        "scheme",
+        "method",
+        "n_seeds",
+        "accuracy",
+        "fp32_accuracy",
+        "activation_bits_per_token",
+        "size_bits",
+        "flags",
+    ]
     return {**{k: row[k] for k in keys}, "gap_to_fp32": row["accuracy"] - row["fp32_accuracy"], **more}
 
 
@@ -180,7 +212,11 @@ def _collapse(points: pd.DataFrame, row: pd.Series, collapse_sqnr_db: float) -> 
     hit = first_collapsed(_points(points, row), collapse_sqnr_db)
     if hit is None:
         return {"collapses": False}
-    return {"collapses": True, "quantizer": hit["quantizer"], **{k: hit[k] for k in ["zero_share", "local_sqnr_db", "sqnr_db"]}}
+    return {
+        "collapses": True,
+        "quantizer": hit["quantizer"],
+        **{k: hit[k] for k in ["zero_share", "local_sqnr_db", "sqnr_db"]},
+    }
 
 
 def cheapest_within(block: pd.DataFrame, bits: int, below: float) -> list[dict[str, Any]]:
@@ -212,7 +248,9 @@ def collapse(block: pd.DataFrame, points: pd.DataFrame, collapse_sqnr_db: float)
     rows = []
     for _, reference in lowest_uniform(block).iterrows():
         found = _collapse(points, reference, collapse_sqnr_db)
-        seeds = f"{reference['seeds_collapsed']} of {reference['n_seeds']} seeds have a collapsed quantizer of their own"
+        seeds = (
+            f"{reference['seeds_collapsed']} of {reference['n_seeds']} seeds have a collapsed quantizer of their own"
+        )
         if found["collapses"]:
             detail = f"{found['quantizer']} is the first point whose own SQNR (mean over seeds) is below {collapse_sqnr_db:g} dB; {seeds}"
         else:
@@ -232,16 +270,29 @@ def single_change_fixes(block: pd.DataFrame, points: pd.DataFrame, collapse_sqnr
     rows = []
     for _, reference in lowest_uniform(block).iterrows():
         uniform, method = reference["scheme"], reference["method"]
-        fixes = block[(block["method"] == method) & block["scheme"].map(lambda name, base=uniform: _one_change(name, base))]
+        fixes = block[
+            (block["method"] == method) & block["scheme"].map(lambda name, base=uniform: _one_change(name, base))
+        ]
         if fixes.empty:
-            rows.append({"method": method, "reference_scheme": uniform, "verdict": "no cells", "detail": f"no scheme one change away from {uniform} was run with {method}"})
+            rows.append(
+                {
+                    "method": method,
+                    "reference_scheme": uniform,
+                    "verdict": "no cells",
+                    "detail": f"no scheme one change away from {uniform} was run with {method}",
+                }
+            )
             continue
         fixes = _cost(fixes.assign(gain=fixes["accuracy"] - reference["accuracy"]))
-        best = fixes.sort_values(["gain", "_activation", "_size", "scheme"], ascending=[False, True, True, True]).index[0]
+        best = fixes.sort_values(["gain", "_activation", "_size", "scheme"], ascending=[False, True, True, True]).index[
+            0
+        ]
         for index, fix in fixes.sort_values("scheme").iterrows():
             verdict = "helps" if fix["gain"] > TIE else "hurts" if fix["gain"] < -TIE else "no change"
             found = _collapse(points, fix, collapse_sqnr_db)
-            detail = f"{fix['scheme']} vs {uniform}: {100 * fix['gain']:+.2f} points; " + (f"{found['quantizer']} still collapses" if found["collapses"] else "no quantizer collapses")
+            detail = f"{fix['scheme']} vs {uniform}: {100 * fix['gain']:+.2f} points; " + (
+                f"{found['quantizer']} still collapses" if found["collapses"] else "no quantizer collapses"
+            )
             rows.append(_answer(
                 fix, reference_scheme=uniform, reference_method=method, reference_accuracy=reference["accuracy"],
                 gain=fix["gain"], **found, best=index == best, verdict=verdict, detail=detail,
@@ -259,7 +310,14 @@ def gpfq_lstm_vs_gpfq(block: pd.DataFrame) -> list[dict[str, Any]]:
         mine, other = at[at["method"] == ours].set_index("scheme"), at[at["method"] == theirs].set_index("scheme")
         both = sorted(set(mine.index) & set(other.index), key=lambda name: (not schemes.parse(name).uniform, name))
         if not both:
-            rows.append({"method": ours, "reference_method": theirs, "verdict": "no cells", "detail": f"no scheme with {bits}-bit weights was run with both {ours} and {theirs}"})
+            rows.append(
+                {
+                    "method": ours,
+                    "reference_method": theirs,
+                    "verdict": "no cells",
+                    "detail": f"no scheme with {bits}-bit weights was run with both {ours} and {theirs}",
+                }
+            )
         for name in both:
             row, reference = mine.loc[name].copy(), other.loc[name]
             row["scheme"] = name
@@ -267,7 +325,20 @@ def gpfq_lstm_vs_gpfq(block: pd.DataFrame) -> list[dict[str, Any]]:
             verdict = f"{ours} better" if gain > TIE else f"{theirs} better" if gain < -TIE else "equal"
             detail = f"{name}: {ours} {100 * row['accuracy']:.2f} % vs {theirs} {100 * reference['accuracy']:.2f} % ({100 * gain:+.2f} points)"
             flags = joined(code for text in (row["flags"], reference["flags"]) for code in text.split(";") if code)
-            rows.append({**_answer(row, reference_scheme=name, reference_method=theirs, reference_accuracy=reference["accuracy"], gain=gain, verdict=verdict, detail=detail), "flags": flags})
+            rows.append(
+                {
+                    **_answer(
+                        row,
+                        reference_scheme=name,
+                        reference_method=theirs,
+                        reference_accuracy=reference["accuracy"],
+                        gain=gain,
+                        verdict=verdict,
+                        detail=detail,
+                    ),
+                    "flags": flags,
+                }
+            )
     return rows
 
 
@@ -281,7 +352,11 @@ def answers(cells: pd.DataFrame, quantizers: pd.DataFrame, collapse_sqnr_db: flo
         asked["collapse"] = collapse(block, points, collapse_sqnr_db)
         asked["single_change_fixes"] = single_change_fixes(block, points, collapse_sqnr_db)
         asked["gpfq_lstm_vs_gpfq"] = gpfq_lstm_vs_gpfq(block)
-        rows += [{"model": model, "strategy": strategy, "question": question, **row} for question, found in asked.items() for row in found]
+        rows += [
+            {"model": model, "strategy": strategy, "question": question, **row}
+            for question, found in asked.items()
+            for row in found
+        ]
     return pd.DataFrame(rows, columns=ANSWER_COLUMNS).astype({"n_seeds": "Int64"})
 
 

@@ -54,7 +54,9 @@ def verdict(kind: str, low: float, high: float) -> str:
     if np.isnan(low):
         return "inconclusive"
     if kind == "greater":
-        return "supported" if low > 0 else "not supported" if high <= 0 else "inconclusive"  # an upper bound of 0 rules out the claimed gain
+        return (
+            "supported" if low > 0 else "not supported" if high <= 0 else "inconclusive"
+        )  # an upper bound of 0 rules out the claimed gain
     if -EQUIVALENCE_MARGIN <= low and high <= EQUIVALENCE_MARGIN:
         return "supported"
     return "not supported" if low > EQUIVALENCE_MARGIN or high < -EQUIVALENCE_MARGIN else "inconclusive"
@@ -78,7 +80,10 @@ def per_seed_differences(study: pd.DataFrame) -> tuple[dict[str, pd.Series], dic
         return (a - b).dropna()
 
     return {
-        "1": minus(measure(fp32, "drop_vs_clean", model="discriminative", eps=top_eps), measure(fp32, "drop_vs_clean", model="generative", eps=top_eps)),
+        "1": minus(
+            measure(fp32, "drop_vs_clean", model="discriminative", eps=top_eps),
+            measure(fp32, "drop_vs_clean", model="generative", eps=top_eps),
+        ),
         "2a": minus(
             measure(quantized, "drop_vs_fp32", model="generative", bits=low_bits, eps=0.0),
             measure(quantized, "drop_vs_fp32", model="discriminative", bits=low_bits, eps=0.0),
@@ -91,7 +96,10 @@ def per_seed_differences(study: pd.DataFrame) -> tuple[dict[str, pd.Series], dic
             measure(quantized, "accuracy", model="discriminative", bits=low_bits, eps=0.0, strategy="balanced"),
             measure(quantized, "accuracy", model="discriminative", bits=low_bits, eps=0.0, strategy="random"),
         ),
-        "4": minus(measure(quantized, "drop_vs_clean", model="generative", bits=low_bits, eps=top_eps), measure(fp32, "drop_vs_clean", model="generative", eps=top_eps)),
+        "4": minus(
+            measure(quantized, "drop_vs_clean", model="generative", bits=low_bits, eps=top_eps),
+            measure(fp32, "drop_vs_clean", model="generative", eps=top_eps),
+        ),
     }, {"noise": noise, "method": method, "bits": low_bits, "eps": top_eps}
 
 

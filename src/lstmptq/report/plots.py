@@ -39,6 +39,8 @@ def model_colors(frame: pd.DataFrame) -> dict[str, str]:
     """Colour per classifier: the study's two fixed, any other family the next free colour."""
     others = sorted(set(frame["model"]) - set(MODEL_COLORS))
     return {**MODEL_COLORS, **{m: OTHER_COLORS[i % len(OTHER_COLORS)] for i, m in enumerate(others)}}
+
+
 KS_THRESHOLD = 0.15  # the paper's distribution-shift signature
 
 
@@ -81,7 +83,16 @@ def mark_flagged(axes_by_panel: dict, data: pd.DataFrame, x: str, y: str, panel:
     marked = 0
     for key, group in flagged.groupby([*([panel] if panel else []), *series, x], sort=False):
         ax = axes_by_panel[key[0]] if panel else next(iter(axes_by_panel.values()))
-        ax.scatter([key[-1]], [group[y].mean()], marker="o", facecolors="none", edgecolors="red", s=110, linewidths=1.3, zorder=10)
+        ax.scatter(
+            [key[-1]],
+            [group[y].mean()],
+            marker="o",
+            facecolors="none",
+            edgecolors="red",
+            s=110,
+            linewidths=1.3,
+            zorder=10,
+        )
         marked += 1
     return marked
 
@@ -92,7 +103,16 @@ def flag_note(figure, study: pd.DataFrame) -> None:
     if codes.empty:
         return
     listed = ", ".join(f"{code} ({n} of {len(study)} rows)" for code, n in codes.items())
-    figure.text(0.01, -0.02, f"red ring or frame = flagged cell, not sound: {listed}", fontsize=7, ha="left", va="top", color="firebrick", wrap=True)
+    figure.text(
+        0.01,
+        -0.02,
+        f"red ring or frame = flagged cell, not sound: {listed}",
+        fontsize=7,
+        ha="left",
+        va="top",
+        color="firebrick",
+        wrap=True,
+    )
 
 
 def _finish(grid, xlabel: str, ylabel: str, titles: str, title: str):
@@ -115,7 +135,13 @@ def accuracy_vs_bits(sns, study):
         for model, accuracy in fp32.items():
             ax.axhline(accuracy, color=model_colors(clean)[model], linestyle=":", linewidth=1.2)
         ax.invert_xaxis()
-    return _finish(grid, "bit width (weights and activations)", "clean test accuracy (%)", "PTQ method: {col_name}", "Accuracy after PTQ (dotted: FP32)")
+    return _finish(
+        grid,
+        "bit width (weights and activations)",
+        "clean test accuracy (%)",
+        "PTQ method: {col_name}",
+        "Accuracy after PTQ (dotted: FP32)",
+    )
 
 
 def drop_vs_bits(sns, study):
@@ -128,11 +154,15 @@ def drop_vs_bits(sns, study):
     for ax in grid.axes.flat:
         ax.axhline(0, color="grey", linewidth=0.8)
         ax.invert_xaxis()
-    return _finish(grid, "bit width", "accuracy drop vs FP32 (points)", "{col_name}", "Accuracy drop by calibration strategy")
+    return _finish(
+        grid, "bit width", "accuracy drop vs FP32 (points)", "{col_name}", "Accuracy drop by calibration strategy"
+    )
 
 
 def accuracy_vs_eps(sns, study):
-    data = _percent(study, ["accuracy"]).assign(panel=lambda f: f["bits"].map(lambda b: "FP32" if b == FP32_BITS else f"{b} bits"))
+    data = _percent(study, ["accuracy"]).assign(
+        panel=lambda f: f["bits"].map(lambda b: "FP32" if b == FP32_BITS else f"{b} bits")
+    )
     order = ["FP32", *(f"{b} bits" for b in sorted(data.loc[data["bits"] != FP32_BITS, "bits"].unique(), reverse=True))]
     if data["noise"].nunique() > 1:  # one row of panels per noise model
         data["panel"] = data["noise"] + ": " + data["panel"]
@@ -152,12 +182,37 @@ def accuracy_heatmap(sns, study):
     nrows = -(-len(panels) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(6.5 * ncols, 3.2 * nrows), squeeze=False)
     for ax, ((model, strategy, method, noise), group) in zip(axes.flat, panels):
-        matrix = group.pivot_table(index="bits", columns="eps", values="accuracy", aggfunc="mean").sort_index(ascending=False)
-        sns.heatmap(matrix, ax=ax, vmin=0, vmax=100, cmap="viridis", annot=True, fmt=".0f", annot_kws={"fontsize": 7}, cbar_kws={"label": "accuracy (%)"})
+        matrix = group.pivot_table(index="bits", columns="eps", values="accuracy", aggfunc="mean").sort_index(
+            ascending=False
+        )
+        sns.heatmap(
+            matrix,
+            ax=ax,
+            vmin=0,
+            vmax=100,
+            cmap="viridis",
+            annot=True,
+            fmt=".0f",
+            annot_kws={"fontsize": 7},
+            cbar_kws={"label": "accuracy (%)"},
+        )
         flagged = group[_flagged(group)]
         for bits, eps in set(zip(flagged["bits"], flagged["eps"])):  # a red frame around each flagged cell
-            ax.add_patch(plt.Rectangle((list(matrix.columns).index(eps), list(matrix.index).index(bits)), 1, 1, fill=False, edgecolor="red", linewidth=1.3))
-        title = f"{model}, {strategy}" + (f", {method}" if data["method"].nunique() > 1 else "") + (f", {noise}" if data["noise"].nunique() > 1 else "")
+            ax.add_patch(
+                plt.Rectangle(
+                    (list(matrix.columns).index(eps), list(matrix.index).index(bits)),
+                    1,
+                    1,
+                    fill=False,
+                    edgecolor="red",
+                    linewidth=1.3,
+                )
+            )
+        title = (
+            f"{model}, {strategy}"
+            + (f", {method}" if data["method"].nunique() > 1 else "")
+            + (f", {noise}" if data["noise"].nunique() > 1 else "")
+        )
         ax.set(title=title, xlabel="eps", ylabel="bits")
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
@@ -167,8 +222,10 @@ def accuracy_heatmap(sns, study):
 
 def ks_vs_bits(sns, ks):
     groups = {
-        "weights, FP32 vs quantized": ks["comparison"].eq("fp32_vs_quantized") & ks["tensor"].isin(["embedding", "lstm", "classifier", "decoder", "label_embedding"]),
-        "activations, FP32 vs quantized": ks["comparison"].eq("fp32_vs_quantized") & ks["tensor"].isin(["embedding_output", "lstm_hidden", "final_layer_input", "scores"]),
+        "weights, FP32 vs quantized": ks["comparison"].eq("fp32_vs_quantized")
+        & ks["tensor"].isin(["embedding", "lstm", "classifier", "decoder", "label_embedding"]),
+        "activations, FP32 vs quantized": ks["comparison"].eq("fp32_vs_quantized")
+        & ks["tensor"].isin(["embedding_output", "lstm_hidden", "final_layer_input", "scores"]),
         "activations, balanced vs random": between_strategies(ks),
     }
     data = pd.concat([ks[mask].assign(panel=name) for name, mask in groups.items()], ignore_index=True)
@@ -188,11 +245,24 @@ def size_vs_accuracy(sns, study):
     clean = _percent(study[study["eps"] == 0], ["accuracy"]).assign(size_kib=lambda f: f["size_bits"] / 8 / 1024)
     mean = clean.groupby(["model", "strategy", "method", "bits"], as_index=False)[["size_kib", "accuracy"]].mean()
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    sns.scatterplot(data=mean, x="size_kib", y="accuracy", hue="model", style="strategy", palette=model_colors(mean), s=60, ax=ax)
+    sns.scatterplot(
+        data=mean, x="size_kib", y="accuracy", hue="model", style="strategy", palette=model_colors(mean), s=60, ax=ax
+    )
     mark_flagged({None: ax}, clean, "size_kib", "accuracy", None, ["model", "strategy", "method", "bits"])
     for row in mean[mean["strategy"].isin([FP32, mean["strategy"].iloc[0]])].itertuples():
-        ax.annotate("FP32" if row.bits == FP32_BITS else f"{row.bits}b", (row.size_kib, row.accuracy), textcoords="offset points", xytext=(4, 3), fontsize=7)
-    ax.set(xscale="log", xlabel="model size (KiB, counted bits)", ylabel="clean test accuracy (%)", title="The compression trade-off")
+        ax.annotate(
+            "FP32" if row.bits == FP32_BITS else f"{row.bits}b",
+            (row.size_kib, row.accuracy),
+            textcoords="offset points",
+            xytext=(4, 3),
+            fontsize=7,
+        )
+    ax.set(
+        xscale="log",
+        xlabel="model size (KiB, counted bits)",
+        ylabel="clean test accuracy (%)",
+        title="The compression trade-off",
+    )
     return fig
 
 
@@ -235,12 +305,18 @@ def design_space_pareto(sns, cells):
             palette=palette, s=55, ax=ax, legend=model == models[-1], zorder=3,
         )  # fmt: skip
         front = pareto_front(group, "activation_bits_per_token", "accuracy")
-        ax.step(front["activation_bits_per_token"], front["accuracy"], where="post", color="black", linewidth=1, zorder=2)
+        ax.step(
+            front["activation_bits_per_token"], front["accuracy"], where="post", color="black", linewidth=1, zorder=2
+        )
         ax.axhline(group["fp32_accuracy"].mean(), color="grey", linestyle=":", linewidth=1.2)
         mark_flagged({model: ax}, group, "activation_bits_per_token", "accuracy", "model", ["method", "scheme"])
-        named = pd.concat([group.nsmallest(LABELLED, "activation_bits_per_token"), front]).drop_duplicates(["method", "scheme"])
+        named = pd.concat([group.nsmallest(LABELLED, "activation_bits_per_token"), front]).drop_duplicates(
+            ["method", "scheme"]
+        )
         for (x, y), same in named.groupby(["activation_bits_per_token", "accuracy"]):  # one label per spot
-            ax.annotate(", ".join(sorted(set(same["scheme"]))), (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7)
+            ax.annotate(
+                ", ".join(sorted(set(same["scheme"]))), (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7
+            )
         ax.set(xscale="log", title=model, xlabel="activation bits per token (log)", ylabel="test accuracy (%)")
         ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1, 2, 5)))
         ax.xaxis.set_major_formatter(ticker.StrMethodFormatter("{x:,.0f}"))
@@ -262,7 +338,9 @@ def design_space_sensitivity(sns, cells):
         swept["rest"] = swept["rest"] + ", " + swept["method"]
     classes = [c for c in CLASSES.values() if c in set(swept["class"])]
     hue_order = [f"{b} bits" for b in sorted(swept["alone_bits"].unique())]
-    rests = swept.sort_values("rest_bits", ascending=False, na_position="last")["rest"].unique()  # widest rest first, float last
+    rests = swept.sort_values("rest_bits", ascending=False, na_position="last")[
+        "rest"
+    ].unique()  # widest rest first, float last
     grid = sns.catplot(
         data=swept, x="class", y="accuracy", hue="alone at", hue_order=hue_order, col="rest", col_order=list(rests), row="model", order=classes,
         kind="bar", errorbar=t_interval, height=3.0, aspect=1.6, sharey=True,
@@ -270,13 +348,28 @@ def design_space_sensitivity(sns, cells):
     everything = _percent(cells, ["accuracy", "fp32_accuracy"])
     for (model, rest), ax in grid.axes_dict.items():
         here = swept[(swept["model"] == model) & (swept["rest"] == rest)]
-        ax.axhline(everything.loc[everything["model"] == model, "fp32_accuracy"].mean(), color="grey", linestyle=":", linewidth=1.2)
+        ax.axhline(
+            everything.loc[everything["model"] == model, "fp32_accuracy"].mean(),
+            color="grey",
+            linestyle=":",
+            linewidth=1.2,
+        )
         if not here.empty and not pd.isna(here["rest_bits"].iloc[0]):
-            own = everything[(everything["model"] == model) & (everything["method"] == here["method"].iloc[0]) & (everything["scheme"] == f"w{here['rest_bits'].iloc[0]}")]
+            own = everything[
+                (everything["model"] == model)
+                & (everything["method"] == here["method"].iloc[0])
+                & (everything["scheme"] == f"w{here['rest_bits'].iloc[0]}")
+            ]
             if not own.empty:
                 ax.axhline(own["accuracy"].mean(), color="black", linestyle="--", linewidth=1)
         ax.tick_params(axis="x", labelrotation=30)
-    return _finish(grid, "quantizer class alone at low bits", "test accuracy (%)", "{row_name}, {col_name}", "Sensitivity: one class at a time")
+    return _finish(
+        grid,
+        "quantizer class alone at low bits",
+        "test accuracy (%)",
+        "{row_name}, {col_name}",
+        "Sensitivity: one class at a time",
+    )
 
 
 def design_space_sqnr(sns, quantizers, cells):
@@ -292,17 +385,46 @@ def design_space_sqnr(sns, quantizers, cells):
     panels = list(means.groupby(["model", "method"], sort=True))
     shapes = [(group["scheme"].nunique(), group["quantizer"].nunique()) for _, group in panels]
     heights = [0.9 + 0.5 * rows for _, rows in shapes]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(3 + 0.6 * max(n for n, _ in shapes), sum(heights) + 0.4 * len(panels)), squeeze=False, gridspec_kw={"height_ratios": heights})
+    fig, axes = plt.subplots(
+        len(panels),
+        1,
+        figsize=(3 + 0.6 * max(n for n, _ in shapes), sum(heights) + 0.4 * len(panels)),
+        squeeze=False,
+        gridspec_kw={"height_ratios": heights},
+    )
     for ax, ((model, method), group) in zip(axes.flat, panels):
         columns = sorted(group["scheme"].unique(), key=lambda name: (-cost.get((model, method, name), 0), name))
         rows = list(group.groupby("quantizer")["position"].min().sort_values().index)
-        sqnr = group.pivot_table(index="quantizer", columns="scheme", values="sqnr", aggfunc="mean", dropna=False).reindex(index=rows, columns=columns)
-        zero = group.pivot_table(index="quantizer", columns="scheme", values="zero_share", aggfunc="mean", dropna=False).reindex(index=rows, columns=columns)
-        text = [[_sqnr_text(sqnr.loc[q, s], zero.loc[q, s], (model, method, s, q) in collapsed) for s in columns] for q in rows]
-        sns.heatmap(sqnr, ax=ax, vmin=0, vmax=40, cmap="viridis", annot=np.array(text), fmt="", annot_kws={"fontsize": 6}, cbar_kws={"label": "SQNR (dB)"})
+        sqnr = group.pivot_table(
+            index="quantizer", columns="scheme", values="sqnr", aggfunc="mean", dropna=False
+        ).reindex(index=rows, columns=columns)
+        zero = group.pivot_table(
+            index="quantizer", columns="scheme", values="zero_share", aggfunc="mean", dropna=False
+        ).reindex(index=rows, columns=columns)
+        text = [
+            [_sqnr_text(sqnr.loc[q, s], zero.loc[q, s], (model, method, s, q) in collapsed) for s in columns]
+            for q in rows
+        ]
+        sns.heatmap(
+            sqnr,
+            ax=ax,
+            vmin=0,
+            vmax=40,
+            cmap="viridis",
+            annot=np.array(text),
+            fmt="",
+            annot_kws={"fontsize": 6},
+            cbar_kws={"label": "SQNR (dB)"},
+        )
         for name in columns:
-            if (model, method, name) in flagged:  # a red frame around the column, as the study's heatmap frames a flagged cell
-                ax.add_patch(plt.Rectangle((columns.index(name), 0), 1, len(rows), fill=False, edgecolor="red", linewidth=1.5))
+            if (
+                model,
+                method,
+                name,
+            ) in flagged:  # a red frame around the column, as the study's heatmap frames a flagged cell
+                ax.add_patch(
+                    plt.Rectangle((columns.index(name), 0), 1, len(rows), fill=False, edgecolor="red", linewidth=1.5)
+                )
         title = model + (f", {method}" if means["method"].nunique() > 1 else "")
         ax.set(title=f"{title}: SQNR vs FP32 (dB) / rounded to zero (%)", xlabel="scheme", ylabel="")
     fig.tight_layout()

@@ -41,25 +41,47 @@ def t_interval(values) -> tuple[float, float]:
     return (values.mean() - half, values.mean() + half)
 
 
-def build_study_table(dataset: str, cell_files: list[str], ptq_metric_files: list[str], fp32_metric_files: list[str]) -> pd.DataFrame:
+def build_study_table(
+    dataset: str, cell_files: list[str], ptq_metric_files: list[str], fp32_metric_files: list[str]
+) -> pd.DataFrame:
     """One row per noise cell, with its PTQ cell's size, compression and flags (FP32: 32-bit
     floats, and the FP32 model's flags)."""
-    keys = ["model", "seed", "strategy", "method", "bits", "noise", "eps", *MEASURES, "clean_accuracy", "fp32_accuracy_same_eps"]
+    keys = [
+        "model",
+        "seed",
+        "strategy",
+        "method",
+        "bits",
+        "noise",
+        "eps",
+        *MEASURES,
+        "clean_accuracy",
+        "fp32_accuracy_same_eps",
+    ]
     keys += ["corruption_rate", "unknown_share", "became_unknown_share", "changed_word_share"]
     cells = table_from_metrics(cell_files, {k: k for k in keys})
     sizes = table_from_metrics(
         ptq_metric_files,
-        {k: k for k in ["strategy", "method", "bits", "size_bits", "fp32_size_bits", "compression_ratio", "flags"]} | {"model": "config.kind", "seed": "config.seed"},
+        {k: k for k in ["strategy", "method", "bits", "size_bits", "fp32_size_bits", "compression_ratio", "flags"]}
+        | {"model": "config.kind", "seed": "config.seed"},
     )
     fp32_sizes = sizes.groupby(["model", "seed"], as_index=False)["fp32_size_bits"].first()
-    fp32_sizes = fp32_sizes.rename(columns={"fp32_size_bits": "size_bits"}).assign(strategy=FP32, method=FP32, bits=FP32_BITS, compression_ratio=1.0)
-    fp32_flags = table_from_metrics(fp32_metric_files, {"model": "config.kind", "seed": "config.seed", "flags": "flags"})
+    fp32_sizes = fp32_sizes.rename(columns={"fp32_size_bits": "size_bits"}).assign(
+        strategy=FP32, method=FP32, bits=FP32_BITS, compression_ratio=1.0
+    )
+    fp32_flags = table_from_metrics(
+        fp32_metric_files, {"model": "config.kind", "seed": "config.seed", "flags": "flags"}
+    )
     fp32_sizes = fp32_sizes.merge(fp32_flags, on=["model", "seed"], how="left", validate="one_to_one")
     sizes = pd.concat([sizes.drop(columns="fp32_size_bits"), fp32_sizes], ignore_index=True)
     table = cells.merge(sizes, on=["model", "seed", "strategy", "method", "bits"], how="left", validate="many_to_one")
     table["flags"] = table["flags"].map(joined)
     table.insert(0, "dataset", dataset)
-    return table.sort_values(["model", "seed", "strategy", "method", "bits", "noise", "eps"], ascending=[True, True, True, True, False, True, True], ignore_index=True)
+    return table.sort_values(
+        ["model", "seed", "strategy", "method", "bits", "noise", "eps"],
+        ascending=[True, True, True, True, False, True, True],
+        ignore_index=True,
+    )
 
 
 def summarize_over_seeds(table: pd.DataFrame) -> pd.DataFrame:

@@ -14,7 +14,9 @@ from lstmptq.models.baseline import run_baseline
 log = logging.getLogger(__name__)
 
 
-def tfidf_baseline(split_files: dict[str, str | Path], labels_file: str | Path, vocab_file: str | Path, out_file: str | Path, seed: int) -> dict[str, Any]:
+def tfidf_baseline(
+    split_files: dict[str, str | Path], labels_file: str | Path, vocab_file: str | Path, out_file: str | Path, seed: int
+) -> dict[str, Any]:
     """Split tables -> baseline metrics.json (the same metrics as the LSTMs')."""
     frames = {s: read_frame(f) for s, f in split_files.items()}
     label_names = read_json(labels_file)["label_names"]

@@ -24,11 +24,19 @@ def read_cells(metric_files: list[str]) -> list[dict]:
             raise ResultFileError(path, "has no per-quantizer diagnostics (written by an older version)")
         cells.append(metrics)
     if not cells:
-        raise ValueError("no design-space cells: configure design_space.methods and design_space.schemes (or .sensitivity)")
+        raise ValueError(
+            "no design-space cells: configure design_space.methods and design_space.schemes (or .sensitivity)"
+        )
     return cells
 
 
-def design_space_tables(metric_files: list[str], collapse_sqnr_db: float, out_table: str | Path, out_quantizers: str | Path, out_answers: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def design_space_tables(
+    metric_files: list[str],
+    collapse_sqnr_db: float,
+    out_table: str | Path,
+    out_quantizers: str | Path,
+    out_answers: str | Path,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The per-cell, per-quantizer and answers tables (lstmptq.report.design_space), written as CSV."""
     metrics = read_cells(metric_files)
     cells, quantizers = cell_table(metrics, collapse_sqnr_db), quantizer_table(metrics, collapse_sqnr_db)
@@ -39,11 +47,16 @@ def design_space_tables(metric_files: list[str], collapse_sqnr_db: float, out_ta
     flagged = cells.loc[cells["flags"] != "", "flags"].value_counts()
     if not flagged.empty:
         log.warning("flagged cells (numbers not sound; see flags.py for each code):\n%s", flagged.to_string())
-    log.info("design-space answers (means over seeds):\n%s", answered[["model", "question", "scheme", "method", "accuracy", "gain", "verdict"]].to_string(index=False))
+    log.info(
+        "design-space answers (means over seeds):\n%s",
+        answered[["model", "question", "scheme", "method", "accuracy", "gain", "verdict"]].to_string(index=False),
+    )
     return cells, quantizers, answered
 
 
-def design_space_plots(cells: pd.DataFrame, quantizers: pd.DataFrame, png_files: dict[str, str | Path], pdf_files: dict[str, str | Path]) -> None:
+def design_space_plots(
+    cells: pd.DataFrame, quantizers: pd.DataFrame, png_files: dict[str, str | Path], pdf_files: dict[str, str | Path]
+) -> None:
     """Every figure named in `png_files` (and `pdf_files`), from the per-cell and per-quantizer tables."""
     sns = plots.setup()
     makers = {

@@ -46,7 +46,9 @@ def ks_statistics(
     model.eval()
     probes = family(meta["kind"])
     test = Encoded.from_frame(read_frame(test_tokens))
-    probe_index = np.sort(np.random.default_rng(meta["seed"]).choice(len(test), size=min(probe_size, len(test)), replace=False))
+    probe_index = np.sort(
+        np.random.default_rng(meta["seed"]).choice(len(test), size=min(probe_size, len(test)), replace=False)
+    )
     probe = Encoded([test.ids[i] for i in probe_index], test.labels[probe_index])
 
     def activations(m):
@@ -67,7 +69,9 @@ def ks_statistics(
         ks.compare(rows, "fp32_vs_quantized", strategy, fp32_weights, ks.artifact_weights(quantized), fp32_weights)
     # the strategies' artifacts differ only in what calibration and the PTQ method set; undo both on any
     state = model.state_dict()
-    changeable = {f"{probes.GPFQ_LAYER}.weight": state[f"{probes.GPFQ_LAYER}.weight"]}  # what PTQ methods round (gpfq_lstm: the LSTM too)
+    changeable = {
+        f"{probes.GPFQ_LAYER}.weight": state[f"{probes.GPFQ_LAYER}.weight"]
+    }  # what PTQ methods round (gpfq_lstm: the LSTM too)
     if "lstm.weight_ih_l0" in state:
         changeable.update({"lstm.weight_ih": state["lstm.weight_ih_l0"], "lstm.weight_hh": state["lstm.weight_hh_l0"]})
     uncalibrated = artifact.before_calibration(next(iter(artifacts.values())), changeable)
@@ -77,9 +81,16 @@ def ks_statistics(
     for first, second in itertools.combinations(quant_acts, 2):
         ks.compare(rows, f"{first}_vs_{second}", "", quant_acts[first], quant_acts[second], tensors)
 
-    table = pd.DataFrame(rows).assign(model=meta["kind"], seed=meta["seed"], method=method, bits=bits, probe_documents=len(probe))
+    table = pd.DataFrame(rows).assign(
+        model=meta["kind"], seed=meta["seed"], method=method, bits=bits, probe_documents=len(probe)
+    )
     write_frame(out_table, table)
-    write_json(out_signal, {"model": meta["kind"], "seed": meta["seed"], "method": method, "bits": bits, "signal": signal})
-    log.info("\n%s", table.pivot_table(index=["tensor"], columns=["comparison", "strategy"], values="ks").round(3).to_string())
+    write_json(
+        out_signal, {"model": meta["kind"], "seed": meta["seed"], "method": method, "bits": bits, "signal": signal}
+    )
+    log.info(
+        "\n%s",
+        table.pivot_table(index=["tensor"], columns=["comparison", "strategy"], values="ks").round(3).to_string(),
+    )
     log.info("signal health: %s", signal)
     return table

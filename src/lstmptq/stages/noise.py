@@ -30,13 +30,23 @@ from lstmptq.runtime import process_seconds, resolve_device, set_threads
 log = logging.getLogger(__name__)
 
 
-def noisy_test_set(data_file: str | Path, vocab_file: str | Path, out_file: str | Path, noise: str, settings: dict[str, Any], eps: float, seed: int) -> dict[str, Any]:
+def noisy_test_set(
+    data_file: str | Path,
+    vocab_file: str | Path,
+    out_file: str | Path,
+    noise: str,
+    settings: dict[str, Any],
+    eps: float,
+    seed: int,
+) -> dict[str, Any]:
     """Raw test text -> one noisy test set: ids, label and per-document noise counts.
     `settings` is the noise model's definition (its `kind` names the model)."""
     return noisy_test_sets(data_file, vocab_file, [out_file], noise, settings, [eps], seed)[0]
 
 
-def noisy_test_sets(data_file, vocab_file, out_files: list, noise: str, settings: dict[str, Any], eps: list[float], seed: int) -> list[dict[str, Any]]:
+def noisy_test_sets(
+    data_file, vocab_file, out_files: list, noise: str, settings: dict[str, Any], eps: list[float], seed: int
+) -> list[dict[str, Any]]:
     """`noisy_test_set` at each level in `eps` (one file each, `out_files`); text and vocabulary read once."""
     model = lookup("noise_models", settings["kind"])
     options = {k: v for k, v in settings.items() if k != "kind"}
@@ -44,17 +54,33 @@ def noisy_test_sets(data_file, vocab_file, out_files: list, noise: str, settings
     tokenizer = Tokenizer.load(vocab_file)
     frame = read_frame(data_file)
     clean = [tokenizer.encode(text) for text in frame["text"]]
-    return [_noisy_table(frame, clean, tokenizer, model, options, out, noise, level, seed, data_file) for out, level in zip(out_files, eps)]
+    return [
+        _noisy_table(frame, clean, tokenizer, model, options, out, noise, level, seed, data_file)
+        for out, level in zip(out_files, eps)
+    ]
 
 
-def _noisy_table(frame: pd.DataFrame, clean: list, tokenizer, model, options: dict, out_file, noise: str, eps: float, seed: int, data_file) -> dict[str, Any]:
+def _noisy_table(
+    frame: pd.DataFrame,
+    clean: list,
+    tokenizer,
+    model,
+    options: dict,
+    out_file,
+    noise: str,
+    eps: float,
+    seed: int,
+    data_file,
+) -> dict[str, Any]:
     rows = []
     for document, text in enumerate(frame["text"]):
         noisy = model.corrupt(text, eps, seed, document, **options)
         clean_ids, noisy_ids = clean[document], tokenizer.encode(noisy.text)
         # substitutions keep word boundaries, so clean and noisy tokens align one to one
         if len(clean_ids) != len(noisy_ids):
-            raise RuntimeError(f"{data_file}: document {document}: noise model {noise!r} changed the number of tokens ({options})")
+            raise RuntimeError(
+                f"{data_file}: document {document}: noise model {noise!r} changed the number of tokens ({options})"
+            )
         pairs = list(zip(clean_ids[1:-1], noisy_ids[1:-1]))
         rows.append(
             {
@@ -86,7 +112,9 @@ def noise_summary(table: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def load_cell_model(kind: str, checkpoint: str | Path | None, artifact: str | Path | None, vocab_file: str | Path | None):
+def load_cell_model(
+    kind: str, checkpoint: str | Path | None, artifact: str | Path | None, vocab_file: str | Path | None
+):
     """(model, FP32 meta) for a noise cell: the FP32 checkpoint, or a PTQ cell's artifact run by
     the plain-PyTorch engine (no brevitas import), checked against `kind` and the vocabulary."""
     if artifact is not None:

@@ -11,7 +11,9 @@ from lstmptq.report import plots
 log = logging.getLogger(__name__)
 
 
-def make_plots(study_file: str | Path, ks_file: str | Path, png_files: dict[str, str | Path], pdf_files: dict[str, str | Path]) -> None:
+def make_plots(
+    study_file: str | Path, ks_file: str | Path, png_files: dict[str, str | Path], pdf_files: dict[str, str | Path]
+) -> None:
     """Every figure named in `png_files` (and `pdf_files`), from the study and KS tables."""
     sns = plots.setup()
     study = read_frame(study_file)

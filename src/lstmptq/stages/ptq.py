@@ -70,7 +70,16 @@ class Cell:
 VERIFY_SEED = 0  # the verification sample is the same for every cell of a dataset
 
 
-def load(checkpoint, fp32_metrics_file, train_tokens, test_tokens, calibration_file, batch_size: int, device, verify_size: int = 64) -> Cell:
+def load(
+    checkpoint,
+    fp32_metrics_file,
+    train_tokens,
+    test_tokens,
+    calibration_file,
+    batch_size: int,
+    device,
+    verify_size: int = 64,
+) -> Cell:
     """Phase `load`: the FP32 model (seeded from its training seed), its metrics, the calibration
     subset as batches, the test set and its verification sample (`verify_size` documents, seeded)."""
     model, meta = load_checkpoint(checkpoint)
@@ -85,7 +94,18 @@ def load(checkpoint, fp32_metrics_file, train_tokens, test_tokens, calibration_f
     calib = Encoded([train.ids[i] for i in index], train.labels[index])
     batches = [collate(calib, b, device)[:2] for b in sorted_batches(calib.lengths, batch_size)]
     sample = np.sort(np.random.default_rng(VERIFY_SEED).permutation(len(test))[:verify_size])
-    return Cell(model, meta, family(meta["kind"]), read_json(fp32_metrics_file), subset, batches, test, batch_size, device, sample)
+    return Cell(
+        model,
+        meta,
+        family(meta["kind"]),
+        read_json(fp32_metrics_file),
+        subset,
+        batches,
+        test,
+        batch_size,
+        device,
+        sample,
+    )
 
 
 def calibrate(cell: Cell, qmodel, plan) -> float:
@@ -110,7 +130,9 @@ def export(cell: Cell, qmodel, artifact_file, vocab_file, header: dict[str, Any]
 
     tokenizer = Tokenizer.load(vocab_file)
     if len(tokenizer) != cell.meta["vocab_size"]:
-        raise ValueError(f"{vocab_file}: {len(tokenizer)} tokens, but the model was trained on {cell.meta['vocab_size']}; retrain it")
+        raise ValueError(
+            f"{vocab_file}: {len(tokenizer)} tokens, but the model was trained on {cell.meta['vocab_size']}; retrain it"
+        )
     vocab = {"vocab": {"size": len(tokenizer), "sha256": tokenizer.sha256(), "file": str(vocab_file)}}
     return cell.family.export(qmodel, artifact_file, {**vocab, **header})
 
@@ -192,8 +214,25 @@ def quantize_cell(
     plan = Plan(parse(scheme), percentile, keep_8bit)
     set_threads(threads)
     torch_device = resolve_device(device)
-    cell = load(checkpoint, fp32_metrics_file, train_tokens, test_tokens, calibration_file, batch_size, torch_device, verify_size)
-    log.info("%s, scheme %s (%s), %s: calibrating on %d documents (%s)", cell.meta["kind"], scheme, plan.scheme.describe(), method, cell.subset["size"], cell.subset["strategy"])
+    cell = load(
+        checkpoint,
+        fp32_metrics_file,
+        train_tokens,
+        test_tokens,
+        calibration_file,
+        batch_size,
+        torch_device,
+        verify_size,
+    )
+    log.info(
+        "%s, scheme %s (%s), %s: calibrating on %d documents (%s)",
+        cell.meta["kind"],
+        scheme,
+        plan.scheme.describe(),
+        method,
+        cell.subset["size"],
+        cell.subset["strategy"],
+    )
     if cell.flags:
         log.warning("this cell is flagged %s (see the FP32 and calibration logs for why)", cell.flags)
 
@@ -206,8 +245,20 @@ def quantize_cell(
     fp32_bits = 32 * sum(v.numel() for v in cell.model.state_dict().values() if v.is_floating_point())
     quant_bits = size_bits(qmodel)
     run = provenance(device=str(torch_device), threads=threads, seed=cell.meta["seed"])
-    quantization = {"method": method, "base_method": base_method, "strategy": cell.subset["strategy"], **plan.describe(), "calibration_size": len(cell.subset["indices"])}
-    header = {"label_names": cell.meta["label_names"], "scheme": scheme, "fp32_meta": cell.meta, "quantization": quantization, "provenance": run}
+    quantization = {
+        "method": method,
+        "base_method": base_method,
+        "strategy": cell.subset["strategy"],
+        **plan.describe(),
+        "calibration_size": len(cell.subset["indices"]),
+    }
+    header = {
+        "label_names": cell.meta["label_names"],
+        "scheme": scheme,
+        "fp32_meta": cell.meta,
+        "quantization": quantization,
+        "provenance": run,
+    }
     with atomic_path(artifact_file) as artifact:
         artifact_bytes = export(cell, qmodel, artifact, vocab_file, header)
         result, scores, test_seconds = measure(cell, artifact)
@@ -242,7 +293,10 @@ def quantize_cell(
         "diagnose_seconds": diagnostics["seconds"],
         "float_reference": reference,
         "activation_thresholds": activation_thresholds(qmodel),
-        "weight_scales": {name: scale.tolist() if scale.numel() > 1 else float(scale) for name, (_, scale, _) in quantized_weights(qmodel).items()},
+        "weight_scales": {
+            name: scale.tolist() if scale.numel() > 1 else float(scale)
+            for name, (_, scale, _) in quantized_weights(qmodel).items()
+        },
         "artifact_bytes": artifact_bytes,
         "activation_bits_per_token": diagnostics["activation_bits_per_token"],
         "diagnostics": diagnostics,

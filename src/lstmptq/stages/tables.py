@@ -23,13 +23,35 @@ log = logging.getLogger(__name__)
 
 def summarize_fp32(metric_files: list[str], baseline_file: str, out_file: str | Path) -> pd.DataFrame:
     """One row per trained model (and the baseline): test accuracy, macro-F1, training cost."""
-    keys = ["accuracy", "macro_f1", "valid_accuracy", "best_epoch", "epochs_run", "seconds_per_epoch", "padded_share", "n_parameters"]
-    models = table_from_metrics(metric_files, {"model": "config.kind", "seed": "config.seed", **{k: k for k in keys}, "flags": "flags"})
+    keys = [
+        "accuracy",
+        "macro_f1",
+        "valid_accuracy",
+        "best_epoch",
+        "epochs_run",
+        "seconds_per_epoch",
+        "padded_share",
+        "n_parameters",
+    ]
+    models = table_from_metrics(
+        metric_files, {"model": "config.kind", "seed": "config.seed", **{k: k for k in keys}, "flags": "flags"}
+    )
     b = read_json(baseline_file)
     # the baseline shares the models' data, so it shares their dataset-level flags
     baseline_flags = DATASET_FLAGS.intersection(*models["flags"]) if len(models) else set()
-    baseline = pd.DataFrame([{"model": "tfidf_logreg", "accuracy": b["accuracy"], "macro_f1": b["macro_f1"], "flags": sorted(baseline_flags)}])
-    table = pd.concat([models, baseline], ignore_index=True).astype({"seed": "Int64", "best_epoch": "Int64", "epochs_run": "Int64", "n_parameters": "Int64"})
+    baseline = pd.DataFrame(
+        [
+            {
+                "model": "tfidf_logreg",
+                "accuracy": b["accuracy"],
+                "macro_f1": b["macro_f1"],
+                "flags": sorted(baseline_flags),
+            }
+        ]
+    )
+    table = pd.concat([models, baseline], ignore_index=True).astype(
+        {"seed": "Int64", "best_epoch": "Int64", "epochs_run": "Int64", "n_parameters": "Int64"}
+    )
     table["flags"] = table["flags"].map(joined)
     write_frame(out_file, table)
     log.info("\n%s", table.to_string(index=False))
@@ -38,28 +60,74 @@ def summarize_fp32(metric_files: list[str], baseline_file: str, out_file: str | 
 
 def summarize_ptq(metric_files: list[str], out_file: str | Path) -> pd.DataFrame:
     """Long table of every PTQ cell of a dataset (one row per cell), plus a pivot in the log."""
-    keys = ["strategy", "method", "bits", "accuracy", "fp32_accuracy", "accuracy_drop", "macro_f1", "size_bits", "compression_ratio", "calibration_seconds", "method_seconds", "flags"]
-    columns = {"model": "config.kind", "seed": "config.seed", **{k: k for k in keys}, "float_reference_agreement": "float_reference.prediction_agreement"}
+    keys = [
+        "strategy",
+        "method",
+        "bits",
+        "accuracy",
+        "fp32_accuracy",
+        "accuracy_drop",
+        "macro_f1",
+        "size_bits",
+        "compression_ratio",
+        "calibration_seconds",
+        "method_seconds",
+        "flags",
+    ]
+    columns = {
+        "model": "config.kind",
+        "seed": "config.seed",
+        **{k: k for k in keys},
+        "float_reference_agreement": "float_reference.prediction_agreement",
+    }
     table = table_from_metrics(metric_files, columns).assign(flags=lambda t: t["flags"].map(joined))
-    table = table.sort_values(["model", "seed", "strategy", "method", "bits"], ascending=[True, True, True, True, False])
+    table = table.sort_values(
+        ["model", "seed", "strategy", "method", "bits"], ascending=[True, True, True, True, False]
+    )
     write_frame(out_file, table)
-    pivot = table.pivot_table(index="bits", columns=["model", "strategy", "method"], values="accuracy", aggfunc="mean").sort_index(ascending=False)
+    pivot = table.pivot_table(
+        index="bits", columns=["model", "strategy", "method"], values="accuracy", aggfunc="mean"
+    ).sort_index(ascending=False)
     log.info("test accuracy by bit width (mean over seeds):\n%s", (100 * pivot).round(2).to_string())
     return table
 
 
-def summarize_ks(dataset: str, table_files: list[str], signal_files: list[str], out_ks: str | Path, out_signal: str | Path) -> None:
+def summarize_ks(
+    dataset: str, table_files: list[str], signal_files: list[str], out_ks: str | Path, out_signal: str | Path
+) -> None:
     """Dataset-level KS table (long: dataset, model, seed, strategy, bits, tensor, comparison, KS,
     p-value) and the signal-health table (|h_T| for the LSTMs)."""
     table = pd.concat([read_frame(f, keep_default_na=False) for f in table_files], ignore_index=True)
-    columns = ["dataset", "model", "seed", "method", "strategy", "bits", "tensor", "comparison", "ks", "p_value", "probe_documents"]
+    columns = [
+        "dataset",
+        "model",
+        "seed",
+        "method",
+        "strategy",
+        "bits",
+        "tensor",
+        "comparison",
+        "ks",
+        "p_value",
+        "probe_documents",
+    ]
     table = table.assign(dataset=dataset)[columns]
     write_frame(out_ks, table)
     rows = []
     for path in signal_files:
         s = read_json(path)
         for variant, health in s["signal"].items():
-            rows.append({"dataset": dataset, "model": s["model"], "seed": s["seed"], "method": s["method"], "bits": s["bits"], "variant": variant, **health})
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "model": s["model"],
+                    "seed": s["seed"],
+                    "method": s["method"],
+                    "bits": s["bits"],
+                    "variant": variant,
+                    **health,
+                }
+            )
     write_frame(out_signal, pd.DataFrame(rows))
     mismatch = table[between_strategies(table)]
     if not mismatch.empty:
@@ -89,8 +157,12 @@ def study_tables(
     write_frame(out_csv, table)
     summary = summarize_over_seeds(table)
     write_frame(out_summary, summary)
-    pivot = summary.pivot_table(index=["model", "strategy", "method", "bits"], columns=["noise", "eps"], values="accuracy_mean").sort_index(ascending=[True, True, True, False])
+    pivot = summary.pivot_table(
+        index=["model", "strategy", "method", "bits"], columns=["noise", "eps"], values="accuracy_mean"
+    ).sort_index(ascending=[True, True, True, False])
     log.info("accuracy (%%, mean over seeds) by noise model and eps:\n%s", (100 * pivot).round(1).to_string())
     findings = findings_table(table)
     write_frame(out_findings, findings)
-    log.info("findings:\n%s", findings[["finding", "n_seeds", "mean", "ci_low", "ci_high", "verdict"]].to_string(index=False))
+    log.info(
+        "findings:\n%s", findings[["finding", "n_seeds", "mean", "ci_low", "ci_high", "verdict"]].to_string(index=False)
+    )

@@ -15,11 +15,17 @@ log = logging.getLogger(__name__)
 
 
 def tokenize(
-    split_files: dict[str, str | Path], token_files: dict[str, str | Path], vocab_file: str | Path, stats_file: str | Path, settings: dict[str, Any]
+    split_files: dict[str, str | Path],
+    token_files: dict[str, str | Path],
+    vocab_file: str | Path,
+    stats_file: str | Path,
+    settings: dict[str, Any],
 ) -> None:
     """Split tables (text, label) -> token tables (ids, label), vocab.json and stats.json."""
     frames = {s: read_frame(f) for s, f in split_files.items()}
-    tokenizer = Tokenizer.build(frames["train"]["text"], settings["min_freq"], settings["max_size"], settings["max_len"])
+    tokenizer = Tokenizer.build(
+        frames["train"]["text"], settings["min_freq"], settings["max_size"], settings["max_len"]
+    )
     stats: dict[str, Any] = {"vocab_size": len(tokenizer), "settings": settings}
     for split, frame in frames.items():
         ids = tokenizer.encode_many(frame["text"])

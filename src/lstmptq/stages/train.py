@@ -47,7 +47,15 @@ def train_classifier(
 
     model = build_model(kind, vocab_size, len(label_names), model_settings, data["train"].labels).to(torch_device)
     n_params = sum(p.numel() for p in model.parameters())
-    log.info("%s: %d parameters, vocabulary %d, %d classes, device %s, %d thread(s)", kind, n_params, vocab_size, len(label_names), torch_device, threads)
+    log.info(
+        "%s: %d parameters, vocabulary %d, %d classes, device %s, %d thread(s)",
+        kind,
+        n_params,
+        vocab_size,
+        len(label_names),
+        torch_device,
+        threads,
+    )
 
     start = time.perf_counter()
     model, history = train(model, data["train"], data["valid"], training_settings, seed, torch_device)

@@ -34,14 +34,19 @@ def quant_lstm(lstm: nn.LSTM, plan: Plan, name: str = "lstm") -> nn.Module:
     for quantizer, entry in CELL_QUANTIZERS.items():
         built = (plan.setting(f"{name}.{quantizer}"), entry.signed)
         if quantizers.setdefault(entry.argument, built) != built:
-            raise ValueError(f"{entry.argument} builds quantizers of other settings ({quantizer}: {built}); give them one class")
+            raise ValueError(
+                f"{entry.argument} builds quantizers of other settings ({quantizer}: {built}); give them one class"
+            )
     quantized = QuantLSTM(
         lstm.input_size,
         lstm.hidden_size,
         batch_first=True,
         weight_quant=weight_quantizer(plan.setting(f"{name}.weight")),
         bias_quant=None,  # float biases, summed b_ih + b_hh (as Brevitas loads them)
-        **{argument: activation_quantizer(setting, plan.percentile, signed) for argument, (setting, signed) in quantizers.items()},
+        **{
+            argument: activation_quantizer(setting, plan.percentile, signed)
+            for argument, (setting, signed) in quantizers.items()
+        },
     )
     previous = brevitas.config.IGNORE_MISSING_KEYS
     brevitas.config.IGNORE_MISSING_KEYS = True  # the loader remaps nn.LSTM's keys per gate
@@ -68,12 +73,15 @@ def lstm_tensors(quant_lstm: nn.Module, name: str) -> tuple[dict, dict, dict]:
     """A QuantLSTM's (weights, floats, activations) as the artifact stores them, under `name`:
     per-gate integer weights (or float ones) stacked in nn.LSTM's gate order, the summed float
     bias, and every cell quantizer (`<name>.<quantizer>`, None where float)."""
+
     def stacked(parts: list) -> QuantizedWeight | torch.Tensor:
         if all(isinstance(p, torch.Tensor) for p in parts):  # float weights
             return torch.cat(parts)
         if len({p.bits for p in parts}) != 1:
             raise ValueError("LSTM gates quantized at different bit widths")
-        return QuantizedWeight(torch.cat([p.integers for p in parts]), torch.cat([p.scale for p in parts]), parts[0].bits)
+        return QuantizedWeight(
+            torch.cat([p.integers for p in parts]), torch.cat([p.scale for p in parts]), parts[0].bits
+        )
 
     layer = quant_lstm.layers[0][0]
     gates = [getattr(layer, f"{gate}_gate_params") for gate in GATES]
@@ -100,7 +108,9 @@ def lstm_gate_matrix(quant_lstm: nn.Module) -> tuple[torch.Tensor, QuantizedWeig
     return weight, QuantizedWeight(torch.cat([ih.integers, hh.integers], 1), ih.scale, ih.bits)
 
 
-def export_lstm_artifact(model: nn.Module, path, header: dict, head: str, weights: dict | None = None, floats: dict | None = None) -> int:
+def export_lstm_artifact(
+    model: nn.Module, path, header: dict, head: str, weights: dict | None = None, floats: dict | None = None
+) -> int:
     """Write a calibrated LSTM classifier as a Brevitas-free artifact (lstmptq.quant.artifact); returns bytes.
     `head` is the final linear layer; a family adds its own `weights` and `floats`.
 
@@ -108,7 +118,16 @@ def export_lstm_artifact(model: nn.Module, path, header: dict, head: str, weight
     signedness), so the artifact holds what Brevitas computes, not a re-derivation of it.
     """
     lstm_weights, lstm_floats, lstm_activations = lstm_tensors(model.lstm, "lstm")
-    all_weights = {"embedding.weight": weight_of(model.embedding), **lstm_weights, f"{head}.weight": weight_of(getattr(model, head)), **(weights or {})}
+    all_weights = {
+        "embedding.weight": weight_of(model.embedding),
+        **lstm_weights,
+        f"{head}.weight": weight_of(getattr(model, head)),
+        **(weights or {}),
+    }
     all_floats = {**lstm_floats, f"{head}.bias": getattr(model, head).bias.detach(), **(floats or {})}
-    activations = {"lstm_input": activation_of(model.lstm_input.act_quant), **lstm_activations, "head_input": activation_of(model.head_input.act_quant)}
+    activations = {
+        "lstm_input": activation_of(model.lstm_input.act_quant),
+        **lstm_activations,
+        "head_input": activation_of(model.head_input.act_quant),
+    }
     return write(path, {"kind": model.kind, **header}, all_weights, all_floats, activations)

@@ -99,7 +99,11 @@ class QuantizedLSTM(nn.Module):
         key = (batch, like.device, self.weight_hh.data_ptr())
         if key not in self._graphs:
             H = self.hidden
-            static = {"input": like.new_zeros(batch, 4 * H), "h": like.new_zeros(batch, H), "c": like.new_zeros(batch, H)}
+            static = {
+                "input": like.new_zeros(batch, 4 * H),
+                "h": like.new_zeros(batch, H),
+                "c": like.new_zeros(batch, H),
+            }
             stream = torch.cuda.Stream(like.device)
             stream.wait_stream(torch.cuda.current_stream(like.device))
             with torch.cuda.stream(stream):  # warm-up before capture, as CUDA graphs require
@@ -140,7 +144,9 @@ class QuantizedClassifier(nn.Module):
 
     def encode(self, ids: torch.Tensor) -> torch.Tensor:
         if ids.numel() and int(ids.max()) >= self.embedding.size(0):
-            raise ValueError(f"token id {int(ids.max())} is outside this model's vocabulary of {self.embedding.size(0)}")
+            raise ValueError(
+                f"token id {int(ids.max())} is outside this model's vocabulary of {self.embedding.size(0)}"
+            )
         return self.lstm(self.lstm_input(F.embedding(ids, self.embedding)))
 
 
@@ -165,7 +171,9 @@ class QuantizedGenerative(QuantizedClassifier):
         hidden = self.lstm.hidden
         self.register_buffer("weight_hidden", weight[:, :hidden].contiguous())
         # per label: W_v q(v_y) + b, the part of the logits that does not depend on the document
-        self.register_buffer("label_logits", F.linear(self.head_input(labels), weight[:, hidden:], artifact.floats["decoder.bias"]))
+        self.register_buffer(
+            "label_logits", F.linear(self.head_input(labels), weight[:, hidden:], artifact.floats["decoder.bias"])
+        )
         self.register_buffer("log_prior", artifact.floats["log_prior"])
 
     @torch.no_grad()
@@ -175,5 +183,7 @@ class QuantizedGenerative(QuantizedClassifier):
         steps = torch.arange(ids.size(1) - 1, device=ids.device)
         mask = steps[None, :] < (lengths.to(ids.device) - 1)[:, None]
         doc = torch.arange(ids.size(0), device=ids.device)[:, None].expand_as(mask)[mask]
-        scores = document_scores(self.head_input(out[mask]), ids[:, 1:][mask], doc, ids.size(0), self.weight_hidden, self.label_logits)
+        scores = document_scores(
+            self.head_input(out[mask]), ids[:, 1:][mask], doc, ids.size(0), self.weight_hidden, self.label_logits
+        )
         return scores + self.log_prior

@@ -23,6 +23,7 @@ from lstmptq.quant.state import activation_of
 
 log = logging.getLogger(__name__)
 
+
 @torch.no_grad()
 def apply_gpfq_lstm(model: nn.Module, family, batches) -> None:
     """PTQ method `gpfq_lstm`: GPFQ on the LSTM's own weights, then on the final layer (`gpfq`).
@@ -40,7 +41,11 @@ def apply_gpfq_lstm(model: nn.Module, family, batches) -> None:
         groups = quantized.scale.numel()  # one max-|W| scale per gate, or per row
         scale = quantized.scale.repeat_interleave(weight.shape[0] // groups)
         flat = weight.abs().reshape(groups, -1)
-        pinned = torch.zeros_like(flat, dtype=torch.bool).scatter_(1, flat.argmax(1, keepdim=True), True).reshape(weight.shape)
+        pinned = (
+            torch.zeros_like(flat, dtype=torch.bool)
+            .scatter_(1, flat.argmax(1, keepdim=True), True)
+            .reshape(weight.shape)
+        )
         statistics = lstm_gate_inputs(model, batches, weight.shape[1])
         integers = recurrent_gpfq.gpfq(weight, statistics.H, statistics.G, scale, quantized.bits, pinned)
         rounded = QuantizedWeight(integers, quantized.scale, quantized.bits).dequantized()
@@ -51,8 +56,15 @@ def apply_gpfq_lstm(model: nn.Module, family, batches) -> None:
             params.input_weight.weight.data.copy_(value[:, :inputs])
             params.hidden_weight.weight.data.copy_(value[:, inputs:])
         if not torch.equal(lstm_gate_matrix(model.lstm)[1].integers, integers):
-            raise RuntimeError("GPFQ on the LSTM: Brevitas re-derives other integers from the rounded weights (a scale moved)")
-        log.info("GPFQ on the LSTM: %d of %d weights rounded otherwise than to nearest, from %d gate inputs", int((integers != quantized.integers).sum()), integers.numel(), statistics.samples)
+            raise RuntimeError(
+                "GPFQ on the LSTM: Brevitas re-derives other integers from the rounded weights (a scale moved)"
+            )
+        log.info(
+            "GPFQ on the LSTM: %d of %d weights rounded otherwise than to nearest, from %d gate inputs",
+            int((integers != quantized.integers).sum()),
+            integers.numel(),
+            statistics.samples,
+        )
     apply_gpfq(model, family, batches)  # then the final layer, as `gpfq`
 
 

@@ -15,6 +15,7 @@ from lstmptq.quant.observers import Observer
 
 CELL = "layers.0.0.cell"  # where QuantLSTM's cell quantizers live, under the LSTM's name
 
+
 def supported(quant_lstm: nn.Module) -> bool:
     """One layer, one direction: what ObservingLSTM and the engine reproduce."""
     return len(quant_lstm.layers) == 1 and len(quant_lstm.layers[0]) == 1
@@ -23,7 +24,10 @@ def supported(quant_lstm: nn.Module) -> bool:
 def observing(name: str, quant_lstm: nn.Module, watchers) -> nn.Module:
     """The float LSTM of the statistics pass, every cell quantizer observed (passes.Watchers)."""
     cell = quant_lstm.layers[0][0].cell
-    observers = {q: watchers.watch(f"{name}.{CELL}.{q}_quant", f"{name}.{q}", getattr(cell, f"{q}_quant")) for q in CELL_QUANTIZERS}
+    observers = {
+        q: watchers.watch(f"{name}.{CELL}.{q}_quant", f"{name}.{q}", getattr(cell, f"{q}_quant"))
+        for q in CELL_QUANTIZERS
+    }
     watchers.alias(f"{name}.layers.0.0.io_quant", of=f"{name}.{CELL}.output_quant")  # one module, two keys
     return ObservingLSTM(quant_lstm, observers)
 
@@ -55,7 +59,10 @@ class ObservingLSTM(nn.Module):
         c = torch.zeros_like(h)
         outputs = []
         for t in range(steps):
-            acc = [(F.linear(x[:, t], wi) + F.linear(h, wh)) + b for wi, wh, b in zip(self.weight_ih, self.weight_hh, self.bias)]
+            acc = [
+                (F.linear(x[:, t], wi) + F.linear(h, wh)) + b
+                for wi, wh, b in zip(self.weight_ih, self.weight_hh, self.bias)
+            ]
             for gate, value in zip(GATES, acc):
                 seen[f"{gate}_acc"].observe(value)
             i = seen["input_sigmoid"](torch.sigmoid(acc[0]))
