@@ -65,7 +65,8 @@ def main() -> None:
         ratio = statistics.median(t[key] for t in times["0"]) / statistics.median(t[key] for t in times["1"])
         print(f"speedup_jit/{key}: {ratio:.2f}")
     print(
-        f"max_abs_score_difference_jit_vs_eager: {np.abs(np.load('/tmp/jit0.npy') - np.load('/tmp/jit1.npy')).max():.3g}"
+        "max_abs_score_difference_jit_vs_eager: "
+        f"{np.abs(np.load('/tmp/jit0.npy') - np.load('/tmp/jit1.npy')).max():.3g}"
     )
 
 

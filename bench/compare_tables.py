@@ -50,7 +50,8 @@ def main() -> None:
     for table in tables:
         other = args.after / table
         print(
-            f"{table}: {compare(args.before / table, other, args.seed) if other.exists() else 'MISSING in ' + str(args.after)}"
+            f"{table}: "
+            f"{compare(args.before / table, other, args.seed) if other.exists() else 'MISSING in ' + str(args.after)}"
         )
 
 

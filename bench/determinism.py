@@ -245,7 +245,8 @@ def main() -> None:
         sys.exit(f"unknown mode/machine: {unknown}; modes {list(MODES)}, machines {list(MACHINES)}")
     modes = args.only.split(",") if args.only else list(dict.fromkeys(m for m, _ in plan))
     print(
-        f"settings: discriminative, seed 0, config.yaml training with max_epochs={args.max_epochs} (default 60), one run at a time",
+        f"settings: discriminative, seed 0, config.yaml training with max_epochs={args.max_epochs} "
+        "(default 60), one run at a time",
         flush=True,
     )
     results: dict[str, list[tuple[str, dict]]] = {m: [] for m in modes}
@@ -283,7 +284,8 @@ def main() -> None:
         print(f"{mode}/distinct_hashes: {len(hashes)}")
         print(f"{mode}/accuracy_range: {max(accuracies) - min(accuracies):.4f}")
         print(
-            f"{mode}/best_epoch_range: {max(r['best_epoch'] for r in first.values()) - min(r['best_epoch'] for r in first.values())}"
+            f"{mode}/best_epoch_range: "
+            f"{max(r['best_epoch'] for r in first.values()) - min(r['best_epoch'] for r in first.values())}"
         )
         baseline = first[rows[0][0]]["sha256"]
         print(f"{mode}/same_as_{rows[0][0]}: {','.join(m for m, r in first.items() if r['sha256'] == baseline)}")

@@ -143,7 +143,8 @@ def noise_cell_startup(cell_json: Path, repeats: int) -> dict[str, float]:
     """Force one real noise cell `repeats` times, interleaved with `python -c "import torch"`."""
     startup, import_torch = [], []
     for _ in range(repeats):
-        done = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--force", "--allowed-rules", "evaluate_ptq", str(cell_json)],
+        done = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--force",
+                               "--allowed-rules", "evaluate_ptq", str(cell_json)],
                               capture_output=True, text=True)  # fmt: skip
         if done.returncode:
             raise SystemExit(f"snakemake failed on {cell_json}:\n{done.stderr[-3000:]}")

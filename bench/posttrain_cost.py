@@ -7,7 +7,7 @@ training? Sums the wall seconds (`s`) of Snakemake's per-job benchmark files,
 - `<run>/rule/<rule>`: job-seconds of a rule, summed over its jobs (and `<run>/jobs/<rule>`);
 - `<run>/posttrain_over_train`: job-seconds of every job that needs a trained model (PTQ cells,
   KS, noise curves, tables, plots) over the job-seconds of training;
-- `<run>/cells_over_train`: the same for the grid cells alone (PTQ, KS, noise), the figure issue 14
+- `<run>/cells_over_train`: the same for the grid cells alone (PTQ, KS, noise), the figure the speed work of Nov 2026
   started from (10.4);
 - `<run>/ptq_cell/<model>`: median seconds of one PTQ cell, per classifier.
 """

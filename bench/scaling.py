@@ -77,8 +77,10 @@ def overlay(workdir: Path, name: str) -> Path:
     config = {
         "datasets": [name],
         "seeds": [0],
-        "sources": {name: {"kind": "files", "train": str(workdir / f"{name}_train.csv"), "test": str(workdir / f"{name}_test.csv"), "valid": None,
-                           "text_columns": ["text"], "label_column": "label", "valid_fraction": 0.1, "max_duplicate_share": 0.05}},
+        "sources": {name: {"kind": "files", "train": str(workdir / f"{name}_train.csv"),
+                           "test": str(workdir / f"{name}_test.csv"), "valid": None,
+                           "text_columns": ["text"], "label_column": "label",
+                           "valid_fraction": 0.1, "max_duplicate_share": 0.05}},
         "training": {"max_epochs": EPOCHS, "patience": EPOCHS},
         "calibration": {"strategies": ["random"]},
         "ptq": {"bits": [4]},
@@ -90,7 +92,8 @@ def overlay(workdir: Path, name: str) -> Path:
 
 
 def run(workdir: Path, config: Path, cores: int) -> None:
-    cmd = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+    cmd = [sys.executable, "-m", "snakemake", "--cores", str(cores),
+           "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
            "--configfile", str(REPO / "config.yaml"), str(config)]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:

@@ -378,8 +378,9 @@ def _hub_dict(test_first=100):
     return datasets.DatasetDict({"train": make(20, 0), "test": make(10, test_first)})
 
 
-DBPEDIA_LIKE = {"kind": "hub", "path": "fancyzhx/dbpedia_14", "name": "dbpedia_14", "text_columns": ["title", "content"],
-                "label_column": "label", "valid_fraction": 0.1, "split_seed": 0}  # fmt: skip
+DBPEDIA_LIKE = {"kind": "hub", "path": "fancyzhx/dbpedia_14", "name": "dbpedia_14",
+                "text_columns": ["title", "content"], "label_column": "label",
+                "valid_fraction": 0.1, "split_seed": 0}  # fmt: skip
 
 
 def test_hub_mapping_joins_title_and_content_and_keeps_classlabel_order():

@@ -101,8 +101,10 @@ def test_ks_job_runs_without_brevitas(trained, tmp_path, vocab):  # noqa: F811
 import sys
 from lstmptq.stages.ks import ks_statistics
 table = ks_statistics({str(tmp_path / "model.pt")!r}, {str(tmp_path / "test.parquet")!r},
-                      {{"balanced": {str(tmp_path / "balanced.safetensors")!r}, "random": {str(tmp_path / "random.safetensors")!r}}},
-                      {str(tmp_path / "ks.csv")!r}, {str(tmp_path / "signal.json")!r}, bits=4, method="gpfq", probe_size=30, batch_size=16)
+                      {{"balanced": {str(tmp_path / "balanced.safetensors")!r},
+                        "random": {str(tmp_path / "random.safetensors")!r}}},
+                      {str(tmp_path / "ks.csv")!r}, {str(tmp_path / "signal.json")!r},
+                      bits=4, method="gpfq", probe_size=30, batch_size=16)
 assert "brevitas" not in sys.modules, "the KS job imported brevitas"
 print(len(table), table["comparison"].nunique())
 """

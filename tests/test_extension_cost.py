@@ -63,7 +63,8 @@ import numpy as np
 
 SCHEME, EXPECT = {scheme!r}, {expect!r}
 rng = np.random.default_rng(0)
-docs = Encoded([np.array([2, *rng.integers(4, 30, size=rng.integers(2, 12)), 3]) for _ in range(48)], rng.integers(0, 3, size=48))
+docs = Encoded([np.array([2, *rng.integers(4, 30, size=rng.integers(2, 12)), 3]) for _ in range(48)],
+               rng.integers(0, 3, size=48))
 batches = [collate(docs, b, "cpu")[:2] for b in sorted_batches(docs.lengths, 16)]
 torch.manual_seed(0)
 model = build_model("discriminative", 30, 3, dict(embedding_dim=8, hidden_dim=8, dropout=0.0)).eval()

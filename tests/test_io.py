@@ -131,7 +131,8 @@ def test_provenance_records_what_decides_float_results_without_importing_torch()
         assert "torch" not in sys.modules, "provenance imported torch"
         import torch
         torch.set_num_threads(1)
-        print(json.dumps({"before": before, "after": provenance()["numerics"], "capability": torch.backends.cpu.get_cpu_capability(),
+        print(json.dumps({"before": before, "after": provenance()["numerics"],
+                          "capability": torch.backends.cpu.get_cpu_capability(),
                           "version": torch.__version__, "mkl": torch.backends.mkl.is_available()}))
     """
     env = {**os.environ, "MKL_CBWR": "COMPATIBLE"}

@@ -30,7 +30,9 @@ def test_log_normalizers_survive_widely_spread_label_logits():
         top = label_logits.max(dim=1).values
         return decoding.log_normalizers(shared, label_logits, top, torch.exp(label_logits - top[:, None]))
 
-    direct = lambda: torch.stack([torch.logsumexp(shared + offset, dim=-1) for offset in label_logits], dim=1)  # noqa: E731
+    direct = lambda: torch.stack(  # noqa: E731
+        [torch.logsumexp(shared + offset, dim=-1) for offset in label_logits], dim=1
+    )
     assert torch.allclose(normalizers(), direct(), atol=1e-5)
     shared[3] += 120.0  # beyond exp's range: the sums overflow without the row maximum taken out
     assert torch.allclose(normalizers(), direct(), atol=1e-4)

@@ -100,7 +100,8 @@ def test_engine_reproduces_brevitas(trained, bits, tmp_path, vocab):
     )
     check = engine.agreement(reference, scores)
     print(
-        f"{trained.kind} {bits} bits: max |engine - brevitas| = {check['max_abs_score_difference']:.3g}, agreement {check['prediction_agreement']}"
+        f"{trained.kind} {bits} bits: max |engine - brevitas| = {check['max_abs_score_difference']:.3g}, "
+        f"agreement {check['prediction_agreement']}"
     )
     assert check["within_tolerance"] and check["unexplained_disagreements"] == 0
     assert check["prediction_agreement"] >= 0.999
@@ -289,14 +290,16 @@ def test_unsupported_bit_width_is_refused(exported, tmp_path):
 def test_noise_cell_runs_the_artifact_without_importing_brevitas(exported, tmp_path, vocab):
     path, kind = exported
     test = documents(20, seed=3)
-    pd.DataFrame({"ids": [list(map(int, d)) for d in test.ids], "label": test.labels, "corrupted_chars": 0, "eligible_chars": 10,
-                  "words": 5, "unknown_words": 0, "became_unknown": 0, "changed_words": 0}).to_parquet(tmp_path / "eps0.parquet")  # fmt: skip
+    pd.DataFrame({"ids": [list(map(int, d)) for d in test.ids], "label": test.labels,
+                  "corrupted_chars": 0, "eligible_chars": 10, "words": 5, "unknown_words": 0,
+                  "became_unknown": 0, "changed_words": 0}).to_parquet(tmp_path / "eps0.parquet")  # fmt: skip
     (tmp_path / "fp32.json").write_text(json.dumps({"accuracy": 1.0}))
     code = f"""
 import sys
 from lstmptq.stages.noise import evaluate_curve
-[cell] = evaluate_curve({kind!r}, [0.0], [{str(tmp_path / "eps0.parquet")!r}], [{str(tmp_path / "cell.json")!r}], "char_substitution", artifact={str(path)!r},
-                        vocab_file={str(vocab)!r}, strategy="balanced", method="plain", bits=4, fp32_cells=[{str(tmp_path / "fp32.json")!r}])
+[cell] = evaluate_curve({kind!r}, [0.0], [{str(tmp_path / "eps0.parquet")!r}], [{str(tmp_path / "cell.json")!r}],
+                        "char_substitution", artifact={str(path)!r}, vocab_file={str(vocab)!r},
+                        strategy="balanced", method="plain", bits=4, fp32_cells=[{str(tmp_path / "fp32.json")!r}])
 assert "brevitas" not in sys.modules, "the noise cell imported brevitas"
 assert "sklearn" not in sys.modules, "the noise cell imported scikit-learn"
 print(cell["accuracy"], cell["startup_seconds"])

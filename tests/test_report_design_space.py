@@ -214,8 +214,10 @@ def sweep(models=("discriminative", "generative"), seeds=(0, 1)):
     return [
         metrics(name, 0.9 - 0.05 * (grid.bits_of(name) == 3) + 0.01 * seed, model=model, seed=seed, method=method,
                 activation_bits=100.0 * sum((s.bits or 32) for s in scheme.parse(name).settings.values()),
-                local=(20, 10, 2 if name == "w3" else 30, 15), flags=["calibration_smaller_than_batch"] if (seed, name) == (1, "w3") else ())
-        for model in models for seed in seeds for name in names for method in (["gpfq", "gpfq_lstm"] if name in ("w4", "w3") else ["gpfq"])
+                local=(20, 10, 2 if name == "w3" else 30, 15),
+                flags=["calibration_smaller_than_batch"] if (seed, name) == (1, "w3") else ())
+        for model in models for seed in seeds for name in names
+        for method in (["gpfq", "gpfq_lstm"] if name in ("w4", "w3") else ["gpfq"])
     ]  # fmt: skip
 
 

@@ -19,16 +19,18 @@ def study(seeds=(0, 1, 2), strategies=("balanced", "random")):
             ("generative", 0.95, 0.05, 0.10 + jitter),
         ):
             for eps, drop in ((0.0, 0.0), (0.1, noise_drop)):
-                rows.append({"model": model, "seed": seed, "strategy": "fp32", "method": "fp32", "bits": 32, "noise": "n", "eps": eps,
-                             "accuracy": fp32 - drop, "drop_vs_clean": drop, "drop_vs_fp32": 0.0})  # fmt: skip
+                rows.append({"model": model, "seed": seed, "strategy": "fp32", "method": "fp32", "bits": 32,
+                             "noise": "n", "eps": eps, "accuracy": fp32 - drop, "drop_vs_clean": drop,
+                             "drop_vs_fp32": 0.0})  # fmt: skip
             for strategy in strategies:
                 offset = (0.02 * (-1) ** seed if model == "generative" else 0.004 * (seed - 1)) * (
                     strategy == "balanced"
                 )
                 clean = fp32 - quant_drop + offset
                 for eps, extra in ((0.0, 0.0), (0.1, noise_drop + 0.15 * (model == "generative"))):
-                    rows.append({"model": model, "seed": seed, "strategy": strategy, "method": "gpfq", "bits": 3, "noise": "n", "eps": eps,
-                                 "accuracy": clean - extra, "drop_vs_clean": extra, "drop_vs_fp32": fp32 - (clean - extra)})  # fmt: skip
+                    rows.append({"model": model, "seed": seed, "strategy": strategy, "method": "gpfq", "bits": 3,
+                                 "noise": "n", "eps": eps, "accuracy": clean - extra, "drop_vs_clean": extra,
+                                 "drop_vs_fp32": fp32 - (clean - extra)})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -55,9 +57,14 @@ def test_one_seed_decides_nothing_and_missing_cells_are_not_measured():
 
 @pytest.mark.parametrize(
     "kind, low, high, expected",
-    [("greater", 0.01, 0.02, "supported"), ("greater", -0.02, -0.01, "not supported"), ("greater", -0.01, 0.01, "inconclusive"),
-     ("equivalent", -0.005, 0.009, "supported"), ("equivalent", 0.02, 0.03, "not supported"), ("equivalent", 0.0, 0.02, "inconclusive"),
-     ("greater", 0.0, 0.0, "not supported"), ("greater", np.nan, np.nan, "inconclusive")],
+    [("greater", 0.01, 0.02, "supported"),
+     ("greater", -0.02, -0.01, "not supported"),
+     ("greater", -0.01, 0.01, "inconclusive"),
+     ("equivalent", -0.005, 0.009, "supported"),
+     ("equivalent", 0.02, 0.03, "not supported"),
+     ("equivalent", 0.0, 0.02, "inconclusive"),
+     ("greater", 0.0, 0.0, "not supported"),
+     ("greater", np.nan, np.nan, "inconclusive")],
 )  # fmt: skip
 def test_verdict(kind, low, high, expected):
     assert verdict(kind, low, high) == expected

@@ -18,12 +18,15 @@ def test_make_plots_writes_png_and_pdf_for_every_figure(tmp_path):
     ):
         accuracy = 0.9 - eps - (0.1 if bits == 4 else 0) + 0.01 * seed
         method = "fp32" if strategy == "fp32" else "gpfq"
-        rows.append({"dataset": "toy", "model": model, "seed": seed, "strategy": strategy, "method": method, "bits": bits, "noise": "char_substitution", "eps": eps,
+        rows.append({"dataset": "toy", "model": model, "seed": seed, "strategy": strategy, "method": method,
+                     "bits": bits, "noise": "char_substitution", "eps": eps,
                      "accuracy": accuracy, "drop_vs_fp32": 0.9 - eps - accuracy, "size_bits": 1000 * bits,
-                     "flags": "calibration_smaller_than_batch" if (seed, strategy, bits) == (1, "random", 4) else ""})  # fmt: skip
+                     "flags": "calibration_smaller_than_batch" if (seed, strategy, bits) == (1, "random", 4)
+                              else ""})  # fmt: skip
     for model, seed, bits, (comparison, strategy, tensor) in itertools.product(
         ["discriminative", "generative"], [0, 1], [8, 4],
-        [("fp32_vs_quantized", "balanced", "lstm"), ("fp32_vs_quantized", "balanced", "lstm_hidden"), ("balanced_vs_random", "", "scores")],
+        [("fp32_vs_quantized", "balanced", "lstm"), ("fp32_vs_quantized", "balanced", "lstm_hidden"),
+         ("balanced_vs_random", "", "scores")],
     ):  # fmt: skip
         ks_rows.append(
             {

@@ -53,9 +53,10 @@ def test_each_quantizer_belongs_to_one_class_and_one_stage():
         scheme.class_of(n)
         for n in ("lstm.cell_acc", "lstm.output_sigmoid", "lstm.hidden_state_tanh", "lstm.cell_state")
     ] == ["g", "s", "s", "c"]
-    assert [scheme.stage_of(n) for n in ("label_embedding.weight", "lstm_input", "lstm.output", "head_input", "classifier.weight")] == [
-        "embedding", "embedding", "lstm", "head", "head",
-    ]  # fmt: skip
+    assert [
+        scheme.stage_of(n)
+        for n in ("label_embedding.weight", "lstm_input", "lstm.output", "head_input", "classifier.weight")
+    ] == ["embedding", "embedding", "lstm", "head", "head"]  # fmt: skip
 
 
 def test_the_sensitivity_sweep_puts_one_class_at_a_time_at_low_bits():

@@ -131,8 +131,9 @@ def test_t_interval():
 
 
 def write_cell(path, **fields):
-    path.write_text(json.dumps({"macro_f1": 0.5, "clean_accuracy": 0.9, "fp32_accuracy_same_eps": 0.9, "corruption_rate": 0.0,
-                                "unknown_share": 0.1, "became_unknown_share": 0.0, "changed_word_share": 0.0, "drop_vs_clean": 0.0, **fields}))  # fmt: skip
+    path.write_text(json.dumps({"macro_f1": 0.5, "clean_accuracy": 0.9, "fp32_accuracy_same_eps": 0.9,
+                                "corruption_rate": 0.0, "unknown_share": 0.1, "became_unknown_share": 0.0,
+                                "changed_word_share": 0.0, "drop_vs_clean": 0.0, **fields}))  # fmt: skip
     return str(path)
 
 
@@ -162,9 +163,11 @@ def test_study_table_joins_sizes_and_flags_and_summarizes_seeds(tmp_path):
                 drop_vs_fp32=fp32 - quantized,
             )
         )
-        (tmp_path / f"p{seed}.json").write_text(json.dumps({"config": {"kind": "generative", "seed": seed}, "strategy": "balanced", "method": "gpfq",
-                                                            "bits": 4, "size_bits": 100, "fp32_size_bits": 800, "compression_ratio": 8.0,
-                                                            "flags": ["calibration_misses_class"] if seed else []}))  # fmt: skip
+        (tmp_path / f"p{seed}.json").write_text(json.dumps({
+            "config": {"kind": "generative", "seed": seed}, "strategy": "balanced", "method": "gpfq",
+            "bits": 4, "size_bits": 100, "fp32_size_bits": 800, "compression_ratio": 8.0,
+            "flags": ["calibration_misses_class"] if seed else [],
+        }))  # fmt: skip
         ptq.append(str(tmp_path / f"p{seed}.json"))
         (tmp_path / f"m{seed}.json").write_text(
             json.dumps({"config": {"kind": "generative", "seed": seed}, "flags": []})

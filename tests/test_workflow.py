@@ -26,7 +26,8 @@ def test_dry_run_of_the_default_grid(tmp_path):
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
     assert counts == {
-        "prepare_data": 1, "tokenize": 1, "tfidf_baseline": 1, "train": 2 * 3, "fp32_table": 1,  # classifiers x seeds 0, 1, 2
+        "prepare_data": 1, "tokenize": 1, "tfidf_baseline": 1,
+        "train": 2 * 3, "fp32_table": 1,  # classifiers x seeds 0, 1, 2
         "calibration_subset": 2 * 3,  # balanced, random x seeds
         "ptq": 2 * 3 * 2 * 6,  # classifiers x seeds x strategies x bits 8..3 (GPFQ on)
         "ptq_table": 1,
@@ -219,8 +220,9 @@ def test_a_second_run_and_a_sigterm_mid_ptq_leave_no_result_that_looks_valid(tin
     before = json.loads((workdir / cell / "metrics.json").read_text())
     log = workdir / "logs/ptq/bbc_tiny/generative/seed0/balanced/gpfq/w4.log"
     log.unlink()
-    cmd = [sys.executable, "-m", "snakemake", str(cell / "metrics.json"), "--force", "--cores", "1", "--snakefile", str(REPO / "Snakefile"),
-           "--directory", str(workdir), "--configfile", str(REPO / "config.yaml"), str(REPO / "tests" / "configs" / "tiny.yaml")]  # fmt: skip
+    cmd = [sys.executable, "-m", "snakemake", str(cell / "metrics.json"), "--force", "--cores", "1",
+           "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(REPO / "config.yaml"), str(REPO / "tests" / "configs" / "tiny.yaml")]  # fmt: skip
     first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     deadline = time.monotonic() + 120
     while not (log.exists() and "calibrating" in log.read_text()):

@@ -61,7 +61,10 @@ def check_whole_numbers(config: dict[str, Any], schema_file: str | Path) -> None
     if errors:
         raise ConfigError(
             "\n".join(
-                f"config key `{config_key(e.absolute_path)}`: {e.instance!r} is not a whole number; write {int(e.instance)}"
+                (
+                    f"config key `{config_key(e.absolute_path)}`: {e.instance!r} is not a whole number; "
+                    f"write {int(e.instance)}"
+                )
                 if isinstance(e.instance, float) and e.instance.is_integer()
                 else f"config key `{config_key(e.absolute_path)}`: {e.message}"
                 for e in errors
@@ -87,7 +90,8 @@ def check_config(config: dict[str, Any], schema_file: str | Path) -> None:
                 path = spec.get(split)
                 if path and not Path(path).is_file():
                     raise ConfigError(
-                        f"sources.{name}.{split}: file {path!r} not found (paths are relative to the directory snakemake runs in)"
+                        f"sources.{name}.{split}: file {path!r} not found "
+                        "(paths are relative to the directory snakemake runs in)"
                     )
     check_variants(config)
     for eps in config["noise"]["eps"]:
@@ -97,7 +101,8 @@ def check_config(config: dict[str, Any], schema_file: str | Path) -> None:
             )
     if config["deterministic"] and config["device"].startswith("cuda"):
         raise ConfigError(
-            "config keys `deterministic: true` and `device: cuda`: deterministic mode runs on the CPU; set `device: auto` or `cpu`"
+            "config keys `deterministic: true` and `device: cuda`: deterministic mode runs on the CPU; "
+            "set `device: auto` or `cpu`"
         )
     problems = axis_problems(config)
     if problems:
@@ -144,7 +149,8 @@ def check_variants(config: dict[str, Any]) -> None:
             if name not in definitions:
                 section = key.split(".")[0]
                 raise ConfigError(
-                    f"config key `{key}` lists {name!r}, which is not a key of `{section}.definitions` (known: {sorted(definitions)})"
+                    f"config key `{key}` lists {name!r}, which is not a key of `{section}.definitions` "
+                    f"(known: {sorted(definitions)})"
                 )
     for name, definition in noise["definitions"].items():
         try:

@@ -29,8 +29,8 @@ def dataset_flags(counts: dict[str, dict[str, int]], checks: dict[str, Any]) -> 
     if n_test and 1 / n_test > checks["max_accuracy_step"]:
         flags.append("small_test_set")
         log.warning(
-            "small_test_set: %d test documents, so one document moves accuracy by %.2f points (more than checks.max_accuracy_step %.2f); "
-            "differences of a few points are noise",
+            "small_test_set: %d test documents, so one document moves accuracy by %.2f points "
+            "(more than checks.max_accuracy_step %.2f); differences of a few points are noise",
             n_test, 100 / n_test, 100 * checks["max_accuracy_step"],
         )  # fmt: skip
     few = {name: n for name, n in counts["train"].items() if 0 < n < checks["min_train_per_class"]}
@@ -51,7 +51,8 @@ def calibration_flags(subset: dict[str, Any], train_counts: dict[str, int], batc
     if missed and subset["definition"]["kind"] in COVERING_KINDS:
         flags.append("calibration_misses_class")
         log.warning(
-            "calibration_misses_class: the %s subset %r (%d documents) has no document of %s; its activation ranges never saw them",
+            "calibration_misses_class: the %s subset %r (%d documents) has no document of %s; "
+            "its activation ranges never saw them",
             subset["definition"]["kind"], subset["strategy"], subset["size"], missed,
         )  # fmt: skip
     if subset["size"] < batch_size:

@@ -191,7 +191,8 @@ def axis_problems(config: dict[str, Any]) -> list[str]:
         for value in values:
             if not re.fullmatch(WILDCARDS[wildcard], value):
                 problems.append(
-                    f"config key `{key}`: {value!r} cannot name a file (a {wildcard} must match {WILDCARDS[wildcard]!r})"
+                    f"config key `{key}`: {value!r} cannot name a file "
+                    f"(a {wildcard} must match {WILDCARDS[wildcard]!r})"
                 )
         repeated = sorted({v for v in values if values.count(v) > 1})
         if repeated:

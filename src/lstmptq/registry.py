@@ -168,6 +168,7 @@ def family(name: str):
     missing = [attribute for attribute in FAMILY_API if not hasattr(module, attribute)]
     if missing:
         raise RegistryError(
-            f"classifiers.{name}: {reference('classifiers', name)!r} lacks {missing} (docs/extending.md lists what a family provides)"
+            f"classifiers.{name}: {reference('classifiers', name)!r} lacks {missing} "
+            "(docs/extending.md lists what a family provides)"
         )
     return module

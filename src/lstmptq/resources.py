@@ -2,7 +2,7 @@
 
 Snakemake hands these to cluster executors (SLURM: --mem, --time, --gpus); locally it enforces
 only the totals a profile caps (the default profile caps `gpu`). The numbers are upper bounds
-fitted to measured jobs on the embedded data (see README, "Paper-scale run"); each retry
+fitted to measured jobs on the embedded data (docs/results.md, "Paper-scale run"); each retry
 (`--retries`) asks for proportionally more. Imported by the Snakefile: stdlib only.
 """
 

@@ -140,7 +140,10 @@ def uniform(bits: int) -> str:
 def parse(name: str) -> Scheme:
     """The Scheme of a name; raises SchemeError with the fix for a name that does not parse, uses
     a modifier where it means nothing, or is not the canonical spelling."""
-    how = f"write e.g. w4, w3a8, w4c16, w4r or w4s4k (class letters {' '.join(CLASSES)}, bits 2..16 or f; lstmptq/scheme.py)"
+    how = (
+        "write e.g. w4, w3a8, w4c16, w4r or w4s4k "
+        f"(class letters {' '.join(CLASSES)}, bits 2..16 or f; lstmptq/scheme.py)"
+    )
     position, tokens, token = 0, [], _token()
     while position < len(name):
         match = token.match(name, position)
@@ -162,12 +165,14 @@ def parse(name: str) -> Scheme:
     for letter, setting in settings.items():
         if setting.statistic == "k" and letter not in cell.BOUNDED and setting.bits is not None:
             raise SchemeError(
-                f"quantization scheme {name!r}: the fixed scale `k` is for {'/'.join(CLASSES[c] for c in cell.BOUNDED)} ({' '.join(cell.BOUNDED)}) only; {how}"
+                f"quantization scheme {name!r}: the fixed scale `k` is for "
+                f"{'/'.join(CLASSES[c] for c in cell.BOUNDED)} ({' '.join(cell.BOUNDED)}) only; {how}"
             )
     scheme = Scheme(settings)
     if scheme.name != name:
         raise SchemeError(
-            f"quantization scheme {name!r}: write it as {scheme.name!r} (each scheme has one spelling, so each cell has one path)"
+            f"quantization scheme {name!r}: write it as {scheme.name!r} "
+            "(each scheme has one spelling, so each cell has one path)"
         )
     return scheme
 
@@ -176,7 +181,8 @@ def _setting(name: str, letter: str, bits_text: str, modifiers: str) -> Setting:
     bits = None if bits_text == FLOAT else int(bits_text)
     if bits is not None and bits not in BITS:
         raise SchemeError(
-            f"quantization scheme {name!r}: {letter}{bits_text}: bit widths run {BITS.start}..{BITS.stop - 1} (or f for float)"
+            f"quantization scheme {name!r}: {letter}{bits_text}: "
+            f"bit widths run {BITS.start}..{BITS.stop - 1} (or f for float)"
         )
     per_row = PER_ROW in modifiers
     statistics = [m for m in modifiers if m in registry.STATISTICS]
@@ -184,7 +190,8 @@ def _setting(name: str, letter: str, bits_text: str, modifiers: str) -> Setting:
         raise SchemeError(f"quantization scheme {name!r}: per-row scales (r) are for weights (w) only")
     if statistics and letter == "w":
         raise SchemeError(
-            f"quantization scheme {name!r}: weights take a max-|W| scale; statistics ({' '.join(registry.STATISTICS)}) are for activations"
+            f"quantization scheme {name!r}: weights take a max-|W| scale; "
+            f"statistics ({' '.join(registry.STATISTICS)}) are for activations"
         )
     if (
         len(statistics) > 1
@@ -192,7 +199,8 @@ def _setting(name: str, letter: str, bits_text: str, modifiers: str) -> Setting:
         or (modifiers and modifiers != (PER_ROW if per_row else "") + "".join(statistics))
     ):
         raise SchemeError(
-            f"quantization scheme {name!r}: {letter}{bits_text}{modifiers}: give at most r, then one statistic ({' '.join(registry.STATISTICS)})"
+            f"quantization scheme {name!r}: {letter}{bits_text}{modifiers}: "
+            f"give at most r, then one statistic ({' '.join(registry.STATISTICS)})"
         )
     if bits is None and (per_row or statistics):
         raise SchemeError(f"quantization scheme {name!r}: {letter}f is float; a float class takes no modifiers")

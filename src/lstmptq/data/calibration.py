@@ -67,7 +67,8 @@ def class_index(definition: dict[str, Any], label_names: Sequence[str], strategy
     if isinstance(target, str) and target in label_names:
         return list(label_names).index(target)
     raise CalibrationError(
-        f"calibration.definitions.{strategy}.class is {target!r}; use a label name {list(label_names)} or an index 0..{len(label_names) - 1}"
+        f"calibration.definitions.{strategy}.class is {target!r}; "
+        f"use a label name {list(label_names)} or an index 0..{len(label_names) - 1}"
     )
 
 

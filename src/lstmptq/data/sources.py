@@ -145,7 +145,7 @@ def load_hub(name: str, spec: dict[str, Any]) -> tuple[dict[str, pd.DataFrame], 
         raise DataError(
             f"dataset {name!r}: could not load {spec['path']!r} from the Hugging Face hub "
             f"({type(err).__name__}: {err}). Without network access, download its train/test "
-            f"files elsewhere and point a `kind: files` source at them (see README, 'Add a dataset'). "
+            f"files elsewhere and point a `kind: files` source at them (docs/datasets.md). "
             f"HF_HUB_OFFLINE=1 makes this check fail at once instead of after the hub's retries."
         ) from err
     return hub_frames(name, spec, dataset_dict)
@@ -338,9 +338,11 @@ def check_duplicates(
     report = {"counts": counts, "shares": shares, "max_duplicate_share": limit, "dropped": {"valid": 0, "test": 0}}
     n_valid, n_test = len(frames["valid"]), len(frames["test"])
     summary = (
-        f"{counts['test_in_train_or_valid']} of {n_test} test documents ({shares['test_in_train_or_valid']:.1%}) also occur in "
+        f"{counts['test_in_train_or_valid']} of {n_test} test documents "
+        f"({shares['test_in_train_or_valid']:.1%}) also occur in "
         f"train or valid ({counts['test_in_train']} in train, {counts['test_in_valid']} in valid), and "
-        f"{counts['valid_in_train']} of {n_valid} valid documents in train (compared as lowercase word sequences, as the tokenizer sees them)"
+        f"{counts['valid_in_train']} of {n_valid} valid documents in train "
+        "(compared as lowercase word sequences, as the tokenizer sees them)"
     )
     if any(counts.values()):
         log.warning("dataset %r: %s", name, summary)
@@ -358,7 +360,8 @@ def check_duplicates(
         raise DataError(
             f"dataset {name!r}: {summary}; that is more than max_duplicate_share = {limit}, and test accuracy would "
             f"partly measure memory. To accept them, set `sources.{name}.max_duplicate_share: {accept}`; "
-            f"to drop from valid those in train and from test those in train or valid, set `sources.{name}.drop_duplicates: true`."
+            "to drop from valid those in train and from test those in train or valid, "
+            f"set `sources.{name}.drop_duplicates: true`."
         )
     return frames, report
 

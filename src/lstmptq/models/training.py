@@ -171,7 +171,8 @@ def train(
         history.append(row)
         log.info(
             "epoch %3d  loss %.4f  valid acc %.4f%s  (%.1fs, %.1f%% padding)",
-            epoch, row["train_loss"], valid_accuracy, " *" if improved else "", row["epoch_seconds"], 100 * row["padded_share"],
+            epoch, row["train_loss"], valid_accuracy, " *" if improved else "",
+            row["epoch_seconds"], 100 * row["padded_share"],
         )  # fmt: skip
         if stopper.should_stop:
             log.info(

@@ -233,7 +233,8 @@ def read(
         raise ArtifactError(f"{path}: no lstmptq header; not a quantized model written by this pipeline") from err
     if header.get("format") != FORMAT or header.get("version") != VERSION:
         raise ArtifactError(
-            f"{path}: format {header.get('format')!r} version {header.get('version')!r}; this code reads {FORMAT!r} version {VERSION}; {rebuild}"
+            f"{path}: format {header.get('format')!r} version {header.get('version')!r}; "
+            f"this code reads {FORMAT!r} version {VERSION}; {rebuild}"
         )
     if header.get("sha256") != content_sha256(header, tensors):
         raise ArtifactError(
@@ -241,11 +242,13 @@ def read(
         )
     if kind is not None and header["kind"] != kind:
         raise ArtifactError(
-            f"{path}: holds a {header['kind']} model, but a {kind} model is expected here; the file is misplaced: {rebuild}"
+            f"{path}: holds a {header['kind']} model, but a {kind} model is expected here; "
+            f"the file is misplaced: {rebuild}"
         )
     if vocab_sha256 is not None and header["vocab"]["sha256"] != vocab_sha256:
         raise ArtifactError(
-            f"{path}: built for another vocabulary ({header['vocab']['size']} tokens, sha256 {header['vocab']['sha256'][:12]}) than "
+            f"{path}: built for another vocabulary "
+            f"({header['vocab']['size']} tokens, sha256 {header['vocab']['sha256'][:12]}) than "
             f"{vocab_file or 'the given one'} (sha256 {vocab_sha256[:12]}); token ids would mean other words: {rebuild}"
         )
     try:

@@ -75,5 +75,6 @@ def load(path: str | Path, *, kind: str | None = None, vocab_file: str | Path | 
         return family(artifact.kind).engine(artifact).eval()
     except (KeyError, RuntimeError) as err:  # a missing tensor or a shape that does not fit
         raise ArtifactError(
-            f"{path}: inconsistent {artifact.kind} model ({type(err).__name__}: {err}); delete it and rebuild its PTQ cell"
+            f"{path}: inconsistent {artifact.kind} model ({type(err).__name__}: {err}); "
+            "delete it and rebuild its PTQ cell"
         ) from err

@@ -45,7 +45,8 @@ def calibrate(model: nn.Module, batches, plan: Plan) -> None:
         set_thresholds(model, passes.thresholds(model, batches, plan))
     elif any(setting.statistic != "p" for setting in plan.scheme.settings.values()):
         raise ValueError(
-            f"scheme {plan.scheme.name}: the {model.kind} model has layers the float statistics pass does not handle; use the percentile statistic"
+            f"scheme {plan.scheme.name}: the {model.kind} model has layers "
+            "the float statistics pass does not handle; use the percentile statistic"
         )
     else:
         brevitas_calibrate(model, batches)

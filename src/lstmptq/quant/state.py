@@ -29,7 +29,8 @@ def quantized_weights(model: nn.Module) -> dict[str, tuple[torch.Tensor, torch.T
 
 
 def activation_thresholds(model: nn.Module) -> dict[str, float]:
-    """Calibrated clipping threshold T of every activation quantizer (scale: T / 2^(b-1) signed, T / (2^b - 1) unsigned)."""
+    """Calibrated clipping threshold T of every activation quantizer
+    (scale: T / 2^(b-1) signed, T / (2^b - 1) unsigned)."""
     return {k[: -len(THRESHOLD_KEY)]: float(v) for k, v in model.state_dict().items() if k.endswith(THRESHOLD_KEY)}
 
 

@@ -93,10 +93,12 @@ def cell_table(metrics: list[dict[str, Any]], collapse_sqnr_db: float) -> pd.Dat
         rows.append({
             **_keys(m), "base_method": m["base_method"], "weight_bits": m["bits"],
             **{class_column(name): text for name, text in m["classes"].items()},
-            **{k: m[k] for k in ["accuracy", "fp32_accuracy", "accuracy_drop", "size_bits", "activation_bits_per_token"]},
+            **{k: m[k]
+               for k in ["accuracy", "fp32_accuracy", "accuracy_drop", "size_bits", "activation_bits_per_token"]},
             "collapsed_quantizer": collapsed.get("quantizer"),
             **{f"collapsed_{k}": collapsed.get(k, np.nan) for k in ["zero_share", "local_sqnr_db", "sqnr_db"]},
-            **{f"engine_{k}": check.get(k) for k in ["within_tolerance", "max_abs_score_difference", "prediction_agreement"]},
+            **{f"engine_{k}": check.get(k)
+               for k in ["within_tolerance", "max_abs_score_difference", "prediction_agreement"]},
             "flags": joined(m["flags"]),
         })  # fmt: skip
     return _sorted(pd.DataFrame(rows))
@@ -229,10 +231,16 @@ def cheapest_within(block: pd.DataFrame, bits: int, below: float) -> list[dict[s
     points = f"{100 * below:g} point" + ("" if round(100 * below, 9) == 1 else "s")
     if within.empty:
         best = _most_accurate(candidates)
-        detail = f"none of {len(candidates)} schemes with {bits}-bit weights is within {points} of FP32; the most accurate is {100 * (best['fp32_accuracy'] - best['accuracy']):.2f} points below"
+        detail = (
+            f"none of {len(candidates)} schemes with {bits}-bit weights is within {points} of FP32; "
+            f"the most accurate is {100 * (best['fp32_accuracy'] - best['accuracy']):.2f} points below"
+        )
         return [_answer(best, verdict="not reached", detail=detail)]
     best = _cheapest(within)
-    detail = f"{len(within)} of {len(candidates)} schemes with {bits}-bit weights are within {points} of FP32; this one produces the fewest activation bits per token"
+    detail = (
+        f"{len(within)} of {len(candidates)} schemes with {bits}-bit weights are within {points} of FP32; "
+        "this one produces the fewest activation bits per token"
+    )
     return [_answer(best, verdict="reached", detail=detail)]
 
 
@@ -252,7 +260,10 @@ def collapse(block: pd.DataFrame, points: pd.DataFrame, collapse_sqnr_db: float)
             f"{reference['seeds_collapsed']} of {reference['n_seeds']} seeds have a collapsed quantizer of their own"
         )
         if found["collapses"]:
-            detail = f"{found['quantizer']} is the first point whose own SQNR (mean over seeds) is below {collapse_sqnr_db:g} dB; {seeds}"
+            detail = (
+                f"{found['quantizer']} is the first point whose own SQNR (mean over seeds) "
+                f"is below {collapse_sqnr_db:g} dB; {seeds}"
+            )
         else:
             detail = f"no point's own SQNR (mean over seeds) is below {collapse_sqnr_db:g} dB; {seeds}"
         rows.append(_answer(reference, **found, verdict="collapsed" if found["collapses"] else "none", detail=detail))
@@ -323,7 +334,10 @@ def gpfq_lstm_vs_gpfq(block: pd.DataFrame) -> list[dict[str, Any]]:
             row["scheme"] = name
             gain = row["accuracy"] - reference["accuracy"]
             verdict = f"{ours} better" if gain > TIE else f"{theirs} better" if gain < -TIE else "equal"
-            detail = f"{name}: {ours} {100 * row['accuracy']:.2f} % vs {theirs} {100 * reference['accuracy']:.2f} % ({100 * gain:+.2f} points)"
+            detail = (
+                f"{name}: {ours} {100 * row['accuracy']:.2f} % vs {theirs} {100 * reference['accuracy']:.2f} % "
+                f"({100 * gain:+.2f} points)"
+            )
             flags = joined(code for text in (row["flags"], reference["flags"]) for code in text.split(";") if code)
             rows.append(
                 {

@@ -40,13 +40,17 @@ FINDINGS = (
     Finding("1", "Generative classifiers are more robust to input noise at full precision.",
             "FP32 drop vs eps 0 at the highest eps: discriminative minus generative", "greater"),
     Finding("2a", "Generative classifiers are more sensitive to low bit widths.",
-            "drop vs FP32 at the lowest bit width, eps 0 (mean over strategies): generative minus discriminative", "greater"),
+            "drop vs FP32 at the lowest bit width, eps 0 (mean over strategies): generative minus discriminative",
+            "greater"),
     Finding("2b", "Class-balanced calibration helps generative classifiers at low bit widths.",
             "generative accuracy at the lowest bit width, eps 0: balanced minus random calibration", "greater"),
     Finding("3", "Discriminative classifiers are stable across calibration strategies.",
-            f"discriminative accuracy at the lowest bit width, eps 0: balanced minus random calibration (stable: within +-{EQUIVALENCE_MARGIN})", "equivalent"),
+            "discriminative accuracy at the lowest bit width, eps 0: balanced minus random calibration "
+            f"(stable: within +-{EQUIVALENCE_MARGIN})",
+            "equivalent"),
     Finding("4", "Quantized generative classifiers lose accuracy sharply under noise at low bit widths.",
-            "generative drop vs eps 0 at the highest eps: lowest bit width (mean over strategies) minus FP32", "greater"),
+            "generative drop vs eps 0 at the highest eps: lowest bit width (mean over strategies) minus FP32",
+            "greater"),
 )  # fmt: skip
 
 

@@ -168,7 +168,8 @@ def accuracy_vs_eps(sns, study):
         data["panel"] = data["noise"] + ": " + data["panel"]
         order = [f"{noise}: {panel}" for noise in sorted(data["noise"].unique()) for panel in order]
     grid = sns.relplot(
-        data=data, x="eps", y="accuracy", hue="model", style="strategy", col="panel", col_order=order, col_wrap=min(4, len(order)),
+        data=data, x="eps", y="accuracy", hue="model", style="strategy",
+        col="panel", col_order=order, col_wrap=min(4, len(order)),
         kind="line", palette=model_colors(data), markers=True, errorbar=t_interval, height=2.8, aspect=1.1,
     )  # fmt: skip
     mark_flagged(grid.axes_dict, data, "eps", "accuracy", "panel", ["model", "strategy"])
@@ -284,8 +285,10 @@ def _scheme_means(cells: pd.DataFrame) -> pd.DataFrame:
     data = _percent(cells, ["accuracy", "fp32_accuracy"]).assign(flags=lambda f: f["flags"].fillna(""))
     grouped = data.groupby(["model", "method", "scheme"], as_index=False, sort=True)
     mean = grouped.agg(
-        accuracy=("accuracy", "mean"), fp32_accuracy=("fp32_accuracy", "mean"), activation_bits_per_token=("activation_bits_per_token", "mean"),
-        size_bits=("size_bits", "mean"), weight_bits=("weight_bits", "first"), flags=("flags", lambda f: joined(c for t in f for c in t.split(";") if c)),
+        accuracy=("accuracy", "mean"), fp32_accuracy=("fp32_accuracy", "mean"),
+        activation_bits_per_token=("activation_bits_per_token", "mean"),
+        size_bits=("size_bits", "mean"), weight_bits=("weight_bits", "first"),
+        flags=("flags", lambda f: joined(c for t in f for c in t.split(";") if c)),
     )  # fmt: skip  # flags: any seed's
     return mean.assign(weights=lambda f: f["weight_bits"].map(bits_label))
 
@@ -342,7 +345,8 @@ def design_space_sensitivity(sns, cells):
         "rest"
     ].unique()  # widest rest first, float last
     grid = sns.catplot(
-        data=swept, x="class", y="accuracy", hue="alone at", hue_order=hue_order, col="rest", col_order=list(rests), row="model", order=classes,
+        data=swept, x="class", y="accuracy", hue="alone at", hue_order=hue_order,
+        col="rest", col_order=list(rests), row="model", order=classes,
         kind="bar", errorbar=t_interval, height=3.0, aspect=1.6, sharey=True,
     )  # fmt: skip
     everything = _percent(cells, ["accuracy", "fp32_accuracy"])

@@ -170,7 +170,8 @@ def evaluate_curve(
     load_seconds = time.perf_counter() - start
     startup_seconds = process_seconds()  # interpreter, imports and model: the fixed cost, once per curve
     cell = {
-        "model": meta["kind"], "seed": meta["seed"], "strategy": strategy, "method": method, "bits": bits, "noise": noise,
+        "model": meta["kind"], "seed": meta["seed"], "strategy": strategy, "method": method,
+        "bits": bits, "noise": noise,
         "config": meta, "load_seconds": load_seconds, "startup_seconds": startup_seconds,
         "engine": "lstmptq.quant.engine (artifact)" if quantized else "torch nn.LSTM (FP32 checkpoint)",
         "provenance": provenance(device=str(torch_device), threads=threads, seed=meta["seed"]),
@@ -197,9 +198,11 @@ def evaluate_curve(
         write_json(out_files[index], metrics)
         results.append(metrics)
         log.info(
-            "%s %s, %s at eps %s: accuracy %.4f (drop %+.4f vs eps 0, %+.4f vs FP32); corruption %.4f, unknown %.4f; scoring %.1fs",
-            meta["kind"], FP32 if not quantized else f"{strategy}/{method}/w{bits}", noise, format_eps(level), result["accuracy"], metrics["drop_vs_clean"],
-            metrics["drop_vs_fp32"], metrics["corruption_rate"], metrics["unknown_share"], score_seconds,
+            "%s %s, %s at eps %s: accuracy %.4f (drop %+.4f vs eps 0, %+.4f vs FP32); "
+            "corruption %.4f, unknown %.4f; scoring %.1fs",
+            meta["kind"], FP32 if not quantized else f"{strategy}/{method}/w{bits}", noise, format_eps(level),
+            result["accuracy"], metrics["drop_vs_clean"], metrics["drop_vs_fp32"],
+            metrics["corruption_rate"], metrics["unknown_share"], score_seconds,
         )  # fmt: skip
     return results
 

@@ -307,6 +307,7 @@ def quantize_cell(
     write_json(metrics_file, metrics)
     log.info(
         "test accuracy %.4f (FP32 %.4f, drop %+.4f); %.2fx smaller; calibration %.1fs, %s %.1fs",
-        result["accuracy"], cell.fp32["accuracy"], metrics["accuracy_drop"], metrics["compression_ratio"], calibration_seconds, base_method, method_seconds,
+        result["accuracy"], cell.fp32["accuracy"], metrics["accuracy_drop"], metrics["compression_ratio"],
+        calibration_seconds, base_method, method_seconds,
     )  # fmt: skip
     return metrics
