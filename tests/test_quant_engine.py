@@ -69,25 +69,23 @@ def vocab(tmp_path_factory):
     return path
 
 
+def write_artifact(model, q, path, vocab) -> int:
+    """The family's artifact of quantized `q` (of FP32 `model`), with a cell's header; its bytes."""
+    meta = {"kind": model.kind, "seed": 0, "label_names": ["a", "b", "c"], "vocab_size": V, "num_classes": K}
+    header = {
+        "vocab": {"size": V, "sha256": Tokenizer.load(vocab).sha256()},
+        "label_names": meta["label_names"],
+        "fp32_meta": {**meta, "model": HP},
+    }
+    return family(model.kind).export(q, path, header)
+
+
 def export(model, bits, path, vocab, gpfq=True):
     q = build.quantize_model(model, build.Plan.uniform(bits))
     methods.brevitas_calibrate(q, batches(documents(128, seed=1)))
     if gpfq:
         methods.apply_gpfq(q, family(model.kind), batches(documents(128, seed=1)))
-    meta = {
-        "kind": model.kind,
-        "seed": 0,
-        "label_names": ["a", "b", "c"],
-        "vocab_size": V,
-        "num_classes": K,
-        "model": HP,
-    }
-    header = {
-        "vocab": {"size": V, "sha256": Tokenizer.load(vocab).sha256()},
-        "label_names": meta["label_names"],
-        "fp32_meta": meta,
-    }
-    return q, family(model.kind).export(q, path, header)
+    return q, write_artifact(model, q, path, vocab)
 
 
 @pytest.mark.parametrize("bits", [8, 6, 4, 3])
@@ -125,20 +123,7 @@ def export_scheme(model, scheme, path, vocab, method="gpfq"):
     q = build.quantize_model(model, plan)
     methods.set_thresholds(q, passes.thresholds(q, batches(documents(128, seed=1)), plan))
     lookup("ptq_methods", method)(q, family(model.kind), batches(documents(128, seed=1)))
-    meta = {
-        "kind": model.kind,
-        "seed": 0,
-        "label_names": ["a", "b", "c"],
-        "vocab_size": V,
-        "num_classes": K,
-        "model": HP,
-    }
-    header = {
-        "vocab": {"size": V, "sha256": Tokenizer.load(vocab).sha256()},
-        "label_names": meta["label_names"],
-        "fp32_meta": meta,
-    }
-    return q, family(model.kind).export(q, path, header)
+    return q, write_artifact(model, q, path, vocab)
 
 
 @pytest.mark.parametrize("scheme, method", [*((s, "gpfq") for s in SCHEMES), ("w3", "gpfq_lstm"), ("w4r", "gpfq_lstm")])

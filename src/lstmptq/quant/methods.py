@@ -64,7 +64,7 @@ def brevitas_calibrate(model: nn.Module, batches) -> None:
 
 def set_thresholds(model: nn.Module, thresholds: dict[str, torch.Tensor]) -> None:
     """Calibrate `model` with given activation thresholds (state_dict keys, e.g. from
-    ptq_passes.thresholds): loaded like a saved calibrated model, so Brevitas treats them as its own."""
+    passes.thresholds): loaded like a saved calibrated model, so Brevitas treats them as its own."""
     state = model.state_dict()
     model.load_state_dict({**state, **thresholds})
     model.eval()
@@ -80,7 +80,7 @@ def apply_gpfq(model: nn.Module, family, batches) -> None:
     Brevitas' GPFQ handles here).
 
     Brevitas' GPFQ runs the model forward twice per batch (quantized, then with quantization
-    off) to collect the layer's inputs; where ptq_passes can produce those inputs in plain
+    off) to collect the layer's inputs; where lstmptq.quant.passes can produce those inputs in plain
     PyTorch, GPFQ runs on the layer alone, fed them (the same weights result, tested)."""
     if not getattr(model, family.GPFQ_LAYER).weight_quant.is_quant_enabled:
         log.info("GPFQ: the final layer's weights stay float in this scheme; nothing to round")
