@@ -12,7 +12,9 @@ from lstmptq.quant import artifact
 from lstmptq.registry import family
 
 
-@pytest.mark.parametrize("scheme, method", [("w8", "gpfq"), ("w3", "gpfq"), ("w3", "gpfq_lstm"), ("w4r", "gpfq_lstm")])
+@pytest.mark.parametrize(
+    "scheme, method", [("w8", "gpfq"), ("w3", "gpfq"), ("w3u", "gpfq"), ("w3", "gpfq_lstm"), ("w4r", "gpfq_lstm")]
+)
 def test_before_calibration_is_brevitas_uncalibrated_model(trained, scheme, method, tmp_path, vocab):  # noqa: F811
     """The calibrated, GPFQ-rounded artifact (final layer, or the LSTM too) with calibration and
     rounding undone equals Brevitas' own quantized graph before calibration, bit for bit."""

@@ -113,7 +113,10 @@ def test_engine_reproduces_brevitas(trained, bits, tmp_path, vocab):
     assert 8 * (size - header_bytes) == pytest.approx(state.size_bits(q), rel=0.05)
 
 
-SCHEMES = ["w3a8", "w4c16", "w4r", "w4s4k", "w4a4m", "w4a4e", "w4h8e", "wfc3", "w8a3h8g8s8c8", "w3g8s8c8", "wf"]
+SCHEMES = [
+    *("w3a8", "w4c16", "w4r", "w4s4k", "w4a4m", "w4a4e", "w4h8e", "wfc3", "w8a3h8g8s8c8", "w3g8s8c8", "wf"),
+    *("w4u", "w3ru", "w3uh8g8s8c8"),  # full-range weight integers, as the paper's code rounds them
+]
 
 
 def export_scheme(model, scheme, path, vocab, method="gpfq"):
@@ -196,17 +199,21 @@ def test_artifact_holds_brevitas_integers_at_their_bit_width(trained, tmp_path, 
     assert gates.scale.shape == (4,) and gates.integers.shape == (4 * HP["hidden_dim"], HP["hidden_dim"])
 
 
+@pytest.mark.parametrize("narrow", [True, False])
 @pytest.mark.parametrize("bits", [2, 3, 4, 7, 8, 16])
-def test_pack_round_trips(bits):
-    low, high = artifact.weight_range(bits)
+def test_pack_round_trips(bits, narrow):
+    low, high = artifact.weight_range(bits, narrow)
+    assert (low, high) == ((-(2 ** (bits - 1)) + narrow, 2 ** (bits - 1) - 1))
     values = torch.tensor(
         [low, high, 0, -1 if bits > 1 else 0, *np.random.default_rng(bits).integers(low, high + 1, 1001)]
     )
-    packed = artifact.pack(values, bits)
+    packed = artifact.pack(values, bits, narrow)
     assert packed.numel() == (values.numel() * bits + 7) // 8
-    assert torch.equal(artifact.unpack(packed, bits, [values.numel()]), values.to(torch.int32))
+    assert torch.equal(artifact.unpack(packed, bits, [values.numel()], narrow), values.to(torch.int32))
     with pytest.raises(artifact.ArtifactError, match="cannot be stored"):
-        artifact.pack(torch.tensor([high + 1]), bits)
+        artifact.pack(torch.tensor([high + 1]), bits, narrow)
+    with pytest.raises(artifact.ArtifactError, match="cannot be stored"):
+        artifact.pack(torch.tensor([low - 1]), bits, narrow)
 
 
 # ----------------------------------------------------------------------------- bad input

@@ -152,3 +152,29 @@ def test_edited_quantized_state_is_refused(model, tmp_path):
         match=r"q\.pt: content does not match its checksum: the file was edited or corrupted; rebuild it with",
     ):
         quant_checkpoint.load_quantized(model, path)
+
+
+def test_gpfq_on_the_lstm_refuses_full_range_weights(model):
+    from lstmptq.quant.lstm.gpfq import apply_gpfq_lstm
+
+    plan = build.Plan(schemes.parse("w4u"), 99.99)
+    q = build.quantize_model(model, plan)
+    methods.calibrate(q, batches(data()), plan)
+    with pytest.raises(ValueError, match=r"gpfq_lstm rounds to narrow-range integers.*use gpfq or plain"):
+        apply_gpfq_lstm(q, family(model.kind), batches(data()))
+
+
+def test_full_range_weights_use_every_level_and_a_scale_of_max_over_two_to_the_b_minus_1(model):
+    """The paper's code quantizes weights with narrow_range=False: at 3 bits, integers -4..3 and
+    scale max|W| / 4 (the largest positive weight may clip by one level)."""
+    head = family(model.kind).GPFQ_LAYER
+    w = getattr(model, head).weight.detach()
+    fp32 = w.abs().max()
+    weight = state.weight_of(getattr(build.quantize_model(model, build.Plan(schemes.parse("w3u"), 99.99)), head))
+    assert not weight.narrow and weight.integers.min() >= -4 and weight.integers.max() <= 3
+    assert torch.allclose(weight.scale, fp32 / 4)
+    largest = weight.integers.flatten()[w.abs().flatten().argmax()]
+    assert int(largest) == (-4 if w.flatten()[w.abs().flatten().argmax()] < 0 else 3)  # the positive max clips
+    narrow = state.weight_of(getattr(build.quantize_model(model, build.Plan.uniform(3)), head))
+    assert narrow.narrow and narrow.integers.abs().max() == 3
+    assert torch.allclose(narrow.scale, fp32 / 3)

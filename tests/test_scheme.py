@@ -27,6 +27,8 @@ def test_the_paper_setting_is_one_letter_and_every_class_defaults_to_it():
         ("w4a4k", "fixed scale `k` is for sigmoid/tanh"),
         ("w4c4c8", "appears twice"),
         ("w4x8", "cannot read 'x8'"),
+        ("w4ur", "give at most r, then u"),
+        ("w4a4u", r"full-range integers \(u\) are for weights"),
         ("w4cfm", "takes no modifiers"),
         ("w17", "bit widths run 2..16"),
     ],
@@ -37,7 +39,7 @@ def test_a_scheme_has_one_spelling_and_a_wrong_one_names_the_fix(name, fix):
 
 
 @pytest.mark.parametrize(
-    "name", ["w4", "w3a8", "w4c16", "w4r", "w4s4k", "w4a4m", "w4h8e", "wfc3", "w8a3h8g8s8c8", "wf", "w2a16"]
+    "name", ["w4", "w3a8", "w4c16", "w4r", "w4s4k", "w4a4m", "w4h8e", "wfc3", "w8a3h8g8s8c8", "wf", "w2a16", "w3ru"]
 )
 def test_canonical_names_parse_back_to_themselves_and_match_the_path_pattern(name):
     import re

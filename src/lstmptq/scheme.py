@@ -10,7 +10,9 @@ A scheme name is a sequence of class tokens ``<class><bits>[<modifiers>]``:
   (the LSTM cell's classes, from its quantizer table in lstmptq/quant/lstm/cell.py);
 - bits: 2..16, or ``f`` for float (that quantizer is off);
 - modifiers: ``r`` per-output-row weight scales (``w`` only; one per gate row for the LSTM, per
-  output row for linear layers; embeddings stay per tensor); a scale statistic for activations
+  output row for linear layers; embeddings stay per tensor); ``u`` full-range weight integers
+  (``w`` only: -2^(b-1)..2^(b-1)-1 with scale max|W| / 2^(b-1), as the paper's code quantizes
+  weights, instead of the narrow +-(2^(b-1)-1)); a scale statistic for activations
   (registry.STATISTICS, one observer each in lstmptq/quant/observers.py):
   ``p`` percentile (Brevitas' running mean of per-call percentiles, the paper's; the default),
   ``m`` max |x| and ``e`` MSE-optimal scale, both over every value of the float statistics pass,
@@ -37,6 +39,7 @@ CLASSES = {"w": "weights", "a": "layer inputs", **cell.CLASSES}
 ACTIVATION_DEFAULTED = tuple(cell.CLASSES)  # classes that default to `a`
 STATISTIC_NAMES = {"p": "percentile", "m": "max", "e": "mse", "k": "fixed"}  # table names of the built-ins
 PER_ROW = "r"
+FULL_RANGE = "u"  # weights: integers -2^(b-1)..2^(b-1)-1, scale max|W| / 2^(b-1) (the paper's code)
 FLOAT = "f"
 PATTERN = r"w(?:[0-9]+|f)[a-z0-9]*"  # the path wildcard's pattern; `parse` checks the rest
 
@@ -51,17 +54,17 @@ def statistics() -> dict[str, str]:
 
 def statistic_problems() -> list[str]:
     """Statistic letters (extensions included) that a scheme name could not tell apart."""
-    reserved = [*CLASSES, PER_ROW, FLOAT]
+    reserved = [*CLASSES, PER_ROW, FULL_RANGE, FLOAT]
     return [
         f"config key `extensions.statistics.{letter}`: a statistic is named by one lowercase letter, its scheme "
-        f"modifier, other than {' '.join(reserved)} (the class letters, r for per-row, f for float)"
+        f"modifier, other than {' '.join(reserved)} (the class letters, r per-row, u full range, f float)"
         for letter in registry.STATISTICS
         if not (len(letter) == 1 and letter.isalpha() and letter.islower() and letter not in reserved)
     ]
 
 
 def _token() -> re.Pattern:
-    modifiers = PER_ROW + "".join(registry.STATISTICS)
+    modifiers = PER_ROW + FULL_RANGE + "".join(registry.STATISTICS)
     return re.compile(rf"([{''.join(CLASSES)}])([0-9]+|{FLOAT})([{modifiers}]*)")
 
 
@@ -71,11 +74,13 @@ class SchemeError(ValueError):
 
 @dataclass(frozen=True)
 class Setting:
-    """One quantizer class: bits (None: float), scale statistic, per-row weight scales."""
+    """One quantizer class: bits (None: float), scale statistic, per-row weight scales,
+    full-range weight integers."""
 
     bits: int | None
     statistic: str = "p"
     per_row: bool = False
+    full_range: bool = False
 
     @property
     def quantized(self) -> bool:
@@ -83,8 +88,10 @@ class Setting:
 
     def spelt(self, letter: str) -> str:
         bits = FLOAT if self.bits is None else str(self.bits)
-        modifiers = (PER_ROW if self.per_row else "") + (
-            "" if letter == "w" or self.statistic == "p" else self.statistic
+        modifiers = (
+            (PER_ROW if self.per_row else "")
+            + (FULL_RANGE if self.full_range else "")
+            + ("" if letter == "w" or self.statistic == "p" else self.statistic)
         )
         return f"{letter}{bits}{modifiers}"
 
@@ -126,6 +133,8 @@ class Scheme:
             text = "float" if setting.bits is None else str(setting.bits)
             if setting.per_row:
                 text += " per-row"
+            if setting.full_range:
+                text += " full-range"
             if letter != "w" and setting.statistic != "p" and setting.bits is not None:
                 text += f" {statistics()[setting.statistic]}"
             out[CLASSES[letter]] = text
@@ -184,10 +193,12 @@ def _setting(name: str, letter: str, bits_text: str, modifiers: str) -> Setting:
             f"quantization scheme {name!r}: {letter}{bits_text}: "
             f"bit widths run {BITS.start}..{BITS.stop - 1} (or f for float)"
         )
-    per_row = PER_ROW in modifiers
+    per_row, full_range = PER_ROW in modifiers, FULL_RANGE in modifiers
     statistics = [m for m in modifiers if m in registry.STATISTICS]
     if per_row and letter != "w":
         raise SchemeError(f"quantization scheme {name!r}: per-row scales (r) are for weights (w) only")
+    if full_range and letter != "w":
+        raise SchemeError(f"quantization scheme {name!r}: full-range integers (u) are for weights (w) only")
     if statistics and letter == "w":
         raise SchemeError(
             f"quantization scheme {name!r}: weights take a max-|W| scale; "
@@ -196,15 +207,18 @@ def _setting(name: str, letter: str, bits_text: str, modifiers: str) -> Setting:
     if (
         len(statistics) > 1
         or len(modifiers) != len(set(modifiers))
-        or (modifiers and modifiers != (PER_ROW if per_row else "") + "".join(statistics))
+        or (
+            modifiers
+            and modifiers != (PER_ROW if per_row else "") + (FULL_RANGE if full_range else "") + "".join(statistics)
+        )
     ):
         raise SchemeError(
             f"quantization scheme {name!r}: {letter}{bits_text}{modifiers}: "
-            f"give at most r, then one statistic ({' '.join(registry.STATISTICS)})"
+            f"give at most r, then u, then one statistic ({' '.join(registry.STATISTICS)})"
         )
-    if bits is None and (per_row or statistics):
+    if bits is None and (per_row or full_range or statistics):
         raise SchemeError(f"quantization scheme {name!r}: {letter}f is float; a float class takes no modifiers")
-    return Setting(bits, statistics[0] if statistics else "p", per_row)
+    return Setting(bits, statistics[0] if statistics else "p", per_row, full_range)
 
 
 # ---- which class each quantizer of a model belongs to ---------------------------------------

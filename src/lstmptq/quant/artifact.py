@@ -49,10 +49,11 @@ def check_bits(bits: Any, what: str) -> int:
     return bits
 
 
-def weight_range(bits: int) -> tuple[int, int]:
-    """Integer range of a narrow-range signed weight: +-(2^(b-1) - 1)."""
+def weight_range(bits: int, narrow: bool = True) -> tuple[int, int]:
+    """Integer range of a signed weight: +-(2^(b-1) - 1) narrow (the study's), else
+    [-2^(b-1), 2^(b-1) - 1] (a scheme's `u`: Brevitas' weight quantizer with narrow_range=False)."""
     n = 2 ** (bits - 1) - 1
-    return -n, n
+    return (-n, n) if narrow else (-n - 1, n)
 
 
 def activation_range(bits: int, signed: bool) -> tuple[int, int]:
@@ -60,10 +61,11 @@ def activation_range(bits: int, signed: bool) -> tuple[int, int]:
     return (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
 
 
-def pack(values: torch.Tensor, bits: int) -> torch.Tensor:
-    """Narrow-range integers -> bytes: each value stored as value + 2^(b-1) - 1 in `bits` bits,
-    least significant bit first, values in row-major order, the last byte zero-padded."""
-    low, high = weight_range(bits)
+def pack(values: torch.Tensor, bits: int, narrow: bool = True) -> torch.Tensor:
+    """Integers -> bytes: each value stored as value - low (low: the range's least integer,
+    -(2^(b-1) - 1) narrow, -2^(b-1) full range) in `bits` bits, least significant bit first, values
+    in row-major order, the last byte zero-padded."""
+    low, high = weight_range(bits, narrow)
     flat = values.reshape(-1).to(torch.int32).numpy()
     if flat.size and (flat.min() < low or flat.max() > high):
         raise ArtifactError(f"integer weights outside {low}..{high} cannot be stored in {bits} bits")
@@ -72,7 +74,7 @@ def pack(values: torch.Tensor, bits: int) -> torch.Tensor:
     return torch.from_numpy(np.packbits(planes.reshape(-1), bitorder="little"))
 
 
-def unpack(packed: torch.Tensor, bits: int, shape: list[int]) -> torch.Tensor:
+def unpack(packed: torch.Tensor, bits: int, shape: list[int], narrow: bool = True) -> torch.Tensor:
     """Inverse of `pack`: int32 tensor of `shape`."""
     count = int(np.prod(shape))
     if packed.numel() != (count * bits + 7) // 8:
@@ -81,16 +83,18 @@ def unpack(packed: torch.Tensor, bits: int, shape: list[int]) -> torch.Tensor:
     unsigned = np.zeros(count, dtype=np.int32)
     for bit in range(bits):
         unsigned |= planes[:, bit].astype(np.int32) << bit
-    return torch.from_numpy(unsigned + weight_range(bits)[0]).reshape(shape)
+    return torch.from_numpy(unsigned + weight_range(bits, narrow)[0]).reshape(shape)
 
 
 @dataclass
 class QuantizedWeight:
-    """Integers (int32, any shape) and their scale(s); `scale` has one entry per row group."""
+    """Integers (int32, any shape) and their scale(s); `scale` has one entry per row group;
+    `narrow`: the integers' range (weight_range)."""
 
     integers: torch.Tensor
     scale: torch.Tensor
     bits: int
+    narrow: bool = True
 
     def dequantized(self) -> torch.Tensor:
         """integers * scale in fp32, the scale repeated over equal row groups (LSTM gates)."""
@@ -99,19 +103,18 @@ class QuantizedWeight:
         return self.integers.to(torch.float32) * scale.reshape(-1, *([1] * (self.integers.dim() - 1)))
 
 
-def nearest(weights: list[torch.Tensor], bits: int, groups: int = 1) -> list[QuantizedWeight]:
+def nearest(weights: list[torch.Tensor], bits: int, groups: int = 1, narrow: bool = True) -> list[QuantizedWeight]:
     """A layer's weights rounded to nearest, as Brevitas' weight quantizer does before any PTQ
-    method: narrow-range integers, one max-|W| scale per group of rows (1: per tensor; the row
-    count: per row), taken jointly over `weights` (same rows; Brevitas' QuantLSTM shares a gate's
-    scales between W_ih and W_hh)."""
+    method: one max-|W| scale per group of rows (1: per tensor; the row count: per row), taken
+    jointly over `weights` (same rows; Brevitas' QuantLSTM shares a gate's scales between W_ih and
+    W_hh), max-|W| / -low (2^(b-1) - 1 narrow, 2^(b-1) full range), clamped to the range."""
     joint = torch.cat(weights, 1)
-    scale = joint.reshape(groups, -1).abs().amax(1) / weight_range(bits)[1]
+    low, high = weight_range(bits, narrow)
+    scale = joint.reshape(groups, -1).abs().amax(1) / -low
     integers = (
-        torch.round(joint / scale.repeat_interleave(joint.shape[0] // groups)[:, None])
-        .clamp(*weight_range(bits))
-        .to(torch.int32)
+        torch.round(joint / scale.repeat_interleave(joint.shape[0] // groups)[:, None]).clamp(low, high).to(torch.int32)
     )
-    return [QuantizedWeight(part, scale, bits) for part in integers.split([w.shape[1] for w in weights], 1)]
+    return [QuantizedWeight(part, scale, bits, narrow) for part in integers.split([w.shape[1] for w in weights], 1)]
 
 
 def initial_activation_scale(bits: int, signed: bool) -> torch.Tensor:
@@ -164,7 +167,9 @@ def before_calibration(calibrated: Artifact, fp32_weights: dict[str, torch.Tenso
             layers.setdefault(name.rsplit(".weight", 1)[0], []).append(name)
     for names in layers.values():
         first = weights[names[0]]
-        rounded = nearest([fp32_weights[n].detach().float() for n in names], first.bits, first.scale.numel())
+        rounded = nearest(
+            [fp32_weights[n].detach().float() for n in names], first.bits, first.scale.numel(), first.narrow
+        )
         weights.update(zip(names, rounded))
     activations = {
         name: (initial_activation_scale(bits, signed), bits, signed)
@@ -195,9 +200,11 @@ def write(
     weights, floats, activations = _split(weights, floats, activations)
     for name, weight in weights.items():
         check_bits(weight.bits, name)
-        tensors[name] = pack(weight.integers, weight.bits)
+        tensors[name] = pack(weight.integers, weight.bits, weight.narrow)
         tensors[f"{name}.scale"] = weight.scale.detach().to(torch.float32).reshape(-1).clone()
         header["weights"][name] = {"shape": list(weight.integers.shape), "bits": weight.bits}
+        if not weight.narrow:  # absent: narrow, as every artifact before full-range weights
+            header["weights"][name]["narrow"] = False
     for name, tensor in floats.items():
         tensors[name] = tensor.detach().to(torch.float32).contiguous().clone()
     for name, (scale, bits, signed) in activations.items():
@@ -255,8 +262,9 @@ def read(
         weights = {}
         for name, spec in header["weights"].items():
             bits = check_bits(spec["bits"], f"{path}: weight {name}")
+            narrow = spec.get("narrow", True)
             weights[name] = QuantizedWeight(
-                unpack(tensors.pop(name), bits, spec["shape"]), tensors.pop(f"{name}.scale"), bits
+                unpack(tensors.pop(name), bits, spec["shape"], narrow), tensors.pop(f"{name}.scale"), bits, narrow
             )
         activations = {}
         for name, spec in header["activations"].items():

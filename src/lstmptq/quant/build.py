@@ -6,7 +6,8 @@ here (and its architecture's own, e.g. lstmptq.quant.lstm.build), so the quantiz
 FP32 model's own forward. A `Plan` (a scheme from lstmptq.scheme, the percentile, a stage kept at 8
 bits) gives each quantizer, by its artifact name, its setting. Symmetric quantizers throughout:
 
-- weights: max-|W| scale, narrow range (b bits -> integers in +-(2^(b-1) - 1)), one scale per
+- weights: max-|W| scale, narrow range (b bits -> integers in +-(2^(b-1) - 1); a scheme's `u`:
+  full range, -2^(b-1)..2^(b-1) - 1, scale max-|W| / 2^(b-1)), one scale per
   tensor (per gate for the LSTM: Brevitas shares it between W_ih and W_hh) or per output row;
 - activations: one scale per tensor, its threshold set by calibration (lstmptq.quant.methods:
   the scheme's statistic), signed, or unsigned for sigmoid outputs;
@@ -66,7 +67,7 @@ def weight_quantizer(setting: Setting, per_row_allowed: bool = True):
     if not setting.quantized:
         return None
     base = Int8WeightPerChannelFloat if setting.per_row and per_row_allowed else Int8WeightPerTensorFloat
-    return base.let(bit_width=setting.bits)
+    return base.let(bit_width=setting.bits, narrow_range=not setting.full_range)
 
 
 def activation_quantizer(setting: Setting, percentile: float, signed: bool = True):

@@ -54,7 +54,8 @@ def weight_of(module) -> QuantizedWeight | torch.Tensor:
     qw = module.quant_weight()
     if not hasattr(qw, "scale"):
         return module.weight.detach()
-    return QuantizedWeight(qw.int().detach().to(torch.int32), qw.scale.detach().reshape(-1), int(qw.bit_width))
+    narrow = bool(module.weight_quant.is_narrow_range)
+    return QuantizedWeight(qw.int().detach().to(torch.int32), qw.scale.detach().reshape(-1), int(qw.bit_width), narrow)
 
 
 def activation_spec(proxy) -> tuple[int, bool] | None:

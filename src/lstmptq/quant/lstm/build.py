@@ -77,10 +77,10 @@ def lstm_tensors(quant_lstm: nn.Module, name: str) -> tuple[dict, dict, dict]:
     def stacked(parts: list) -> QuantizedWeight | torch.Tensor:
         if all(isinstance(p, torch.Tensor) for p in parts):  # float weights
             return torch.cat(parts)
-        if len({p.bits for p in parts}) != 1:
-            raise ValueError("LSTM gates quantized at different bit widths")
+        if len({(p.bits, p.narrow) for p in parts}) != 1:
+            raise ValueError("LSTM gates quantized at different bit widths or ranges")
         return QuantizedWeight(
-            torch.cat([p.integers for p in parts]), torch.cat([p.scale for p in parts]), parts[0].bits
+            torch.cat([p.integers for p in parts]), torch.cat([p.scale for p in parts]), parts[0].bits, parts[0].narrow
         )
 
     layer = quant_lstm.layers[0][0]
@@ -105,7 +105,7 @@ def lstm_gate_matrix(quant_lstm: nn.Module) -> tuple[torch.Tensor, QuantizedWeig
     ih, hh = weights["lstm.weight_ih"], weights["lstm.weight_hh"]
     if isinstance(ih, torch.Tensor):
         return weight, None
-    return weight, QuantizedWeight(torch.cat([ih.integers, hh.integers], 1), ih.scale, ih.bits)
+    return weight, QuantizedWeight(torch.cat([ih.integers, hh.integers], 1), ih.scale, ih.bits, ih.narrow)
 
 
 def export_lstm_artifact(

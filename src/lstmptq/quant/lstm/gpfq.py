@@ -37,6 +37,11 @@ def apply_gpfq_lstm(model: nn.Module, family, batches) -> None:
     weight, quantized = lstm_gate_matrix(model.lstm)
     if quantized is None:
         log.info("GPFQ on the LSTM: its weights stay float in this scheme; nothing to round")
+    elif not quantized.narrow:
+        raise ValueError(
+            "PTQ method gpfq_lstm rounds to narrow-range integers; its scheme's full-range weights (`u`) "
+            "are not supported: use gpfq or plain with them"
+        )
     else:
         groups = quantized.scale.numel()  # one max-|W| scale per gate, or per row
         scale = quantized.scale.repeat_interleave(weight.shape[0] // groups)
