@@ -93,12 +93,14 @@ class RegistryError(ValueError):
 
 def moved(ref: str) -> str | None:
     """The new reference of a module path from before the package had subpackages, else None."""
-    target, _, attribute = ref.partition(":")
     if ref in MOVED:
         return MOVED[ref]
-    if target in MOVED and target != "lstmptq.quant":
-        return MOVED[target] + (f":{attribute}" if attribute else "")
-    return MOVED.get(target) if target == "lstmptq.quant" else None
+    target, colon, attribute = ref.partition(":")
+    if target not in MOVED:
+        return None
+    if target == "lstmptq.quant":  # split over several modules: say which
+        return MOVED[target]
+    return MOVED[target] + colon + attribute
 
 
 def register(extensions: dict[str, dict[str, str]] | None) -> None:
@@ -109,10 +111,8 @@ def register(extensions: dict[str, dict[str, str]] | None) -> None:
                 f"config key `extensions.{registry}`: unknown extension point; use one of {sorted(REGISTRIES)}"
             )
         for name, ref in entries.items():
-            if moved(ref):
-                raise RegistryError(
-                    f"config key `extensions.{registry}.{name}`: {ref!r} has moved; write {moved(ref)!r}"
-                )
+            if new := moved(ref):
+                raise RegistryError(f"config key `extensions.{registry}.{name}`: {ref!r} has moved; write {new!r}")
         REGISTRIES[registry].update(entries)
 
 

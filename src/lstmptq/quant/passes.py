@@ -96,6 +96,14 @@ def float_layer(module: nn.Module, quantized: bool) -> nn.Module | None:
     return plain
 
 
+def plain_layer(module: nn.Module, quantized: bool) -> nn.Module | None:
+    """A Brevitas identity, embedding or linear layer as plain PyTorch: with quantization on (its
+    quantizer, its quantized weights) or off (the identity, its float weights)."""
+    if isinstance(module, QuantIdentity):
+        return FakeQuant(*(activation_of(module.act_quant) or ())) if quantized else nn.Identity()  # () -> float
+    return float_layer(module, quantized)
+
+
 def quantized_value(module: nn.Module) -> torch.Tensor:
     """A Brevitas layer's weight as its forward uses it (a float layer's is its plain weight)."""
     weight = module.quant_weight()
@@ -157,14 +165,10 @@ def final_layer_inputs(qmodel: nn.Module, layer_name: str, batches) -> list[tupl
         def replace(name, module):
             if name == layer_name:
                 return Capture()
-            if isinstance(module, QuantIdentity):
-                return (
-                    FakeQuant(*(activation_of(module.act_quant) or ())) if quantized else nn.Identity()
-                )  # () -> a float point
             handler = _handler(module)
             if handler is not None:
                 return handler.running(module, quantized)
-            return float_layer(module, quantized)
+            return plain_layer(module, quantized)
 
         return swapped(qmodel, replace)
 

@@ -6,20 +6,17 @@ from __future__ import annotations
 import logging
 
 import torch
-from brevitas.nn import QuantIdentity, QuantLSTM
+from brevitas.nn import QuantLSTM
 from torch import nn
 
 from lstmptq.quant import passes
 from lstmptq.quant.artifact import Artifact, QuantizedWeight
-from lstmptq.quant.engine import FakeQuant
 from lstmptq.quant.lstm import recurrent_gpfq
 from lstmptq.quant.lstm.build import lstm_gate_matrix, lstm_tensors
 from lstmptq.quant.lstm.cell import GATES
 from lstmptq.quant.lstm.engine import QuantizedLSTM
 from lstmptq.quant.lstm.passes import engine_lstm
-from lstmptq.quant.lstm.recurrent_gpfq import GramStatistics
 from lstmptq.quant.methods import apply_gpfq
-from lstmptq.quant.state import activation_of
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +103,7 @@ def lstm_gate_inputs(qmodel: nn.Module, batches, columns: int, fp32_weights: dic
         "float": QuantizedLSTM(Artifact.assemble(None, {}, float_weights, floats, {})),
         "quantized": engine_lstm(qmodel.lstm, float_weights=False),
     }
-    statistics = GramStatistics(columns)
+    statistics = recurrent_gpfq.GramStatistics(columns)
     for ids, lengths in batches:
         captured = {}
         for mode, lstm in lstms.items():
@@ -114,9 +111,7 @@ def lstm_gate_inputs(qmodel: nn.Module, batches, columns: int, fp32_weights: dic
             def replace(name, module, mode=mode, lstm=lstm):
                 if isinstance(module, QuantLSTM):
                     return RecordingLSTM(lstm, lengths, ids.size(1))
-                if isinstance(module, QuantIdentity):
-                    return FakeQuant(*(activation_of(module.act_quant) or ())) if mode == "quantized" else nn.Identity()
-                return passes.float_layer(module, quantized=mode == "quantized")
+                return passes.plain_layer(module, quantized=mode == "quantized")
 
             plain = passes.swapped(qmodel, replace)
             try:
