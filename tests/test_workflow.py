@@ -7,7 +7,7 @@ from pathlib import Path
 import browser
 import pandas as pd
 import pytest
-from conftest import REPO, snakemake
+from conftest import REPO, TINY_CONFIG, snakemake
 
 from lstmptq.grid import PLOTS
 from lstmptq.models.checkpoint import load_checkpoint
@@ -206,7 +206,9 @@ def test_a_float_bit_width_is_refused_before_the_dag(tiny_run, tmp_path):
 def test_a_second_run_and_a_sigterm_mid_ptq_leave_no_result_that_looks_valid(tiny_run, tmp_path):
     """A scheduler's SIGTERM in the middle of a PTQ cell, and a second snakemake on the same
     directory meanwhile: the second is refused, the cell is left missing (never half-written),
-    and a plain rerun rebuilds it with the same numbers (README: after a killed run)."""
+    and a plain rerun rebuilds it with the same numbers (README: after a killed run). The cell's
+    PTQ method (tests/extensions/held_method.py) waits while a file exists, so the cell is caught
+    mid-work however fast the machine."""
     import os
     import shutil
     import signal
@@ -216,34 +218,44 @@ def test_a_second_run_and_a_sigterm_mid_ptq_leave_no_result_that_looks_valid(tin
 
     workdir = tmp_path / "copy"
     shutil.copytree(tiny_run, workdir, symlinks=True)
-    cell = Path("results/bbc_tiny/generative/seed0/balanced/gpfq/w4")
+    overlay = tmp_path / "held.yaml"
+    held = REPO / "tests" / "extensions" / "held_method.py"
+    overlay.write_text(f'extensions: {{ptq_methods: {{held: "{held}:held"}}}}\nptq: {{methods: [gpfq, held]}}\n')
+    configs = (TINY_CONFIG, overlay)
+    cell = Path("results/bbc_tiny/generative/seed0/balanced/held/w4")
+    built = snakemake(workdir, "--cores", "1", str(cell / "metrics.json"), configfiles=configs)
+    assert built.returncode == 0, built.stderr[-3000:]
     before = json.loads((workdir / cell / "metrics.json").read_text())
-    log = workdir / "logs/ptq/bbc_tiny/generative/seed0/balanced/gpfq/w4.log"
-    log.unlink()
+    log = workdir / "logs/ptq/bbc_tiny/generative/seed0/balanced/held/w4.log"
+    log.unlink()  # the first build's log says `held` too
+    hold = tmp_path / "hold"
+    hold.touch()
     cmd = [sys.executable, "-m", "snakemake", str(cell / "metrics.json"), "--force", "--cores", "1",
            "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(REPO / "config.yaml"), str(REPO / "tests" / "configs" / "tiny.yaml")]  # fmt: skip
-    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+           "--configfile", str(REPO / "config.yaml"), *map(str, configs)]  # fmt: skip
+    env = {**os.environ, "LSTMPTQ_TEST_HOLD": str(hold)}
+    first = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True, env=env
+    )
     deadline = time.monotonic() + 120
-    while not (log.exists() and "calibrating" in log.read_text()):
-        assert first.poll() is None and time.monotonic() < deadline, "the PTQ job did not start"
+    while not (log.exists() and "held" in log.read_text()):
+        assert first.poll() is None and time.monotonic() < deadline, "the PTQ job did not reach its method"
         time.sleep(0.05)
-    # freeze the run mid-cell, so that neither check below races the end of the (short) tiny job
-    os.killpg(first.pid, signal.SIGSTOP)
-    second = snakemake(workdir, "--cores", "1", str(cell / "quantized.pt"))
+    second = snakemake(workdir, "--cores", "1", str(cell / "quantized.pt"), configfiles=configs)
     assert second.returncode != 0 and "cannot be locked" in second.stdout + second.stderr
-    os.killpg(first.pid, signal.SIGTERM)  # what scancel does: every process of the job ...
-    os.killpg(first.pid, signal.SIGCONT)  # ... delivered as they resume
+    os.killpg(first.pid, signal.SIGTERM)  # what scancel does: every process of the job
     first.wait(timeout=60)
+    hold.unlink()
     assert "terminated by SIGTERM" in log.read_text()
     assert first.returncode != 0
-    assert not [p.name for p in (workdir / cell).iterdir() if p.is_file()], "a killed PTQ cell left files behind"
+    left = [p.name for p in (workdir / cell).glob("*") if p.is_file()]  # Snakemake may remove the folder
+    assert not left, f"a killed PTQ cell left files behind: {left}"
     assert not list(workdir.rglob("*.tmp"))
     # the same command again (without --force) redoes exactly the killed cell
-    dry = snakemake(workdir, str(cell / "metrics.json"), "-n", "--quiet", "rules")
+    dry = snakemake(workdir, str(cell / "metrics.json"), "-n", "--quiet", "rules", configfiles=configs)
     assert dry.returncode == 0, dry.stderr[-2000:]
     assert job_counts(dry.stdout) == {"ptq": 1}
-    rerun = snakemake(workdir, "--cores", "2", str(cell / "metrics.json"))
+    rerun = snakemake(workdir, "--cores", "2", str(cell / "metrics.json"), configfiles=configs)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert json.loads((workdir / cell / "metrics.json").read_text())["accuracy"] == before["accuracy"]
 
