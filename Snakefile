@@ -45,5 +45,6 @@ rule all:
         per_dataset("ptq_table"),
         per_dataset("ks_csv"),
         per_dataset("study_summary"),
+        path("verdicts_html"),
         expand(path("plot"), dataset=config["datasets"], name=PLOTS, ext=["png", "pdf"]),
         design_space_targets(config),  # empty without a design-space sweep

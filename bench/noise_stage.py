@@ -27,7 +27,7 @@ def cells(run: Path) -> Iterator[tuple[Path, str, bool, Path]]:
     bench = run / "benchmarks"
     for rule, quantized in (("evaluate_fp32", False), ("evaluate_ptq", True)):
         for tsv in sorted((bench / rule).glob("*/*/seed*/**/eps*.tsv")):
-            # dataset, model, seed<seed>, [strategy, method, w<bits>,] noise, eps<eps>.tsv
+            # dataset, model, seed<seed>, [strategy, method, recipe, scheme,] noise, eps<eps>.tsv
             parts = tsv.relative_to(bench / rule).with_suffix("").parts
             values = {
                 "dataset": parts[0],
@@ -36,9 +36,11 @@ def cells(run: Path) -> Iterator[tuple[Path, str, bool, Path]]:
                 "noise": parts[-2],
                 "eps": parts[-1].removeprefix("eps"),
             }
-            if quantized:
-                values.update(strategy=parts[3], method=parts[4], bits=parts[5].removeprefix("w"))
-            yield tsv, parts[1], quantized, run / path("ptq_noise_cell" if quantized else "fp32_noise_cell", **values)
+            if quantized:  # strategy, method, [recipe,] scheme: runs before the recipe axis had no recipe part
+                cell = run / "results" / Path(*parts[:-2]) / "noise" / parts[-2] / f"{parts[-1]}.json"
+                yield tsv, parts[1], quantized, cell
+                continue
+            yield tsv, parts[1], quantized, run / path("fp32_noise_cell", **values)
     # runs from before the noise-model axis: the benchmark file mirrored the cell's own path
     for tsv in sorted(bench.glob("*/*/seed*/**/noise/eps*.tsv")):
         parts = tsv.relative_to(bench).parts

@@ -14,7 +14,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 # with the sigmoids). One file: the cell's quantizer table.
 NEW_CLASS = {
     "lstmptq/quant/lstm/cell.py": [
-        ('    "c": "cell state",\n}', '    "c": "cell state",\n    "t": "tanh outputs",\n}'),
+        ('    "x": "LSTM input",\n}', '    "x": "LSTM input",\n    "t": "tanh outputs",\n}'),
         ('BOUNDED = ("s",)', 'BOUNDED = ("s", "t")'),
         ('"cell_tanh": CellQuantizer("s", "tanh_quant")', '"cell_tanh": CellQuantizer("t", "tanh_quant")'),
         (

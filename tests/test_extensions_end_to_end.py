@@ -52,6 +52,7 @@ def test_every_variant_reaches_the_study_table(extension_run):
     assert set(study["method"]) == {"fp32", "gpfq", "halve"}
     assert set(study["noise"]) == {"char_substitution", "swap"}
     assert len(study) == (1 + 2 * 2) * 2 * 2  # (FP32 + strategies x methods) x noise models x eps
+    assert set(study["recipe"]) == {"fp32", "uniform"}  # a family without RECIPES builds uniform only
     swapped = study[(study["noise"] == "swap") & (study["eps"] == 0.1)]
     assert (swapped["corruption_rate"] > 0).all() and (swapped["changed_word_share"] > 0).all()
     for name in ("accuracy_vs_bits", "accuracy_vs_eps", "ks_vs_bits"):
@@ -62,7 +63,7 @@ def test_the_extensions_did_what_they_say(extension_run):
     subset = json.loads((extension_run / "calibration" / "seed0" / "first.json").read_text())
     assert subset["indices"] == list(range(subset["size"]))
     cell = extension_run / "bow" / "seed0" / "balanced"
-    gpfq, halve = (json.loads((cell / m / "w4" / "metrics.json").read_text()) for m in ("gpfq", "halve"))
+    gpfq, halve = (json.loads((cell / m / "uniform" / "w4" / "metrics.json").read_text()) for m in ("gpfq", "halve"))
     assert halve["base_method"] == "halve" and gpfq["base_method"] == "gpfq"
     for metrics in (gpfq, halve):  # the toy engine matches Brevitas, as the LSTMs' engines do
         assert metrics["engine_check"]["within_tolerance"] and metrics["engine_check"]["prediction_agreement"] == 1.0

@@ -116,6 +116,7 @@ def test_engine_reproduces_brevitas(trained, bits, tmp_path, vocab):
 SCHEMES = [
     *("w3a8", "w4c16", "w4r", "w4s4k", "w4a4m", "w4a4e", "w4h8e", "wfc3", "w8a3h8g8s8c8", "w3g8s8c8", "wf"),
     *("w4u", "w3ru", "w3uh8g8s8c8"),  # full-range weight integers, as the paper's code rounds them
+    *("w4uh8g8s8c8xh", "w3xh", "w4hfxh"),  # x_t on h_t's quantizer (the paper's recipe), and both float
 ]
 
 
@@ -141,7 +142,9 @@ def test_engine_reproduces_brevitas_for_every_scheme(trained, scheme, method, tm
     )
     check = engine.agreement(reference, scores)
     assert check["within_tolerance"] and check["unexplained_disagreements"] == 0, check
-    if trained.kind == "discriminative":
+    if trained.kind == "discriminative" and schemes.parse(scheme).settings["g"].quantized:
+        # bit-identical where the gate accumulators are rounded to their grid; float ones keep the
+        # last-bit differences of the two matmul orders, which depend on the CPU's kernels (seen: 4.8e-7)
         assert check["max_abs_score_difference"] == 0
     header_bytes = 8 + struct.unpack("<Q", (tmp_path / "model.safetensors").read_bytes()[:8])[0]
     assert 8 * (size - header_bytes) == pytest.approx(state.size_bits(q), rel=0.05)

@@ -25,16 +25,27 @@ def model_with_lively_gates(kind):
     return model
 
 
-@pytest.mark.parametrize("bits", [8, 4, 3])
+PAPER_PERCENTILES = (("a", 99.9), ("c", 99.999), ("g", 99.999), ("h", 99.999), ("s", 99.999))  # a recipe's
+
+
+@pytest.mark.parametrize(
+    "plan",
+    [
+        *(build.Plan.uniform(bits) for bits in (8, 4, 3)),
+        # x_t on h_t's io quantizer (observed into one statistic), per-class percentiles
+        *(build.Plan(schemes.parse(name), 99.99, None, PAPER_PERCENTILES) for name in ("w4uh8g8s8c8xh", "w3uxh")),
+    ],
+    ids=lambda plan: plan.scheme.name,
+)
 @pytest.mark.parametrize("kind", ["discriminative", "generative"])
-def test_thresholds_and_gpfq_equal_brevitas_own_passes(kind, bits, monkeypatch):
+def test_thresholds_and_gpfq_equal_brevitas_own_passes(kind, plan, monkeypatch):
     model, calibration = model_with_lively_gates(kind), batches(data())
-    slow = build.quantize_model(model, build.Plan.uniform(bits))
+    slow = build.quantize_model(model, plan)
     methods.brevitas_calibrate(slow, calibration)  # Brevitas' calibration mode over QuantLSTM
-    fast = build.quantize_model(model, build.Plan.uniform(bits))
+    fast = build.quantize_model(model, plan)
     assert passes.supported(fast)
-    methods.set_thresholds(fast, passes.thresholds(fast, calibration, build.Plan.uniform(bits)))
-    assert state.activation_thresholds(fast) == state.activation_thresholds(slow)  # bit for bit, all 14 keys
+    methods.set_thresholds(fast, passes.thresholds(fast, calibration, plan))
+    assert state.activation_thresholds(fast) == state.activation_thresholds(slow)  # bit for bit, all keys
 
     brevitas_gpfq = copy.deepcopy(slow)
     with monkeypatch.context() as patch:

@@ -281,10 +281,10 @@ def test_the_rule_is_scheduled_exactly_when_a_sweep_is_configured(tmp_path, conf
     )
     assert result.returncode == 0, result.stderr[-3000:]
     counts = job_counts(result.stdout)
-    study_cells = 2 * 2  # tiny: classifiers x strategies at w4, one seed
+    study_cells = 2 * 2 * 2  # tiny: classifiers x strategies x recipes (paper, uniform) at 4 bits, one seed
     if configured:
         assert counts["design_space"] == 1
-        assert counts["ptq"] == study_cells + 2 * 7  # + classifiers x (w4c16 and 6 classes alone at 3 bits)
+        assert counts["ptq"] == study_cells + 2 * 8  # + classifiers x (w4c16 and 7 classes alone at 3 bits)
         assert counts["calibration_subset"] == 2  # the sweep's strategy (balanced) is the study's
     else:
         assert "design_space" not in counts and counts["ptq"] == study_cells

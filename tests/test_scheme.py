@@ -26,7 +26,10 @@ def test_the_paper_setting_is_one_letter_and_every_class_defaults_to_it():
         ("w4k", "statistics .* are for activations"),
         ("w4a4k", "fixed scale `k` is for sigmoid/tanh"),
         ("w4c4c8", "appears twice"),
-        ("w4x8", "cannot read 'x8'"),
+        ("w4y8", "cannot read 'y8'"),
+        ("w4hh", "only xh share a quantizer"),
+        ("w4xhr", "shares a quantizer; no modifiers"),
+        ("w4xhh8", "write it as 'w4h8xh'"),
         ("w4ur", "give at most r, then u"),
         ("w4a4u", r"full-range integers \(u\) are for weights"),
         ("w4cfm", "takes no modifiers"),
@@ -50,7 +53,7 @@ def test_canonical_names_parse_back_to_themselves_and_match_the_path_pattern(nam
 def test_each_quantizer_belongs_to_one_class_and_one_stage():
     assert [
         scheme.class_of(n) for n in ("lstm.weight_ih", "decoder.weight", "lstm_input", "head_input", "lstm.output")
-    ] == ["w", "w", "a", "a", "h"]
+    ] == ["w", "w", "x", "a", "h"]
     assert [
         scheme.class_of(n)
         for n in ("lstm.cell_acc", "lstm.output_sigmoid", "lstm.hidden_state_tanh", "lstm.cell_state")
@@ -72,9 +75,9 @@ def test_the_sensitivity_sweep_puts_one_class_at_a_time_at_low_bits():
         "w4c16",
         "w8c3",
         "w3a8",
-        "w8a3h8g8s8c8",
+        "w8a3h8g8s8c8x8",  # `a` alone: the final layer's input (the LSTM input is `x`)
         "w3af",
-        "wfa3hfgfsfcf",
+        "wfa3hfgfsfcfxf",
         "wfc3",
     ]  # w8c3 once
     swept = [scheme.parse(n) for n in grid.design_space_schemes(config)[1:]]

@@ -147,6 +147,7 @@ def test_study_table_joins_sizes_and_flags_and_summarizes_seeds(tmp_path):
                 **base,
                 strategy="fp32",
                 method="fp32",
+                recipe="fp32",
                 bits=32,
                 accuracy=fp32,
                 drop_vs_fp32=0.0,
@@ -158,6 +159,7 @@ def test_study_table_joins_sizes_and_flags_and_summarizes_seeds(tmp_path):
                 **base,
                 strategy="balanced",
                 method="gpfq",
+                recipe="paper",
                 bits=4,
                 accuracy=quantized,
                 drop_vs_fp32=fp32 - quantized,
@@ -165,7 +167,8 @@ def test_study_table_joins_sizes_and_flags_and_summarizes_seeds(tmp_path):
         )
         (tmp_path / f"p{seed}.json").write_text(json.dumps({
             "config": {"kind": "generative", "seed": seed}, "strategy": "balanced", "method": "gpfq",
-            "bits": 4, "size_bits": 100, "fp32_size_bits": 800, "compression_ratio": 8.0,
+            "recipe": "paper", "scheme": "w4uh8g8s8c8xh", "bits": 4, "size_bits": 100, "fp32_size_bits": 800,
+            "compression_ratio": 8.0,
             "flags": ["calibration_misses_class"] if seed else [],
         }))  # fmt: skip
         ptq.append(str(tmp_path / f"p{seed}.json"))

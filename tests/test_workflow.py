@@ -29,14 +29,15 @@ def test_dry_run_of_the_default_grid(tmp_path):
         "prepare_data": 1, "tokenize": 1, "tfidf_baseline": 1,
         "train": 2 * 3, "fp32_table": 1,  # classifiers x seeds 0, 1, 2
         "calibration_subset": 2 * 3,  # balanced, random x seeds
-        "ptq": 2 * 3 * 2 * 6,  # classifiers x seeds x strategies x bits 8..3 (GPFQ on)
+        # classifiers x seeds x strategies x (recipes paper, uniform x bits 8..3 with GPFQ, + plain for paper at 4, 3)
+        "ptq": 2 * 3 * 2 * (2 * 6 + 2),
         "ptq_table": 1,
-        "ks_statistics": 2 * 3 * 6,  # classifiers x seeds x bits
+        "ks_statistics": 2 * 3 * (2 * 6 + 2),  # classifiers x seeds x (method, recipe, bits)
         "ks_table": 1,
         "noisy_test_set": 1,  # one job writes eps 0, 0.01, ..., 0.1
         "evaluate_fp32": 2 * 3,  # one job per noise curve (every eps)
-        "evaluate_ptq": 2 * 3 * 2 * 6,
-        "study_table": 1, "plots": 1, "all": 1,
+        "evaluate_ptq": 2 * 3 * 2 * (2 * 6 + 2),
+        "study_table": 1, "plots": 1, "verdicts": 1, "all": 1,
     }  # fmt: skip
 
 
@@ -50,7 +51,9 @@ def test_lint_finds_nothing(tmp_path):
 def test_dry_run_of_the_paper_presets(tmp_path, preset):
     result = snakemake(tmp_path, "-n", "--quiet", "rules", configfiles=(REPO / "config" / f"{preset}.yaml",))
     assert result.returncode == 0, result.stderr
-    assert job_counts(result.stdout)["train"] == 2
+    counts = job_counts(result.stdout)
+    # paper at 8..3 bits, uniform at 4 and 3, plain beside gpfq for paper at 4 and 3: x classifiers x strategies
+    assert counts["train"] == 2 and counts["ptq"] == (6 + 2 + 2) * 2 * 2
 
 
 def test_bad_config_fails_before_any_job(tmp_path):
@@ -87,34 +90,38 @@ def test_tiny_run_writes_every_output(tiny_run):
         assert "epoch" in (tiny_run / "logs" / "train" / "bbc_tiny" / kind / "seed0.log").read_text()
         assert (tiny_run / "benchmarks" / "train" / "bbc_tiny" / kind / "seed0.tsv").is_file()
     ptq = pd.read_csv(root / "tables" / "ptq_accuracy.csv")
-    assert len(ptq) == 4 and set(ptq["bits"]) == {4} and set(ptq["method"]) == {"gpfq"}
+    assert len(ptq) == 8 and set(ptq["bits"]) == {4} and set(ptq["method"]) == {"gpfq"}
+    assert set(ptq["scheme"]) == {"w4", "w4uh8g8s8c8xh"} and set(ptq["recipe"]) == {"paper", "uniform"}
     # the Brevitas graph with its quantizers off reproduces each FP32 model
     fp32 = table.set_index("model")["accuracy"]
     assert (ptq["float_reference_agreement"] == 1.0).all()
     assert (ptq["compression_ratio"] > 6).all()
-    for cell in root.glob("*/seed0/*/gpfq/w4"):
+    cells = [metrics.parent for metrics in root.glob("*/seed0/*/gpfq/*/w4*/metrics.json")]
+    assert len(cells) == 8
+    for cell in cells:
         # each PTQ cell checked its artifact against Brevitas; its noise cells ran the artifact
         check = json.loads((cell / "metrics.json").read_text())["engine_check"]
         assert check["within_tolerance"] and check["prediction_agreement"] >= 0.999, check
         noise = json.loads((cell / "noise" / "char_substitution" / "eps0.1.json").read_text())
         assert noise["engine"].startswith("lstmptq.quant.engine") and noise["startup_seconds"] > 0
-    assert len(list(root.glob("*/seed0/*/gpfq/w4/quantized.safetensors"))) == 4
+    assert len(list(root.glob("*/seed0/*/gpfq/*/w4*/quantized.safetensors"))) == 8
     ks = pd.read_csv(root / "tables" / "ks.csv", keep_default_na=False)
     assert set(ks["comparison"]) == {"fp32_vs_quantized", "pre_vs_post_calibration", "balanced_vs_random"}
     assert ks["ks"].between(0, 1).all()
     signal = pd.read_csv(root / "tables" / "signal_health.csv")
     assert set(signal["variant"]) == {"fp32", "balanced", "random"}
     study = pd.read_parquet(root / "tables" / "study.parquet")
-    # 2 classifiers x (FP32 + 2 strategies at 4 bits) x 2 eps
-    assert len(study) == 12 and set(study["eps"]) == {0.0, 0.1} and study.notna().all().all()
+    # 2 classifiers x (FP32 + 2 recipes x 2 strategies at 4 bits) x 2 eps
+    assert len(study) == 20 and set(study["eps"]) == {0.0, 0.1} and study.notna().all().all()
     clean = study[study["eps"] == 0]
     assert (clean["drop_vs_clean"] == 0).all() and (clean["corruption_rate"] == 0).all()
     assert study.loc[study["eps"] == 0.1, "corruption_rate"].between(0.08, 0.12).all()
     # the eps-0 FP32 cell reproduces the FP32 test accuracy; each quantized one its PTQ cell's
     assert (clean[clean["strategy"] == "fp32"].set_index("model")["accuracy"] == fp32.drop("tfidf_logreg")).all()
-    ptq_accuracy = ptq.set_index(["model", "strategy"])["accuracy"]
-    assert (clean[clean["strategy"] != "fp32"].set_index(["model", "strategy"])["accuracy"] == ptq_accuracy).all()
-    assert len(pd.read_csv(root / "tables" / "study_summary.csv")) == 12
+    ptq_accuracy = ptq.set_index(["model", "recipe", "strategy"])["accuracy"]
+    quantized = clean[clean["strategy"] != "fp32"].set_index(["model", "recipe", "strategy"])
+    assert (quantized["accuracy"] == ptq_accuracy).all()
+    assert len(pd.read_csv(root / "tables" / "study_summary.csv")) == 20
     # the tiny data are too small to trust, and every table says so (src/lstmptq/flags.py)
     assert (study["flags"].str.contains("small_test_set") & study["flags"].str.contains("few_train_documents")).all()
     assert study.loc[study["strategy"] != "fp32", "flags"].str.contains("calibration_smaller_than_batch").all()
@@ -126,6 +133,19 @@ def test_tiny_run_writes_every_output(tiny_run):
     for name in PLOTS:
         for ext, magic in (("png", b"\x89PNG"), ("pdf", b"%PDF")):
             assert (root / "plots" / f"{name}.{ext}").read_bytes().startswith(magic)
+    # findings per recipe; the verdict grid shows the datasets and recipes not run as such
+    findings = pd.read_csv(root / "tables" / "findings.csv")
+    assert set(findings["recipe"]) == {"fp32", "paper", "uniform"}
+    verdicts = pd.read_csv(tiny_run / "results" / "verdicts.csv").fillna("")
+    assert set(verdicts["dataset"]) == {"bbc_tiny", "bbc_news", "ag_news", "dbpedia_14"}
+    quantized = verdicts["finding"].astype(str) != "1"  # finding 1 is FP32-only: no recipe columns
+    assert (verdicts.loc[(verdicts["dataset"] == "ag_news") & quantized, ["paper", "uniform"]] == "not run").all().all()
+    assert (verdicts.loc[verdicts["dataset"] == "ag_news", "fp32"] == "not run").any()
+    assert (verdicts.loc[verdicts["dataset"] == "bbc_tiny", "paper_split"].isin(["not run", ""])).all()
+    assert not verdicts.loc[verdicts["dataset"] == "bbc_tiny", "paper"].str.contains("not run").any()
+    # an embedded source names no reference: nothing is compared, and the log says so
+    assert pd.read_csv(root / "tables" / "reference_comparison.csv").empty
+    assert "no reference figures" in (tiny_run / "logs" / "study_table" / "bbc_tiny.log").read_text()
     assert not list(root.rglob("*.tmp"))
 
 
@@ -143,8 +163,8 @@ def test_changing_a_generative_setting_reruns_only_the_generative_model(tiny_run
     )
     assert result.returncode == 0, result.stderr
     assert job_counts(result.stdout) == {
-        "train": 1, "fp32_table": 1, "ptq": 2, "ptq_table": 1, "ks_statistics": 1, "ks_table": 1,
-        "evaluate_fp32": 1, "evaluate_ptq": 2, "study_table": 1, "plots": 1, "all": 1,
+        "train": 1, "fp32_table": 1, "ptq": 4, "ptq_table": 1, "ks_statistics": 2, "ks_table": 1,
+        "evaluate_fp32": 1, "evaluate_ptq": 4, "study_table": 1, "plots": 1, "verdicts": 1, "all": 1,
     }  # fmt: skip
     assert "generative" in result.stdout and "discriminative/seed0" not in result.stdout
 
@@ -158,6 +178,7 @@ def test_naming_one_noise_cell_reruns_only_its_curve(tiny_run):
         / "seed0"
         / "random"
         / "gpfq"
+        / "uniform"
         / "w4"
         / "noise"
         / "char_substitution"
@@ -175,16 +196,16 @@ def test_naming_one_noise_cell_reruns_only_its_curve(tiny_run):
     "change, expected",
     [
         # a new eps: every curve gains a cell (one job per curve writes them all)
-        ("noise: {eps: [0, 0.05, 0.1]}", {"noisy_test_set": 1, "evaluate_fp32": 2, "evaluate_ptq": 4}),
+        ("noise: {eps: [0, 0.05, 0.1]}", {"noisy_test_set": 1, "evaluate_fp32": 2, "evaluate_ptq": 8}),
         # a bit width: its PTQ cells, their KS comparisons and their noise curves
-        ("ptq: {bits: [4, 3]}", {"ptq": 4, "ptq_table": 1, "ks_statistics": 2, "ks_table": 1, "evaluate_ptq": 4}),
+        ("ptq: {bits: [4, 3]}", {"ptq": 8, "ptq_table": 1, "ks_statistics": 4, "ks_table": 1, "evaluate_ptq": 8}),
         # a strategy: its subset and cells; KS compares every strategy of a bit width, so it reruns
         ("calibration: {strategies: [balanced, random, skewed]}",
-         {"calibration_subset": 1, "ptq": 2, "ptq_table": 1, "ks_statistics": 2, "ks_table": 1, "evaluate_ptq": 2}),
+         {"calibration_subset": 1, "ptq": 4, "ptq_table": 1, "ks_statistics": 4, "ks_table": 1, "evaluate_ptq": 4}),
         # fewer values: the tables that collected them are rebuilt from exactly the cells left
         # (a shorter curve reruns: its job's input set shrank; one job per curve)
-        ("noise: {eps: [0]}", {"evaluate_fp32": 2, "evaluate_ptq": 4}),
-        ("calibration: {strategies: [balanced]}", {"ptq_table": 1, "ks_statistics": 2, "ks_table": 1}),
+        ("noise: {eps: [0]}", {"evaluate_fp32": 2, "evaluate_ptq": 8}),
+        ("calibration: {strategies: [balanced]}", {"ptq_table": 1, "ks_statistics": 4, "ks_table": 1}),
     ],
 )  # fmt: skip
 def test_changing_a_grid_axis_schedules_only_the_new_cells_and_the_tables(tiny_run, tmp_path, change, expected):
@@ -192,7 +213,7 @@ def test_changing_a_grid_axis_schedules_only_the_new_cells_and_the_tables(tiny_r
     more.write_text(change + "\n")
     result = snakemake(tiny_run, "-n", "--quiet", "rules", configfiles=(REPO / "tests" / "configs" / "tiny.yaml", more))
     assert result.returncode == 0, result.stderr
-    assert job_counts(result.stdout) == {**expected, "study_table": 1, "plots": 1, "all": 1}
+    assert job_counts(result.stdout) == {**expected, "study_table": 1, "plots": 1, "verdicts": 1, "all": 1}
 
 
 def test_a_float_bit_width_is_refused_before_the_dag(tiny_run, tmp_path):
@@ -222,11 +243,11 @@ def test_a_second_run_and_a_sigterm_mid_ptq_leave_no_result_that_looks_valid(tin
     held = REPO / "tests" / "extensions" / "held_method.py"
     overlay.write_text(f'extensions: {{ptq_methods: {{held: "{held}:held"}}}}\nptq: {{methods: [gpfq, held]}}\n')
     configs = (TINY_CONFIG, overlay)
-    cell = Path("results/bbc_tiny/generative/seed0/balanced/held/w4")
+    cell = Path("results/bbc_tiny/generative/seed0/balanced/held/uniform/w4")
     built = snakemake(workdir, "--cores", "1", str(cell / "metrics.json"), configfiles=configs)
     assert built.returncode == 0, built.stderr[-3000:]
     before = json.loads((workdir / cell / "metrics.json").read_text())
-    log = workdir / "logs/ptq/bbc_tiny/generative/seed0/balanced/held/w4.log"
+    log = workdir / "logs/ptq/bbc_tiny/generative/seed0/balanced/held/uniform/w4.log"
     log.unlink()  # the first build's log says `held` too
     hold = tmp_path / "hold"
     hold.touch()

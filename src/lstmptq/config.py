@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from lstmptq import recipes
 from lstmptq.grid import axis_problems, format_eps
 from lstmptq.registry import RegistryError, family, lookup, reference, register
 from lstmptq.scheme import statistic_problems
@@ -121,6 +122,11 @@ def check_variants(config: dict[str, Any]) -> None:
     if statistic_problems():
         raise ConfigError("\n".join(statistic_problems()))
     used = [("ptq.methods", "ptq_methods", name) for name in config["ptq"]["methods"]]
+    used += [
+        (f"ptq.extra[{i}].methods", "ptq_methods", name)
+        for i, block in enumerate(config["ptq"]["extra"])
+        for name in block.get("methods", [])
+    ]
     used += [("design_space.methods", "ptq_methods", name) for name in config["design_space"]["methods"]]
     used += [
         (f"calibration.definitions.{n}.kind", "calibration_kinds", d["kind"])
@@ -139,6 +145,15 @@ def check_variants(config: dict[str, Any]) -> None:
         except RegistryError as err:
             raise ConfigError(f"config key `classifiers`: {err}") from None
     space = config["design_space"]
+    problems = recipes.problems(config)
+    problems += [
+        f"config key `design_space.recipe`: the {name} family cannot build recipe {space['recipe']!r} "
+        f"(it declares {', '.join(sorted(recipes.declared(name)))})"
+        for name in config["classifiers"]
+        if space["methods"] and space["recipe"] not in recipes.declared(name)
+    ]
+    if problems:
+        raise ConfigError("\n".join(problems))
     strategies = ("design_space.strategy", [space["strategy"]] if space["methods"] else [], calibration["definitions"])
     for key, names, definitions in (
         ("calibration.strategies", calibration["strategies"], calibration["definitions"]),
@@ -157,6 +172,15 @@ def check_variants(config: dict[str, Any]) -> None:
             lookup("noise_models", definition["kind"]).check({k: v for k, v in definition.items() if k != "kind"})
         except ValueError as err:  # RegistryError too
             raise ConfigError(f"config key `noise.definitions.{name}`: {err}") from None
+
+
+def reference_key(source: dict[str, Any]) -> str | None:
+    """The published dataset a source's results are compared with (lstmptq.report.reference): its
+    explicit `reference:` (null opts a hub source out), else a hub source's path; embedded and
+    local-files sources match nothing unless they say so. Never the dataset's name."""
+    if "reference" in source:
+        return source["reference"]
+    return source.get("path") if source.get("kind") == "hub" else None
 
 
 def source_files(spec: dict[str, Any]) -> list[str]:

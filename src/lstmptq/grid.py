@@ -14,6 +14,7 @@ import itertools
 import re
 from typing import Any
 
+from lstmptq import recipes as recipe_registry
 from lstmptq import scheme as schemes
 
 NAME = "[a-z][a-z0-9_]*"  # names of datasets, classifiers, strategies, methods, noise models
@@ -30,6 +31,7 @@ WILDCARDS = {
     "seed": "[0-9]+",
     "strategy": NAME,
     "method": f"{NAME}(-({'|'.join(STAGES)})8)?",
+    "recipe": NAME,
     "scheme": schemes.PATTERN,
     "noise": NAME,
     "eps": "[0-9.e+-]+",
@@ -39,8 +41,9 @@ WILDCARDS = {
 DATA = "results/{dataset}/data"
 TOKENS = "results/{dataset}/tokens"
 FP32_MODEL = "results/{dataset}/{model}/seed{seed}/" + FP32
-PTQ_CELL = "results/{dataset}/{model}/seed{seed}/{strategy}/{method}/{scheme}"
-KS = "results/{dataset}/{model}/seed{seed}/ks/{method}/{scheme}"
+PTQ_CELL = "results/{dataset}/{model}/seed{seed}/{strategy}/{method}/{recipe}/{scheme}"
+KS = "results/{dataset}/{model}/seed{seed}/ks/{method}/{recipe}/{scheme}"
+QUANTIZED_AXES = ("model", "method", "recipe", "scheme")  # linked: a family's recipes, a recipe's schemes
 TABLES = "results/{dataset}/tables"
 
 PATHS = {
@@ -73,10 +76,16 @@ PATHS = {
     "study_csv": TABLES + "/study.csv",
     "study_summary": TABLES + "/study_summary.csv",
     "findings": TABLES + "/findings.csv",
+    "reference_comparison": TABLES + "/reference_comparison.csv",
+    "verdicts_csv": "results/verdicts.csv",
+    "verdicts_html": "results/verdicts.html",
     "plot": "results/{dataset}/plots/{name}.{ext}",
 }
 
-PLOTS = ("accuracy_vs_bits", "drop_vs_bits", "accuracy_vs_eps", "accuracy_heatmap", "ks_vs_bits", "size_vs_accuracy")
+PLOTS = (
+    "accuracy_vs_bits", "drop_vs_bits", "accuracy_vs_eps", "accuracy_heatmap", "ks_vs_bits", "size_vs_accuracy",
+    "reference_vs_bits",
+)  # fmt: skip
 DESIGN_SPACE_PLOTS = (
     "design_space_pareto",
     "design_space_sensitivity",
@@ -140,10 +149,45 @@ def parse_method(method: str) -> tuple[str, str | None]:
     return match.group(1), match.group(2)
 
 
+def with_kept_stages(config: dict[str, Any], methods: list[str]) -> list[str]:
+    """Each method, then each with one stage kept at 8 bits (`ptq.keep_8bit_stages`)."""
+    stages = config["ptq"]["keep_8bit_stages"]
+    return [*methods, *(method_name(m, stage) for m in methods for stage in stages)]
+
+
 def ptq_methods(config: dict[str, Any]) -> list[str]:
-    """Method names of the PTQ grid: each method, and each with one stage kept at 8 bits."""
+    """Method names of the PTQ grid (`ptq.methods` and every `ptq.extra` block's), with kept stages."""
+    blocks = [config["ptq"]["methods"], *(b.get("methods", []) for b in config["ptq"].get("extra", []))]
+    return list(dict.fromkeys(with_kept_stages(config, [str(m) for block in blocks for m in block])))
+
+
+def ptq_blocks(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """The PTQ grid as products: `ptq.recipes` x `ptq.methods` x `ptq.bits`, then each
+    `ptq.extra` block (its keys default to those)."""
     ptq = config["ptq"]
-    return [*ptq["methods"], *(method_name(m, stage) for m in ptq["methods"] for stage in ptq["keep_8bit_stages"])]
+    main = {"recipes": ptq["recipes"], "methods": ptq["methods"], "bits": ptq["bits"]}
+    return [main, *({**main, **block} for block in ptq.get("extra", []))]
+
+
+def quantized_cells(config: dict[str, Any]) -> list[dict[str, str]]:
+    """Every PTQ cell of the study grid apart from dataset, seed and strategy: (model, method,
+    recipe, scheme), each once, in grid order. Each family is crossed with the recipes it declares."""
+    out = []
+    for block in ptq_blocks(config):
+        for model in (str(c) for c in config["classifiers"]):
+            for recipe in recipe_registry.configured(config, model, block["recipes"]):
+                schemes_of = recipe_registry.recipe(model, recipe)
+                for method in with_kept_stages(config, [str(m) for m in block["methods"]]):
+                    for bits in block["bits"]:
+                        out.append(
+                            {"model": model, "method": method, "recipe": recipe, "scheme": schemes_of.scheme(bits)}
+                        )
+    return list({tuple(c.values()): c for c in out}.values())
+
+
+def recipe_names(config: dict[str, Any]) -> list[str]:
+    """Every recipe the grid runs, in grid order."""
+    return list(dict.fromkeys(c["recipe"] for c in quantized_cells(config)))
 
 
 def bits_of(scheme: str) -> int:
@@ -153,8 +197,8 @@ def bits_of(scheme: str) -> int:
 
 
 def study_schemes(config: dict[str, Any]) -> list[str]:
-    """The study's schemes: the paper's setting at each of `ptq.bits` (w8 ... w3)."""
-    return [schemes.uniform(b) for b in config["ptq"]["bits"]]
+    """The study's schemes: each recipe's at each of its bit widths (w8 ... w3 for `uniform`)."""
+    return list(dict.fromkeys(c["scheme"] for c in quantized_cells(config)))
 
 
 def design_space_schemes(config: dict[str, Any]) -> list[str]:
@@ -178,6 +222,7 @@ def axes(config: dict[str, Any]) -> dict[str, tuple[str, list[str]]]:
         "seed": ("seeds", [str(s) for s in config["seeds"]]),
         "strategy": ("calibration.strategies", [str(s) for s in config["calibration"]["strategies"]]),
         "method": ("ptq.methods / ptq.keep_8bit_stages", ptq_methods(config)),
+        "recipe": ("ptq.recipes", recipe_names(config)),
         "scheme": ("ptq.bits", study_schemes(config)),
         "noise": ("noise.models", [str(n) for n in config["noise"]["models"]]),
         "eps": ("noise.eps", [format_eps(e) for e in config["noise"]["eps"]]),
@@ -219,12 +264,21 @@ def axis_problems(config: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _expand(kind: str, values: dict[str, list[str]], fixed: dict[str, Any]) -> list[str]:
-    """Every path of a file kind over the given axis values, the wildcards in `fixed` left as given."""
-    wanted = {w: values[w] for w in re.findall(r"{(\w+)}", PATHS[kind]) if w not in fixed}
+def _expand(
+    kind: str, values: dict[str, list[str]], fixed: dict[str, Any], linked: list[dict[str, str]] | None = None
+) -> list[str]:
+    """Every path of a file kind over the given axis values, the wildcards in `fixed` left as
+    given; `linked`: the combinations of QUANTIZED_AXES that exist (a product of the rest)."""
+    wildcards = re.findall(r"{(\w+)}", PATHS[kind])
+    combos = [{}]
+    if linked is not None and "scheme" in wildcards:
+        combos = [{w: c[w] for w in QUANTIZED_AXES if w in wildcards and w not in fixed} for c in linked]
+    wanted = {w: values[w] for w in wildcards if w not in fixed and w not in combos[0]} if combos else {}
     return list(
         dict.fromkeys(
-            path(kind, **fixed, **dict(zip(wanted, combination))) for combination in itertools.product(*wanted.values())
+            path(kind, **fixed, **combo, **dict(zip(wanted, combination)))
+            for combo in combos
+            for combination in itertools.product(*wanted.values())
         )
     )
 
@@ -232,7 +286,7 @@ def _expand(kind: str, values: dict[str, list[str]], fixed: dict[str, Any]) -> l
 def cells(config: dict[str, Any], kind: str, **fixed: Any) -> list[str]:
     """Every path of a file kind over the grid, with the wildcards in `fixed` left as given
     (e.g. cells(config, "ptq_metrics", dataset="{dataset}") for a per-dataset table's inputs)."""
-    return _expand(kind, {w: values for w, (_, values) in axes(config).items()}, fixed)
+    return _expand(kind, {w: values for w, (_, values) in axes(config).items()}, fixed, quantized_cells(config))
 
 
 def design_space_cells(config: dict[str, Any], kind: str, **fixed: Any) -> list[str]:
@@ -245,6 +299,7 @@ def design_space_cells(config: dict[str, Any], kind: str, **fixed: Any) -> list[
     sweep = {
         "strategy": [str(space["strategy"])],
         "method": [str(m) for m in space["methods"]],
+        "recipe": [str(space.get("recipe", "uniform"))],
         "scheme": design_space_schemes(config),
     }
     return _expand(kind, {**grid, **sweep}, fixed)
@@ -260,8 +315,9 @@ def design_space_inputs(config: dict[str, Any], kind: str, **fixed: Any) -> list
     space = config["design_space"]
     grid = {w: values for w, (_, values) in axes(config).items()}
     grid["strategy"] = [s for s in grid["strategy"] if s == str(space["strategy"])]
-    grid["method"] = [m for m in grid["method"] if m in {str(n) for n in space["methods"]}]
-    return list(dict.fromkeys(sweep + _expand(kind, grid, fixed)))
+    methods, recipe = {str(n) for n in space["methods"]}, str(space.get("recipe", "uniform"))
+    own = [c for c in quantized_cells(config) if c["method"] in methods and c["recipe"] == recipe]
+    return list(dict.fromkeys(sweep + (_expand(kind, grid, fixed, own) if own else [])))
 
 
 def design_space_targets(config: dict[str, Any]) -> list[str]:

@@ -4,11 +4,13 @@ config checks read it before the DAG is built).
 
 A scheme name is a sequence of class tokens ``<class><bits>[<modifiers>]``:
 
-- classes: ``w`` weights (every layer), ``a`` layer inputs (the LSTM input and the final layer's
-  input; also the default of the four below), ``h`` the hidden state h_t (it feeds the next step
-  and the final layer), ``g`` gate accumulators, ``s`` sigmoid and tanh outputs, ``c`` cell state
-  (the LSTM cell's classes, from its quantizer table in lstmptq/quant/lstm/cell.py);
-- bits: 2..16, or ``f`` for float (that quantizer is off);
+- classes: ``w`` weights (every layer), ``a`` layer inputs (the final layer's input; also the
+  default of the five below), ``h`` the hidden state h_t (it feeds the next step and the final
+  layer), ``g`` gate accumulators, ``s`` sigmoid and tanh outputs, ``c`` cell state, ``x`` the
+  LSTM input x_t (the LSTM's classes, from its quantizer table in lstmptq/quant/lstm/cell.py);
+- bits: 2..16, or ``f`` for float (that quantizer is off), or another class's letter where the
+  class may share that class's quantizer (cell.SHARES): ``xh``, x_t quantized by h_t's quantizer,
+  one scale for both (Brevitas QuantLSTM's default io quantizer, as the paper's code ran it);
 - modifiers: ``r`` per-output-row weight scales (``w`` only; one per gate row for the LSTM, per
   output row for linear layers; embeddings stay per tensor); ``u`` full-range weight integers
   (``w`` only: -2^(b-1)..2^(b-1)-1 with scale max|W| / 2^(b-1), as the paper's code quantizes
@@ -18,8 +20,9 @@ A scheme name is a sequence of class tokens ``<class><bits>[<modifiers>]``:
   ``m`` max |x| and ``e`` MSE-optimal scale, both over every value of the float statistics pass,
   ``k`` fixed analytic scale for ``s`` (sigmoid [0, 1], tanh [-1, 1]).
 
-``w`` comes first and is required; ``a`` defaults to w's bits (statistic ``p``); ``h g s c``
-default to ``a``. So ``w4`` is the paper's setting (everything at 4 bits), ``w3a8`` keeps 8-bit
+``w`` comes first and is required; ``a`` defaults to w's bits (statistic ``p``); ``h g s c x``
+default to ``a``. So ``w4`` is everything at 4 bits (the `uniform` recipe), ``w4uh8g8s8c8xh`` the
+paper's code at 4 bits (lstmptq/recipes.py), ``w3a8`` keeps 8-bit
 activations, ``w4c16`` a 16-bit cell state, ``w4s4k`` fixed sigmoid/tanh scales, ``wfc3`` only the
 cell state quantized (the rest float), ``w8a3h8g8s8c8`` only the layer inputs at 3 bits. Each scheme has exactly one
 spelling (`parse` names the canonical one), so a cell has one path.
@@ -38,6 +41,7 @@ BITS = range(2, 17)  # what Brevitas, the packed artifact and the engine hold ex
 CLASSES = {"w": "weights", "a": "layer inputs", **cell.CLASSES}
 ACTIVATION_DEFAULTED = tuple(cell.CLASSES)  # classes that default to `a`
 STATISTIC_NAMES = {"p": "percentile", "m": "max", "e": "mse", "k": "fixed"}  # table names of the built-ins
+SHARES = cell.SHARES  # class -> the class whose quantizer it may share (`xh`)
 PER_ROW = "r"
 FULL_RANGE = "u"  # weights: integers -2^(b-1)..2^(b-1)-1, scale max|W| / 2^(b-1) (the paper's code)
 FLOAT = "f"
@@ -54,7 +58,7 @@ def statistics() -> dict[str, str]:
 
 def statistic_problems() -> list[str]:
     """Statistic letters (extensions included) that a scheme name could not tell apart."""
-    reserved = [*CLASSES, PER_ROW, FULL_RANGE, FLOAT]
+    reserved = [*CLASSES, PER_ROW, FULL_RANGE, FLOAT]  # a shared token's "bits" is a class letter
     return [
         f"config key `extensions.statistics.{letter}`: a statistic is named by one lowercase letter, its scheme "
         f"modifier, other than {' '.join(reserved)} (the class letters, r per-row, u full range, f float)"
@@ -65,7 +69,8 @@ def statistic_problems() -> list[str]:
 
 def _token() -> re.Pattern:
     modifiers = PER_ROW + FULL_RANGE + "".join(registry.STATISTICS)
-    return re.compile(rf"([{''.join(CLASSES)}])([0-9]+|{FLOAT})([{modifiers}]*)")
+    shared = "".join(sorted(set(SHARES.values())))
+    return re.compile(rf"([{''.join(CLASSES)}])([0-9]+|{FLOAT}|[{shared}])([{modifiers}]*)")
 
 
 class SchemeError(ValueError):
@@ -75,18 +80,22 @@ class SchemeError(ValueError):
 @dataclass(frozen=True)
 class Setting:
     """One quantizer class: bits (None: float), scale statistic, per-row weight scales,
-    full-range weight integers."""
+    full-range weight integers, and the class whose quantizer it shares (`xh`: bits and statistic
+    are then that class's)."""
 
     bits: int | None
     statistic: str = "p"
     per_row: bool = False
     full_range: bool = False
+    shared: str | None = None
 
     @property
     def quantized(self) -> bool:
         return self.bits is not None
 
     def spelt(self, letter: str) -> str:
+        if self.shared:
+            return f"{letter}{self.shared}"
         bits = FLOAT if self.bits is None else str(self.bits)
         modifiers = (
             (PER_ROW if self.per_row else "")
@@ -123,14 +132,21 @@ class Scheme:
         return self.name == f"w{self.weight_bits}" and self.weight_bits is not None
 
     def with_class(self, letter: str, bits: int | None) -> Scheme:
-        """The same scheme with one class at `bits` (for sensitivity sweeps)."""
-        return Scheme({**self.settings, letter: replace(self.settings[letter], bits=bits)})
+        """The same scheme with one class at `bits` (for sensitivity sweeps): a class that shares
+        its quantizer gets one of its own; classes sharing this one's follow it."""
+        settings = {**self.settings, letter: replace(self.settings[letter], bits=bits, shared=None)}
+        for sharer, setting in settings.items():
+            if setting.shared == letter:
+                settings[sharer] = replace(settings[letter], shared=letter)
+        return Scheme(settings)
 
     def describe(self) -> dict[str, str]:
         """Per class, e.g. {"weights": "4", "cell state": "16", "sigmoid/tanh outputs": "4 fixed"}: for tables."""
         out = {}
         for letter, setting in self.settings.items():
             text = "float" if setting.bits is None else str(setting.bits)
+            if setting.shared:
+                text = f"{CLASSES[setting.shared]}'s quantizer"
             if setting.per_row:
                 text += " per-row"
             if setting.full_range:
@@ -142,7 +158,7 @@ class Scheme:
 
 
 def uniform(bits: int) -> str:
-    """The paper's scheme at `bits`: `w4`."""
+    """Everything at `bits`: `w4`."""
     return f"w{bits}"
 
 
@@ -150,7 +166,7 @@ def parse(name: str) -> Scheme:
     """The Scheme of a name; raises SchemeError with the fix for a name that does not parse, uses
     a modifier where it means nothing, or is not the canonical spelling."""
     how = (
-        "write e.g. w4, w3a8, w4c16, w4r or w4s4k "
+        "write e.g. w4, w3a8, w4c16, w4r, w4s4k or w4uh8g8s8c8xh "
         f"(class letters {' '.join(CLASSES)}, bits 2..16 or f; lstmptq/scheme.py)"
     )
     position, tokens, token = 0, [], _token()
@@ -172,6 +188,9 @@ def parse(name: str) -> Scheme:
     a = given.get("a", Setting(w.bits))
     settings = {"w": w, "a": a, **{c: given.get(c, a) for c in ACTIVATION_DEFAULTED}}
     for letter, setting in settings.items():
+        if setting.shared:  # the shared class's bits and statistic, under this class's name
+            settings[letter] = replace(settings[setting.shared], shared=setting.shared)
+    for letter, setting in settings.items():
         if setting.statistic == "k" and letter not in cell.BOUNDED and setting.bits is not None:
             raise SchemeError(
                 f"quantization scheme {name!r}: the fixed scale `k` is for "
@@ -186,7 +205,27 @@ def parse(name: str) -> Scheme:
     return scheme
 
 
+def canonical(name: str) -> str:
+    """The canonical spelling of a scheme written in any order ("w4h8xhc8" -> "w4h8c8xh")."""
+    try:
+        return parse(name).name
+    except SchemeError as err:
+        if "write it as" not in str(err):
+            raise
+        return str(err).split("write it as '", 1)[1].split("'", 1)[0]
+
+
 def _setting(name: str, letter: str, bits_text: str, modifiers: str) -> Setting:
+    if bits_text.isalpha() and bits_text != FLOAT:  # `xh`: this class shares that one's quantizer
+        if SHARES.get(letter) != bits_text:
+            pairs = ", ".join(f"{c}{t}" for c, t in SHARES.items())
+            raise SchemeError(
+                f"quantization scheme {name!r}: {letter}{bits_text}: only {pairs} share a quantizer "
+                f"({' '.join(f'{CLASSES[c]} with {CLASSES[t]}' for c, t in SHARES.items())})"
+            )
+        if modifiers:
+            raise SchemeError(f"quantization scheme {name!r}: {letter}{bits_text} shares a quantizer; no modifiers")
+        return Setting(None, shared=bits_text)
     bits = None if bits_text == FLOAT else int(bits_text)
     if bits is not None and bits not in BITS:
         raise SchemeError(

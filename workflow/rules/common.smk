@@ -5,8 +5,9 @@ import shutil
 
 from snakemake.utils import validate
 
-from lstmptq.config import check_config, check_moved_keys, model_settings, source_files
+from lstmptq.config import check_config, check_moved_keys, model_settings, reference_key, source_files
 from lstmptq.grid import PLOTS, SPLITS, WILDCARDS, cells, curve_eps, job_log, path
+from lstmptq.recipes import declared, recipe
 from lstmptq.resources import device_of, gpus_of, mem_mb_of, scaled, train_minutes
 from lstmptq.runtime import DETERMINISTIC_ENV
 
@@ -18,6 +19,7 @@ if config["deterministic"]:  # jobs inherit it (also through sbatch), before the
     os.environ.update(DETERMINISTIC_ENV)
 
 ENV = str(Path(workflow.basedir) / "envs" / "lstmptq.yaml")  # used with --sdm conda
+REFERENCE_FILE = str(Path(workflow.basedir) / "workflow" / "reference" / "ptq_gendisc.csv")  # the authors' figures
 STRATEGIES = config["calibration"]["strategies"]
 
 
@@ -46,6 +48,20 @@ CURVE_EPS = curve_eps(config)
 def noise_curve(kind):
     """Every eps file of one noise curve of `kind` (a rule's other wildcards kept)."""
     return [path(kind, eps=eps) for eps in CURVE_EPS]
+
+
+def recipe_percentiles(w):
+    """A PTQ cell's recipe's percentiles for its family (class letter -> percentile)."""
+    return recipe(w.model, w.recipe).percentiles_for(w.model)
+
+
+def dataset_reference(w):
+    """The published figures a dataset's results are compared with (its source's hub path or `reference:`)."""
+    return reference_key(config["sources"][w.dataset])
+
+
+# the verdict grid's columns: every recipe the configured families declare (one not run says so)
+VERDICT_RECIPES = list(dict.fromkeys(name for family in config["classifiers"] for name in declared(family)))
 
 
 def noise_definition(w):

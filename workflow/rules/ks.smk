@@ -18,8 +18,8 @@ rule ks_statistics:
     conda:
         ENV
     log:
-        job_log("ks_statistics", "dataset", "model", "seed", "method", "scheme"),
+        job_log("ks_statistics", "dataset", "model", "seed", "method", "recipe", "scheme"),
     benchmark:
-        job_log("ks_statistics", "dataset", "model", "seed", "method", "scheme", ext="tsv")
+        job_log("ks_statistics", "dataset", "model", "seed", "method", "recipe", "scheme", ext="tsv")
     script:
         "../scripts/ks_statistics.py"

@@ -71,8 +71,8 @@ rule evaluate_ptq:
     conda:
         ENV
     log:
-        job_log("evaluate_ptq", "dataset", "model", "seed", "strategy", "method", "scheme", "noise"),
+        job_log("evaluate_ptq", "dataset", "model", "seed", "strategy", "method", "recipe", "scheme", "noise"),
     benchmark:
-        job_log("evaluate_ptq", "dataset", "model", "seed", "strategy", "method", "scheme", "noise", ext="tsv")
+        job_log("evaluate_ptq", "dataset", "model", "seed", "strategy", "method", "recipe", "scheme", "noise", ext="tsv")
     script:
         "../scripts/evaluate_noise.py"

@@ -1,5 +1,5 @@
 rule ptq:
-    """One PTQ cell: dataset x classifier x seed x calibration strategy x method x quantization scheme."""
+    """One PTQ cell: dataset x classifier x seed x calibration strategy x method x recipe x quantization scheme."""
     input:
         checkpoint=path("model"),
         fp32_metrics=path("fp32_metrics"),
@@ -13,6 +13,7 @@ rule ptq:
         metrics=path("ptq_metrics"),
     params:
         percentile=config["ptq"]["percentile"],
+        percentiles=recipe_percentiles,  # the recipe's own, per scheme class
         batch_size=config["ptq"]["batch_size"],
         verify_size=config["ptq"]["verify_size"],
         device=device_of(config, "ptq"),
@@ -24,8 +25,8 @@ rule ptq:
     conda:
         ENV
     log:
-        job_log("ptq", "dataset", "model", "seed", "strategy", "method", "scheme"),
+        job_log("ptq", "dataset", "model", "seed", "strategy", "method", "recipe", "scheme"),
     benchmark:
-        job_log("ptq", "dataset", "model", "seed", "strategy", "method", "scheme", ext="tsv")
+        job_log("ptq", "dataset", "model", "seed", "strategy", "method", "recipe", "scheme", ext="tsv")
     script:
         "../scripts/ptq.py"

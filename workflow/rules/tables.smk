@@ -54,17 +54,22 @@ rule ks_table:
 
 
 rule study_table:
-    """Every noise cell of a dataset in one tidy table, mean / 95 % CI over seeds, and the
-    study's findings tested on it."""
+    """Every noise cell of a dataset in one tidy table, mean / 95 % CI over seeds, the study's
+    findings tested on it, and its cells beside the authors' figures where its source names them."""
     input:
         cells=over_grid("fp32_noise_cell") + over_grid("ptq_noise_cell"),
         ptq=over_grid("ptq_metrics"),
         fp32=over_grid("fp32_metrics"),
+        reference=REFERENCE_FILE,
     output:
         parquet=path("study_parquet"),
         csv=report(path("study_csv"), caption="../report/study_table.rst", category="Tables", subcategory="{dataset}"),
         summary=report(path("study_summary"), caption="../report/study_summary.rst", category="Tables", subcategory="{dataset}"),
         findings=report(path("findings"), caption="../report/findings.rst", category="Findings", subcategory="{dataset}"),
+        reference=report(path("reference_comparison"), caption="../report/reference_comparison.rst", category="Findings", subcategory="{dataset}"),
+    params:
+        method=config["ptq"]["methods"][0],  # the method the findings compare
+        reference_key=dataset_reference,
     conda:
         ENV
     log:
@@ -73,3 +78,24 @@ rule study_table:
         job_log("study_table", "dataset", ext="tsv")
     script:
         "../scripts/study_table.py"
+
+
+rule verdicts:
+    """The verdict grid: every dataset's findings side by side, one column per recipe
+    (lstmptq.report.verdicts); the report opens on it. Sources not in `datasets` show `not run`."""
+    input:
+        findings=per_dataset("findings"),
+    output:
+        csv=path("verdicts_csv"),
+        html=report(path("verdicts_html"), caption="../report/verdicts.rst", category="At a glance"),
+    params:
+        datasets=list(dict.fromkeys([*config["datasets"], *config["sources"]])),
+        recipes=VERDICT_RECIPES,
+    conda:
+        ENV
+    log:
+        job_log("verdicts"),
+    benchmark:
+        job_log("verdicts", ext="tsv")
+    script:
+        "../scripts/verdicts.py"

@@ -20,7 +20,7 @@ run_step(
     checkpoint=snakemake.input.get("checkpoint"),
     artifact=artifact,
     vocab_file=snakemake.input.get("vocab"),
-    **({"strategy": w.strategy, "method": w.method, "bits": bits_of(w.scheme)} if artifact else {}),
+    **({"strategy": w.strategy, "method": w.method, "recipe": w.recipe, "bits": bits_of(w.scheme)} if artifact else {}),
     fp32_cells=list(snakemake.input.fp32_cells) if artifact else None,
     batch_size=snakemake.params.batch_size,
     threads=snakemake.threads,

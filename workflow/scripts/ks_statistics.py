@@ -13,6 +13,7 @@ run_step(
     out_signal=snakemake.output.signal,
     bits=bits_of(snakemake.wildcards.scheme),
     method=snakemake.wildcards.method,
+    recipe=snakemake.wildcards.recipe,
     probe_size=snakemake.params.probe_size,
     batch_size=snakemake.params.batch_size,
     threads=snakemake.threads,

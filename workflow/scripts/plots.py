@@ -9,4 +9,8 @@ run_step(
     ks_file=snakemake.input.ks,
     png_files={name: snakemake.output[name] for name in PLOTS},
     pdf_files=dict(zip(PLOTS, snakemake.output.pdf)),
+    summary_file=snakemake.input.summary,
+    comparison_file=snakemake.input.comparison,
+    reference_file=snakemake.input.reference,
+    reference_key=snakemake.params.reference_key,
 )

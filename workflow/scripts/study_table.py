@@ -12,4 +12,8 @@ run_step(
     out_csv=snakemake.output.csv,
     out_summary=snakemake.output.summary,
     out_findings=snakemake.output.findings,
+    method=snakemake.params.method,
+    reference_file=snakemake.input.reference,
+    reference_key=snakemake.params.reference_key,
+    out_reference=snakemake.output.reference,
 )

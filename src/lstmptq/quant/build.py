@@ -40,12 +40,14 @@ from lstmptq.scheme import uniform as uniform_scheme
 
 @dataclass(frozen=True)
 class Plan:
-    """What to build: a scheme (lstmptq.scheme), the percentile of its `p` statistic, and a stage
-    kept at 8 bits (a `-<stage>8` method, or None)."""
+    """What to build: a scheme (lstmptq.scheme), the percentile of its `p` statistic (per class
+    where a recipe sets one: `percentiles`, class letter -> percentile), and a stage kept at 8
+    bits (a `-<stage>8` method, or None)."""
 
     scheme: Scheme
     percentile: float
     keep_8bit: str | None = None
+    percentiles: tuple[tuple[str, float], ...] = ()
 
     @classmethod
     def uniform(cls, bits: int, percentile: float = 99.99) -> Plan:
@@ -57,8 +59,23 @@ class Plan:
         setting = self.scheme.settings[class_of(quantizer)]
         return replace(setting, bits=8) if stage_of(quantizer) == self.keep_8bit else setting
 
+    def percentile_of(self, quantizer: str) -> float:
+        """The percentile of a quantizer's `p` statistic: its class's, else the plan's."""
+        return dict(self.percentiles).get(class_of(quantizer), self.percentile)
+
     def describe(self) -> dict[str, Any]:
-        return {"scheme": self.scheme.name, "percentile": self.percentile, "keep_8bit": self.keep_8bit}
+        return {
+            "scheme": self.scheme.name,
+            "percentile": self.percentile,
+            "percentiles": dict(self.percentiles),
+            "keep_8bit": self.keep_8bit,
+        }
+
+    @classmethod
+    def described(cls, plan: dict[str, Any]) -> Plan:
+        """The Plan of a `describe()` record (a saved cell's; `percentiles` is newer than the rest)."""
+        percentiles = tuple(sorted((plan.get("percentiles") or {}).items()))
+        return cls(parse(plan["scheme"]), plan["percentile"], plan["keep_8bit"], percentiles)
 
 
 def weight_quantizer(setting: Setting, per_row_allowed: bool = True):
@@ -90,7 +107,7 @@ def quant_embedding(embedding: nn.Embedding, plan: Plan, name: str) -> nn.Module
 
 
 def quant_activation(plan: Plan, name: str) -> nn.Module:
-    return QuantIdentity(act_quant=activation_quantizer(plan.setting(name), plan.percentile))
+    return QuantIdentity(act_quant=activation_quantizer(plan.setting(name), plan.percentile_of(name)))
 
 
 def quant_linear(linear: nn.Linear, plan: Plan, name: str) -> nn.Module:

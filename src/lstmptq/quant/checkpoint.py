@@ -7,7 +7,6 @@ from torch import nn
 
 from lstmptq.io import ResultFileError, load_torch, save_torch
 from lstmptq.quant.build import Plan, quantize_model
-from lstmptq.scheme import parse
 
 QUANTIZED_FORMAT = 3  # 2: with a SHA-256 over settings and state; 3: a scheme instead of stage bits
 
@@ -23,7 +22,7 @@ def load_quantized(model: nn.Module, path) -> tuple[nn.Module, dict]:
     payload = load_torch(path, QUANTIZED_FORMAT, "quantized model")
     try:
         plan = payload["plan"]
-        qmodel = quantize_model(model, Plan(parse(plan["scheme"]), plan["percentile"], plan["keep_8bit"]))
+        qmodel = quantize_model(model, Plan.described(plan))
         qmodel.load_state_dict(payload["state_dict"])
     except (KeyError, ValueError, RuntimeError) as err:  # intact, but not for this FP32 model or this code
         raise ResultFileError(path, f"does not fit this {model.kind} model ({err})") from err

@@ -118,7 +118,7 @@ class Watchers:
 
     def watch(self, key: str, name: str, proxy) -> Observer:
         """An observer for quantizer `name` (as in the artifact), by its scheme statistic."""
-        watcher = observer(self.plan.setting(name).statistic, self.plan.percentile)
+        watcher = observer(self.plan.setting(name).statistic, self.plan.percentile_of(name))
         self.observers[key] = (watcher, proxy)
         return watcher
 

@@ -123,13 +123,21 @@ def _finish(grid, xlabel: str, ylabel: str, titles: str, title: str):
     return grid.figure
 
 
+def recipe_panels(frame: pd.DataFrame) -> pd.DataFrame:
+    """`panel`: a quantized row's recipe, and its PTQ method where the grid has several."""
+    several = frame.loc[frame["method"] != FP32, "method"].nunique() > 1
+    return frame.assign(panel=frame["recipe"] + (", " + frame["method"] if several else ""))
+
+
 def accuracy_vs_bits(sns, study):
     clean = _percent(study[study["eps"] == 0], ["accuracy"])
+    quantized = recipe_panels(clean[clean["strategy"] != FP32])
     grid = sns.relplot(
-        data=clean[clean["strategy"] != FP32], x="bits", y="accuracy", hue="model", style="strategy", col="method",
-        kind="line", palette=model_colors(clean), markers=True, errorbar=t_interval, height=3.8, aspect=1.3,
+        data=quantized, x="bits", y="accuracy", hue="model", style="strategy", col="panel",
+        col_wrap=min(3, quantized["panel"].nunique()), kind="line", palette=model_colors(clean), markers=True,
+        errorbar=t_interval, height=3.4, aspect=1.2,
     )  # fmt: skip
-    mark_flagged(grid.axes_dict, clean[clean["strategy"] != FP32], "bits", "accuracy", "method", ["model", "strategy"])
+    mark_flagged(grid.axes_dict, quantized, "bits", "accuracy", "panel", ["model", "strategy"])
     fp32 = clean[clean["strategy"] == FP32].groupby("model")["accuracy"].mean()
     for ax in grid.axes.flat:
         for model, accuracy in fp32.items():
@@ -137,20 +145,22 @@ def accuracy_vs_bits(sns, study):
         ax.invert_xaxis()
     return _finish(
         grid,
-        "bit width (weights and activations)",
+        "bit width N (what it covers: the recipe's)",
         "clean test accuracy (%)",
-        "PTQ method: {col_name}",
-        "Accuracy after PTQ (dotted: FP32)",
+        "{col_name}",
+        "Accuracy after PTQ by recipe (dotted: FP32)",
     )
 
 
 def drop_vs_bits(sns, study):
     clean = _percent(study[(study["eps"] == 0) & (study["strategy"] != FP32)], ["drop_vs_fp32"])
+    clean = clean.assign(panel=clean["model"] + ", " + clean["recipe"])
     grid = sns.relplot(
-        data=clean, x="bits", y="drop_vs_fp32", hue="strategy", style="method", col="model", kind="line",
-        markers=True, errorbar=t_interval, height=3.6, aspect=1.1, facet_kws={"sharey": True},
+        data=clean, x="bits", y="drop_vs_fp32", hue="strategy", style="method", col="panel",
+        col_wrap=min(3, clean["panel"].nunique()), kind="line", markers=True, errorbar=t_interval, height=3.2,
+        aspect=1.1, facet_kws={"sharey": True},
     )  # fmt: skip
-    mark_flagged(grid.axes_dict, clean, "bits", "drop_vs_fp32", "model", ["strategy", "method"])
+    mark_flagged(grid.axes_dict, clean, "bits", "drop_vs_fp32", "panel", ["strategy", "method"])
     for ax in grid.axes.flat:
         ax.axhline(0, color="grey", linewidth=0.8)
         ax.invert_xaxis()
@@ -160,10 +170,12 @@ def drop_vs_bits(sns, study):
 
 
 def accuracy_vs_eps(sns, study):
-    data = _percent(study, ["accuracy"]).assign(
-        panel=lambda f: f["bits"].map(lambda b: "FP32" if b == FP32_BITS else f"{b} bits")
-    )
-    order = ["FP32", *(f"{b} bits" for b in sorted(data.loc[data["bits"] != FP32_BITS, "bits"].unique(), reverse=True))]
+    data = recipe_panels(_percent(study, ["accuracy"]))
+    data["panel"] = [
+        "FP32" if bits == FP32_BITS else f"{panel}, {bits} bits" for panel, bits in zip(data["panel"], data["bits"])
+    ]
+    quantized = data[data["bits"] != FP32_BITS].sort_values(["recipe", "method", "bits"], ascending=[True, True, False])
+    order = ["FP32", *quantized["panel"].unique()]
     if data["noise"].nunique() > 1:  # one row of panels per noise model
         data["panel"] = data["noise"] + ": " + data["panel"]
         order = [f"{noise}: {panel}" for noise in sorted(data["noise"].unique()) for panel in order]
@@ -178,11 +190,11 @@ def accuracy_vs_eps(sns, study):
 
 def accuracy_heatmap(sns, study):
     data = _percent(study[study["strategy"] != FP32], ["accuracy"])
-    panels = list(data.groupby(["model", "strategy", "method", "noise"]))
+    panels = list(data.groupby(["model", "recipe", "strategy", "method", "noise"]))
     ncols = min(2, len(panels))
     nrows = -(-len(panels) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(6.5 * ncols, 3.2 * nrows), squeeze=False)
-    for ax, ((model, strategy, method, noise), group) in zip(axes.flat, panels):
+    for ax, ((model, recipe, strategy, method, noise), group) in zip(axes.flat, panels):
         matrix = group.pivot_table(index="bits", columns="eps", values="accuracy", aggfunc="mean").sort_index(
             ascending=False
         )
@@ -210,7 +222,7 @@ def accuracy_heatmap(sns, study):
                 )
             )
         title = (
-            f"{model}, {strategy}"
+            f"{model}, {recipe}, {strategy}"
             + (f", {method}" if data["method"].nunique() > 1 else "")
             + (f", {noise}" if data["noise"].nunique() > 1 else "")
         )
@@ -231,25 +243,28 @@ def ks_vs_bits(sns, ks):
     }
     data = pd.concat([ks[mask].assign(panel=name) for name, mask in groups.items()], ignore_index=True)
     # one value per seed (FP32 vs quantized: mean over calibration strategies), so bands span seeds
-    data = data.groupby(["panel", "model", "tensor", "bits", "seed"], as_index=False, sort=False)["ks"].mean()
+    data = data.groupby(["panel", "recipe", "model", "tensor", "bits", "seed"], as_index=False, sort=False)["ks"].mean()
     grid = sns.relplot(
-        data=data, x="bits", y="ks", hue="tensor", style="model", row="panel", kind="line", markers=True,
-        errorbar=t_interval, height=2.6, aspect=2.2, facet_kws={"sharey": True},
+        data=data, x="bits", y="ks", hue="tensor", style="model", row="panel", col="recipe", kind="line",
+        markers=True, errorbar=t_interval, height=2.6, aspect=1.8, facet_kws={"sharey": True},
     )  # fmt: skip
     for ax in grid.axes.flat:
         ax.axhline(KS_THRESHOLD, color="black", linestyle="--", linewidth=1)
         ax.invert_xaxis()
-    return _finish(grid, "bit width", "KS statistic", "{row_name}", f"Distribution shift (dashed: KS = {KS_THRESHOLD})")
+    return _finish(
+        grid, "bit width", "KS statistic", "{row_name}, {col_name}", f"Distribution shift (dashed: KS = {KS_THRESHOLD})"
+    )
 
 
 def size_vs_accuracy(sns, study):
     clean = _percent(study[study["eps"] == 0], ["accuracy"]).assign(size_kib=lambda f: f["size_bits"] / 8 / 1024)
-    mean = clean.groupby(["model", "strategy", "method", "bits"], as_index=False)[["size_kib", "accuracy"]].mean()
+    cell = ["model", "recipe", "strategy", "method", "bits"]
+    mean = clean.groupby(cell, as_index=False)[["size_kib", "accuracy"]].mean()
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     sns.scatterplot(
-        data=mean, x="size_kib", y="accuracy", hue="model", style="strategy", palette=model_colors(mean), s=60, ax=ax
+        data=mean, x="size_kib", y="accuracy", hue="model", style="recipe", palette=model_colors(mean), s=60, ax=ax
     )
-    mark_flagged({None: ax}, clean, "size_kib", "accuracy", None, ["model", "strategy", "method", "bits"])
+    mark_flagged({None: ax}, clean, "size_kib", "accuracy", None, cell)
     for row in mean[mean["strategy"].isin([FP32, mean["strategy"].iloc[0]])].itertuples():
         ax.annotate(
             "FP32" if row.bits == FP32_BITS else f"{row.bits}b",

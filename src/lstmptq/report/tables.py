@@ -11,19 +11,36 @@ from lstmptq.flags import joined
 from lstmptq.grid import FP32, FP32_BITS
 from lstmptq.io import read_json
 
-CELL = ["dataset", "model", "strategy", "method", "bits", "noise", "eps"]  # a grid cell, seeds aside
+CELL = ["dataset", "model", "recipe", "strategy", "method", "bits", "noise", "eps"]  # a grid cell, seeds aside
+PTQ_CELL = [
+    "model",
+    "seed",
+    "recipe",
+    "strategy",
+    "method",
+    "bits",
+]  # one PTQ cell (FP32: recipe, strategy, method fp32)
 MEASURES = ["accuracy", "drop_vs_clean", "drop_vs_fp32", "macro_f1"]
 
 
-def table_from_metrics(metric_files: list[str], columns: dict[str, str]) -> pd.DataFrame:
-    """One row per metrics.json; `columns` maps a column name to a dotted key path in the JSON."""
+def table_from_metrics(
+    metric_files: list[str], columns: dict[str, str], defaults: dict[str, object] | None = None
+) -> pd.DataFrame:
+    """One row per metrics.json; `columns` maps a column name to a dotted key path in the JSON;
+    `defaults` gives a column's value where a file predates its key (e.g. FP32 cells without `recipe`)."""
+    defaults = defaults or {}
 
-    def get(metrics: dict, path: str):
+    def get(metrics: dict, column: str, path: str):
         for part in path.split("."):
+            if part not in metrics and column in defaults:
+                return defaults[column]
             metrics = metrics[part]
         return metrics
 
-    return pd.DataFrame([{column: get(read_json(p), key) for column, key in columns.items()} for p in metric_files])
+    return pd.DataFrame(
+        [{column: get(read_json(p), column, key) for column, key in columns.items()} for p in metric_files],
+        columns=list(columns),
+    )
 
 
 def between_strategies(ks_table: pd.DataFrame) -> pd.Series:
@@ -46,41 +63,29 @@ def build_study_table(
 ) -> pd.DataFrame:
     """One row per noise cell, with its PTQ cell's size, compression and flags (FP32: 32-bit
     floats, and the FP32 model's flags)."""
-    keys = [
-        "model",
-        "seed",
-        "strategy",
-        "method",
-        "bits",
-        "noise",
-        "eps",
-        *MEASURES,
-        "clean_accuracy",
-        "fp32_accuracy_same_eps",
-    ]
+    keys = [*PTQ_CELL, "noise", "eps", *MEASURES, "clean_accuracy", "fp32_accuracy_same_eps"]
     keys += ["corruption_rate", "unknown_share", "became_unknown_share", "changed_word_share"]
-    cells = table_from_metrics(cell_files, {k: k for k in keys})
+    cells = table_from_metrics(cell_files, {k: k for k in keys}, defaults={"recipe": FP32})
     sizes = table_from_metrics(
         ptq_metric_files,
-        {k: k for k in ["strategy", "method", "bits", "size_bits", "fp32_size_bits", "compression_ratio", "flags"]}
+        {k: k for k in ["recipe", "strategy", "method", "bits", "scheme", "size_bits", "fp32_size_bits"]}
+        | {k: k for k in ["compression_ratio", "flags"]}
         | {"model": "config.kind", "seed": "config.seed"},
     )
     fp32_sizes = sizes.groupby(["model", "seed"], as_index=False)["fp32_size_bits"].first()
     fp32_sizes = fp32_sizes.rename(columns={"fp32_size_bits": "size_bits"}).assign(
-        strategy=FP32, method=FP32, bits=FP32_BITS, compression_ratio=1.0
+        recipe=FP32, strategy=FP32, method=FP32, bits=FP32_BITS, scheme=FP32, compression_ratio=1.0
     )
     fp32_flags = table_from_metrics(
         fp32_metric_files, {"model": "config.kind", "seed": "config.seed", "flags": "flags"}
     )
     fp32_sizes = fp32_sizes.merge(fp32_flags, on=["model", "seed"], how="left", validate="one_to_one")
     sizes = pd.concat([sizes.drop(columns="fp32_size_bits"), fp32_sizes], ignore_index=True)
-    table = cells.merge(sizes, on=["model", "seed", "strategy", "method", "bits"], how="left", validate="many_to_one")
+    table = cells.merge(sizes, on=PTQ_CELL, how="left", validate="many_to_one")
     table["flags"] = table["flags"].map(joined)
     table.insert(0, "dataset", dataset)
     return table.sort_values(
-        ["model", "seed", "strategy", "method", "bits", "noise", "eps"],
-        ascending=[True, True, True, True, False, True, True],
-        ignore_index=True,
+        [*PTQ_CELL, "noise", "eps"], ascending=[True, True, True, True, True, False, True, True], ignore_index=True
     )
 
 

@@ -1,4 +1,4 @@
-"""KS stage: Kolmogorov-Smirnov statistics of one (dataset, classifier, seed, method, bit width)
+"""KS stage: Kolmogorov-Smirnov statistics of one (dataset, classifier, seed, method, recipe, bit width)
 across calibration strategies, and the signal health of the final representation."""
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ def ks_statistics(
     probe_size: int,
     batch_size: int,
     threads: int = 1,
+    recipe: str = "uniform",
 ) -> pd.DataFrame:
     """FP32 vs quantized (per strategy), pre- vs post-calibration and strategy vs strategy, on
     the family's probes (`activations`, `weights`) of a fixed, seeded set of test documents.
@@ -82,11 +83,19 @@ def ks_statistics(
         ks.compare(rows, f"{first}_vs_{second}", "", quant_acts[first], quant_acts[second], tensors)
 
     table = pd.DataFrame(rows).assign(
-        model=meta["kind"], seed=meta["seed"], method=method, bits=bits, probe_documents=len(probe)
+        model=meta["kind"], seed=meta["seed"], method=method, recipe=recipe, bits=bits, probe_documents=len(probe)
     )
     write_frame(out_table, table)
     write_json(
-        out_signal, {"model": meta["kind"], "seed": meta["seed"], "method": method, "bits": bits, "signal": signal}
+        out_signal,
+        {
+            "model": meta["kind"],
+            "seed": meta["seed"],
+            "method": method,
+            "recipe": recipe,
+            "bits": bits,
+            "signal": signal,
+        },
     )
     log.info(
         "\n%s",

@@ -141,6 +141,7 @@ def evaluate_curve(
     vocab_file: str | Path | None = None,
     strategy: str = FP32,
     method: str = FP32,
+    recipe: str = FP32,
     bits: int = FP32_BITS,
     fp32_cells: list[str | Path] | None = None,
     batch_size: int = 64,
@@ -149,7 +150,7 @@ def evaluate_curve(
 ) -> list[dict[str, Any]]:
     """One model's noise curve: its accuracy on the test set under noise model `noise` at each
     level in `eps` (one cell file each, `out_files`): the FP32 `checkpoint`, or the quantized
-    `artifact` of a PTQ cell (strategy, method and bits label that cell). The model is loaded once.
+    `artifact` of a PTQ cell (strategy, method, recipe and bits label that cell). The model is loaded once.
 
     Drops are taken against the same model at eps 0 (a level of every curve) and, for a quantized
     model, against the FP32 model's cell at the same eps (`fp32_cells`).
@@ -171,7 +172,7 @@ def evaluate_curve(
     startup_seconds = process_seconds()  # interpreter, imports and model: the fixed cost, once per curve
     cell = {
         "model": meta["kind"], "seed": meta["seed"], "strategy": strategy, "method": method,
-        "bits": bits, "noise": noise,
+        "recipe": recipe, "bits": bits, "noise": noise,
         "config": meta, "load_seconds": load_seconds, "startup_seconds": startup_seconds,
         "engine": "lstmptq.quant.engine (artifact)" if quantized else "torch nn.LSTM (FP32 checkpoint)",
         "provenance": provenance(device=str(torch_device), threads=threads, seed=meta["seed"]),
@@ -184,7 +185,7 @@ def evaluate_curve(
         fp32_accuracy = read_json(fp32_cells[index])["accuracy"] if quantized else result["accuracy"]
         metrics = {
             "dataset_split": "test",
-            **{k: cell[k] for k in ("model", "seed", "strategy", "method", "bits", "noise")},
+            **{k: cell[k] for k in ("model", "seed", "strategy", "method", "recipe", "bits", "noise")},
             "eps": level,
             **result,
             "clean_accuracy": clean_accuracy,
@@ -200,7 +201,8 @@ def evaluate_curve(
         log.info(
             "%s %s, %s at eps %s: accuracy %.4f (drop %+.4f vs eps 0, %+.4f vs FP32); "
             "corruption %.4f, unknown %.4f; scoring %.1fs",
-            meta["kind"], FP32 if not quantized else f"{strategy}/{method}/w{bits}", noise, format_eps(level),
+            meta["kind"], FP32 if not quantized else f"{strategy}/{method}/{recipe}/{bits}-bit", noise,
+            format_eps(level),
             result["accuracy"], metrics["drop_vs_clean"], metrics["drop_vs_fp32"],
             metrics["corruption_rate"], metrics["unknown_share"], score_seconds,
         )  # fmt: skip

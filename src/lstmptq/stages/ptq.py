@@ -207,11 +207,14 @@ def quantize_cell(
     verify_size: int = 64,
     threads: int = 1,
     device: str = "cpu",
+    recipe: str = "uniform",
+    percentiles: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """One PTQ cell -> quantized.pt (Brevitas' state, for KS), quantized.safetensors (the artifact
-    the noise cells run) and metrics.json."""
+    the noise cells run) and metrics.json. `recipe` names the cell's recipe (lstmptq.recipes);
+    `percentiles` are its per-class percentiles (the rest take `percentile`)."""
     base_method, keep_8bit = parse_method(method)
-    plan = Plan(parse(scheme), percentile, keep_8bit)
+    plan = Plan(parse(scheme), percentile, keep_8bit, tuple(sorted((percentiles or {}).items())))
     set_threads(threads)
     torch_device = resolve_device(device)
     cell = load(
@@ -249,6 +252,7 @@ def quantize_cell(
         "method": method,
         "base_method": base_method,
         "strategy": cell.subset["strategy"],
+        "recipe": recipe,
         **plan.describe(),
         "calibration_size": len(cell.subset["indices"]),
     }
@@ -273,6 +277,7 @@ def quantize_cell(
         "fp32_accuracy": cell.fp32["accuracy"],
         "accuracy_drop": cell.fp32["accuracy"] - result["accuracy"],
         "bits": bits_of(scheme),
+        "recipe": recipe,
         "scheme": scheme,
         "classes": plan.scheme.describe(),
         "keep_8bit": keep_8bit,
@@ -283,6 +288,7 @@ def quantize_cell(
         "calibration_composition": cell.subset["composition"],
         "flags": cell.flags,
         "percentile": percentile,
+        "percentiles": dict(plan.percentiles),
         "size_bits": quant_bits,
         "fp32_size_bits": fp32_bits,
         "compression_ratio": fp32_bits / quant_bits,

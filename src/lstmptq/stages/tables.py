@@ -10,6 +10,7 @@ import pandas as pd
 
 from lstmptq.flags import DATASET_FLAGS, joined
 from lstmptq.io import read_frame, read_json, write_frame
+from lstmptq.report import reference
 from lstmptq.report.findings import findings_table
 from lstmptq.report.tables import (
     between_strategies,
@@ -61,9 +62,11 @@ def summarize_fp32(metric_files: list[str], baseline_file: str, out_file: str | 
 def summarize_ptq(metric_files: list[str], out_file: str | Path) -> pd.DataFrame:
     """Long table of every PTQ cell of a dataset (one row per cell), plus a pivot in the log."""
     keys = [
+        "recipe",
         "strategy",
         "method",
         "bits",
+        "scheme",
         "accuracy",
         "fp32_accuracy",
         "accuracy_drop",
@@ -82,11 +85,11 @@ def summarize_ptq(metric_files: list[str], out_file: str | Path) -> pd.DataFrame
     }
     table = table_from_metrics(metric_files, columns).assign(flags=lambda t: t["flags"].map(joined))
     table = table.sort_values(
-        ["model", "seed", "strategy", "method", "bits"], ascending=[True, True, True, True, False]
+        ["model", "seed", "recipe", "strategy", "method", "bits"], ascending=[True, True, True, True, True, False]
     )
     write_frame(out_file, table)
     pivot = table.pivot_table(
-        index="bits", columns=["model", "strategy", "method"], values="accuracy", aggfunc="mean"
+        index="bits", columns=["model", "recipe", "strategy", "method"], values="accuracy", aggfunc="mean"
     ).sort_index(ascending=False)
     log.info("test accuracy by bit width (mean over seeds):\n%s", (100 * pivot).round(2).to_string())
     return table
@@ -103,6 +106,7 @@ def summarize_ks(
         "model",
         "seed",
         "method",
+        "recipe",
         "strategy",
         "bits",
         "tensor",
@@ -123,6 +127,7 @@ def summarize_ks(
                     "model": s["model"],
                     "seed": s["seed"],
                     "method": s["method"],
+                    "recipe": s["recipe"],
                     "bits": s["bits"],
                     "variant": variant,
                     **health,
@@ -133,7 +138,7 @@ def summarize_ks(
     if not mismatch.empty:
         log.info(
             "calibration-mismatch KS (> 0.15 is the paper's signature):\n%s",
-            mismatch.pivot_table(index=["model", "bits"], columns="tensor", values="ks").round(3).to_string(),
+            mismatch.pivot_table(index=["model", "recipe", "bits"], columns="tensor", values="ks").round(3).to_string(),
         )
 
 
@@ -146,9 +151,15 @@ def study_tables(
     out_csv: str | Path,
     out_summary: str | Path,
     out_findings: str | Path,
+    method: str | None = None,
+    reference_file: str | Path | None = None,
+    reference_key: str | None = None,
+    out_reference: str | Path | None = None,
 ) -> None:
-    """Every noise cell in one table (parquet and CSV), its mean / 95 % CI over seeds, and the
-    study's findings tested on it (lstmptq.report.findings)."""
+    """Every noise cell in one table (parquet and CSV), its mean / 95 % CI over seeds, the
+    study's findings tested on it with PTQ method `method` (lstmptq.report.findings), and its cells
+    beside the authors' published figures where the dataset's source names them (`reference_key`,
+    lstmptq.report.reference)."""
     table = build_study_table(dataset, cell_files, ptq_metric_files, fp32_metric_files)
     flagged = table.loc[table["flags"] != "", "flags"].value_counts()
     if not flagged.empty:
@@ -158,11 +169,15 @@ def study_tables(
     summary = summarize_over_seeds(table)
     write_frame(out_summary, summary)
     pivot = summary.pivot_table(
-        index=["model", "strategy", "method", "bits"], columns=["noise", "eps"], values="accuracy_mean"
-    ).sort_index(ascending=[True, True, True, False])
+        index=["model", "recipe", "strategy", "method", "bits"], columns=["noise", "eps"], values="accuracy_mean"
+    ).sort_index(ascending=[True, True, True, True, False])
     log.info("accuracy (%%, mean over seeds) by noise model and eps:\n%s", (100 * pivot).round(1).to_string())
-    findings = findings_table(table)
+    findings = findings_table(table, method)
     write_frame(out_findings, findings)
-    log.info(
-        "findings:\n%s", findings[["finding", "n_seeds", "mean", "ci_low", "ci_high", "verdict"]].to_string(index=False)
-    )
+    columns = ["finding", "recipe", "bits", "n_seeds", "mean", "ci_low", "ci_high", "verdict"]
+    log.info("findings:\n%s", findings[columns].to_string(index=False))
+    if out_reference is not None:
+        reference_figures = reference.load_reference(reference_file)
+        comparison = reference.comparison_table(summary, reference_figures, reference_key)
+        write_frame(out_reference, comparison)
+        log.info("%s", reference.comparison_note(dataset, reference_key, comparison, reference_figures))

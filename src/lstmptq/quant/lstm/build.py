@@ -3,7 +3,8 @@ integer weights and quantizers read back as the artifact stores them.
 
 Known Brevitas trap handled here (shared notes): QuantLSTM's io quantizer would also quantize the
 LSTM input with the hidden-state scale, so the input gets its own quantizer (`lstm_input`) and the
-LSTM quantizes its output only."""
+LSTM quantizes its output only, unless the scheme asks for exactly that (`xh`, the paper's code):
+then `lstm_input` stays float and QuantLSTM quantizes x_t with its io quantizer."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import copy
 
 import brevitas.config
 import torch
-from brevitas.nn import QuantLSTM
+from brevitas.nn import QuantIdentity, QuantLSTM
 from torch import nn
 
 from lstmptq.quant.artifact import QuantizedWeight, write
@@ -22,7 +23,7 @@ from lstmptq.quant.build import (
     quant_embedding,
     weight_quantizer,
 )
-from lstmptq.quant.lstm.cell import CELL_QUANTIZERS, GATES
+from lstmptq.quant.lstm.cell import CELL_QUANTIZERS, GATES, INPUT
 from lstmptq.quant.state import activation_of, weight_of
 
 
@@ -32,7 +33,7 @@ def quant_lstm(lstm: nn.LSTM, plan: Plan, name: str = "lstm") -> nn.Module:
 
     quantizers = {}  # one Brevitas quantizer per QuantLSTM argument, from the cell's table
     for quantizer, entry in CELL_QUANTIZERS.items():
-        built = (plan.setting(f"{name}.{quantizer}"), entry.signed)
+        built = (plan.setting(f"{name}.{quantizer}"), entry.signed, plan.percentile_of(f"{name}.{quantizer}"))
         if quantizers.setdefault(entry.argument, built) != built:
             raise ValueError(
                 f"{entry.argument} builds quantizers of other settings ({quantizer}: {built}); give them one class"
@@ -44,8 +45,8 @@ def quant_lstm(lstm: nn.LSTM, plan: Plan, name: str = "lstm") -> nn.Module:
         weight_quant=weight_quantizer(plan.setting(f"{name}.weight")),
         bias_quant=None,  # float biases, summed b_ih + b_hh (as Brevitas loads them)
         **{
-            argument: activation_quantizer(setting, plan.percentile, signed)
-            for argument, (setting, signed) in quantizers.items()
+            argument: activation_quantizer(setting, percentile, signed)
+            for argument, (setting, signed, percentile) in quantizers.items()
         },
     )
     previous = brevitas.config.IGNORE_MISSING_KEYS
@@ -54,8 +55,13 @@ def quant_lstm(lstm: nn.LSTM, plan: Plan, name: str = "lstm") -> nn.Module:
         quantized.load_state_dict(lstm.state_dict())
     finally:
         brevitas.config.IGNORE_MISSING_KEYS = previous
-    quantized.layers[0][0].quantize_output_only = True  # the input has its own quantizer
+    quantized.layers[0][0].quantize_output_only = not shares_io(plan)  # else the input has its own quantizer
     return quantized
+
+
+def shares_io(plan: Plan) -> bool:
+    """Whether the LSTM input x_t is quantized by QuantLSTM's io quantizer, with h_t (`xh`)."""
+    return plan.setting(INPUT).shared == "h"
 
 
 def quantize_lstm_body(model: nn.Module, plan: Plan) -> nn.Module:
@@ -63,7 +69,7 @@ def quantize_lstm_body(model: nn.Module, plan: Plan) -> nn.Module:
     head input); the family swaps its own head."""
     q = copy.deepcopy(model).cpu().eval()
     q.embedding = quant_embedding(model.embedding, plan, "embedding.weight")
-    q.lstm_input = quant_activation(plan, "lstm_input")
+    q.lstm_input = QuantIdentity(act_quant=None) if shares_io(plan) else quant_activation(plan, INPUT)
     q.lstm = quant_lstm(model.lstm, plan)
     q.head_input = quant_activation(plan, "head_input")
     return q
@@ -125,8 +131,9 @@ def export_lstm_artifact(
         **(weights or {}),
     }
     all_floats = {**lstm_floats, f"{head}.bias": getattr(model, head).bias.detach(), **(floats or {})}
-    activations = {
-        "lstm_input": activation_of(model.lstm_input.act_quant),
+    layer = model.lstm.layers[0][0]
+    activations = {  # x_t by its own quantizer, or by QuantLSTM's io quantizer where the two are one
+        INPUT: activation_of(layer.io_quant if not layer.quantize_output_only else model.lstm_input.act_quant),
         **lstm_activations,
         "head_input": activation_of(model.head_input.act_quant),
     }

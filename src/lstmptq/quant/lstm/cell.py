@@ -20,8 +20,14 @@ CLASSES = {
     "g": "gate accumulators",
     "s": "sigmoid/tanh outputs",
     "c": "cell state",
+    "x": "LSTM input",
 }
 BOUNDED = ("s",)  # classes whose values lie in [-1, 1]: the fixed scale `k` applies to them only
+INPUT = "lstm_input"  # the LSTM input x_t's quantizer (a QuantIdentity before the LSTM), class x
+# x_t may share h_t's quantizer (`xh`): QuantLSTM's default, one io quantizer for both (the
+# paper's code); the builder then lets QuantLSTM quantize its input, the passes observe x_t and
+# h_t into one statistic, and the artifact stores that quantizer for x_t too.
+SHARES = {"x": "h"}
 
 
 @dataclass(frozen=True)
@@ -54,8 +60,10 @@ SIGMOIDS = tuple(f"{gate}_sigmoid" for gate in ENGINE_GATES[:3])
 
 
 def quantizer_class(name: str) -> str | None:
-    """The scheme class of an LSTM quantizer named as in the artifact (`lstm.cell_state`); None
-    for a name that is not one of the LSTM cell's."""
+    """The scheme class of an LSTM quantizer named as in the artifact (`lstm.cell_state`,
+    `lstm_input`); None for a name that is not one of the LSTM's."""
+    if name == INPUT:
+        return "x"
     prefix, _, quantizer = name.partition(".")
     entry = CELL_QUANTIZERS.get(quantizer) if prefix == "lstm" else None
     return entry.letter if entry else None

@@ -39,6 +39,11 @@ def apply_gpfq_lstm(model: nn.Module, family, batches) -> None:
             "PTQ method gpfq_lstm rounds to narrow-range integers; its scheme's full-range weights (`u`) "
             "are not supported: use gpfq or plain with them"
         )
+    elif not model.lstm.layers[0][0].quantize_output_only:
+        raise ValueError(
+            "PTQ method gpfq_lstm needs the LSTM input on a quantizer of its own; its scheme's `xh` (x_t on "
+            "h_t's quantizer) is not supported: use gpfq or plain with it"
+        )
     else:
         groups = quantized.scale.numel()  # one max-|W| scale per gate, or per row
         scale = quantized.scale.repeat_interleave(weight.shape[0] // groups)

@@ -32,10 +32,18 @@ def observing(name: str, quant_lstm: nn.Module, watchers) -> nn.Module:
     return ObservingLSTM(quant_lstm, observers)
 
 
+def shares_io(quant_lstm: nn.Module) -> bool:
+    """Whether QuantLSTM quantizes its input x_t too, with its io (= output) quantizer (`xh`)."""
+    return not quant_lstm.layers[0][0].quantize_output_only
+
+
 def running(quant_lstm: nn.Module, quantized: bool) -> nn.Module:
     """The LSTM as GPFQ's passes see it: the engine's, with quantized weights, or with float
-    weights and its cell quantizers still on (Brevitas' "quantization off")."""
-    return EngineLSTM(engine_lstm(quant_lstm, float_weights=not quantized))
+    weights and its cell quantizers still on (Brevitas' "quantization off"). An io quantizer that
+    also quantizes x_t (`xh`) is a layer-level proxy: Brevitas' switch reaches it there, not in
+    the cell, so x_t is quantized only while quantization is on."""
+    lstm = engine_lstm(quant_lstm, float_weights=not quantized)
+    return EngineLSTM(lstm, lstm.output if quantized and shares_io(quant_lstm) else nn.Identity())
 
 
 class ObservingLSTM(nn.Module):
@@ -51,9 +59,12 @@ class ObservingLSTM(nn.Module):
         self.weight_hh = [g.hidden_weight.weight.detach() for g in gates]
         self.bias = [g.bias.detach() for g in gates]
         self.observers = nn.ModuleDict(observers)  # one per cell.CELL_QUANTIZERS
+        self.observes_input = shares_io(quant_lstm)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
         seen = self.observers
+        if self.observes_input:  # Brevitas quantizes the whole input before the first step
+            seen["output"].observe(x)
         batch, steps, _ = x.shape
         h = x.new_zeros(batch, self.weight_hh[0].size(1))
         c = torch.zeros_like(h)
@@ -84,11 +95,12 @@ def engine_lstm(quant_lstm: nn.Module, float_weights: bool) -> nn.Module:
 
 
 class EngineLSTM(nn.Module):
-    """The engine's LSTM with nn.LSTM's call signature (output, state)."""
+    """The engine's LSTM with nn.LSTM's call signature (output, state), its input quantized by
+    `input_quant` first."""
 
-    def __init__(self, lstm: nn.Module):
+    def __init__(self, lstm: nn.Module, input_quant: nn.Module):
         super().__init__()
-        self.lstm = lstm
+        self.lstm, self.input_quant = lstm, input_quant
 
     def forward(self, x):
-        return self.lstm(x), None
+        return self.lstm(self.input_quant(x)), None
