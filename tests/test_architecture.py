@@ -11,7 +11,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "lstmptq"
 # The torch-free core: the Snakefile and the config checks import these before any job runs.
-CORE = ("config", "flags", "grid", "io", "registry", "resources", "runtime", "scheme")
+CORE = ("config", "fingerprint", "flags", "grid", "io", "registry", "resources", "runtime", "scheme")
 
 
 def module_name(path: Path) -> str:

@@ -1,4 +1,7 @@
 import copy
+import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -6,7 +9,8 @@ import yaml
 from conftest import REPO
 from snakemake.utils import validate
 
-from lstmptq.config import ConfigError, check_config, main, model_settings
+from lstmptq import fingerprint
+from lstmptq.config import ConfigError, check_config, data_settings, main, model_settings, source_fingerprints
 from lstmptq.grid import BITS, NAME, axis_problems
 
 SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
@@ -79,6 +83,94 @@ def test_missing_local_file_is_named(config, tmp_path):
     }
     with pytest.raises(ConfigError, match=r"sources\.mine\.train: file .*train\.csv' not found"):
         checked(config)
+
+
+def _files_source(config, tmp_path, **spec):
+    (tmp_path / "train.csv").write_text("text,y\na,1\n")
+    (tmp_path / "test.csv").write_text("text,y\nb,1\n")
+    config["datasets"] = ["mine"]
+    config["sources"]["mine"] = {
+        "kind": "files",
+        "train": str(tmp_path / "train.csv"),
+        "test": str(tmp_path / "test.csv"),
+        "text_columns": ["text"],
+        "label_column": "y",
+        **spec,
+    }
+
+
+def test_a_label_column_among_the_text_columns_is_refused_before_the_dag(config):
+    config["datasets"] = ["ag_news"]
+    config["sources"]["ag_news"]["text_columns"] = ["text", "label"]
+    with pytest.raises(ConfigError) as err:
+        checked(config)
+    assert str(err.value) == (
+        "config keys `sources.ag_news.text_columns` and `sources.ag_news.label_column`: the label column 'label' "
+        "is also a text column, so every document would carry its own answer; remove 'label' from "
+        "`sources.ag_news.text_columns`"
+    )
+
+
+@pytest.mark.parametrize(
+    "split, same_as, why",
+    [
+        ("valid", "train", "early stopping would pick the epoch that memorises train best"),
+        ("test", "train", "test accuracy would measure memory"),
+    ],
+)
+def test_two_splits_in_one_file_are_refused_before_the_dag(config, tmp_path, split, same_as, why):
+    _files_source(config, tmp_path)
+    config["sources"]["mine"][split] = str(tmp_path / "." / f"{same_as}.csv")  # another spelling of the same file
+    with pytest.raises(ConfigError) as err:
+        checked(config)
+    assert f"config keys `sources.mine.{same_as}` and `sources.mine.{split}` name the same file" in str(err.value)
+    assert why in str(err.value)
+
+
+def test_check_thresholds_are_no_data_settings(config):
+    spec = checked(config)["sources"]["bbc_news"]
+    assert "max_duplicate_share" in spec and "max_duplicate_share" not in data_settings(spec)
+    assert data_settings({**spec, "reference": "fancyzhx/ag_news"}) == data_settings(spec)
+    assert data_settings({**spec, "drop_duplicates": True}) != data_settings(spec)  # it changes the data
+
+
+def test_a_fingerprint_follows_the_content_not_the_times(tmp_path):
+    cache = tmp_path / ".snakemake" / "fingerprints.json"
+    data = tmp_path / "train.csv"
+    data.write_text("text,y\nfirst,1\n")
+    os.utime(data, (1_600_000_000, 1_600_000_000))
+    first = fingerprint.fingerprint(data, cache)
+    time.sleep(0.05)  # the kernel's ctime ticks in milliseconds: a later rewrite gets a later one
+    data.write_text("text,y\nother,1\n")  # the same size ...
+    os.utime(data, (1_600_000_000, 1_600_000_000))  # ... and time: ctime and the content still differ
+    second = fingerprint.fingerprint(data, cache)
+    assert second["size"] == first["size"] and second["sha256"] != first["sha256"]
+    os.utime(data)  # a new time alone
+    assert fingerprint.fingerprint(data, cache) == second
+
+
+def test_a_cached_fingerprint_reads_no_byte_and_a_damaged_cache_is_ignored(tmp_path, monkeypatch):
+    cache = tmp_path / ".snakemake" / "fingerprints.json"
+    data = tmp_path / "train.csv"
+    data.write_text("text,y\na,1\n")
+    hashed = []
+    real_sha256 = fingerprint.file_sha256
+    monkeypatch.setattr(fingerprint, "file_sha256", lambda path: hashed.append(path) or real_sha256(path))
+    found = fingerprint.fingerprint(data, cache)
+    assert fingerprint.fingerprint(data, cache) == found and len(hashed) == 1  # the second call: a cache hit
+    assert json.loads(cache.read_text())["files"][str(data.resolve())]["sha256"] == found["sha256"]
+    assert [p.name for p in cache.parent.iterdir()] == ["fingerprints.json"]  # no temporary file left
+    cache.write_text('{"format": 1, "files": {"')  # cut short
+    assert fingerprint.fingerprint(data, cache) == found and len(hashed) == 2  # hashed again, cache rewritten
+    assert str(data.resolve()) in json.loads(cache.read_text())["files"]
+    assert fingerprint.fingerprint(data, None) == found and len(hashed) == 3  # no cache: always hashed
+
+
+def test_source_fingerprints_name_each_split(config, tmp_path):
+    _files_source(config, tmp_path)
+    spec = checked(config)["sources"]["mine"]
+    assert set(source_fingerprints(spec, cache_file=None)) == {"train", "test"}
+    assert source_fingerprints({"kind": "embedded"}) == {}
 
 
 @pytest.mark.parametrize(
@@ -157,12 +249,50 @@ def test_config_checks_name_the_key(config, edit, message):
 def test_an_extension_that_cannot_be_imported_or_lacks_a_function_is_named(config, tmp_path):
     config["classifiers"] = ["bow"]
     config["extensions"] = {"classifiers": {"bow": str(tmp_path / "bow.py")}}
-    with pytest.raises(
-        ConfigError, match=r"config key `classifiers`: classifiers.bow: cannot import .*bow.py' \(.*not found"
-    ):
+    with pytest.raises(ConfigError, match=r"config key `extensions.classifiers.bow`: file '.*bow.py' not found"):
         checked(config)
     (tmp_path / "bow.py").write_text("SETTINGS = ()\n")
-    with pytest.raises(ConfigError, match=r"classifiers.bow: .*bow.py' lacks \['GPU_STAGES'.*'weights'\]"):
+    with pytest.raises(
+        ConfigError,
+        match=r"config key `classifiers`: classifier 'bow' \(config key `extensions.classifiers.bow`\): "
+        r".*bow.py' lacks \['GPU_STAGES'.*'weights'\]",
+    ):
+        checked(config)
+
+
+@pytest.mark.parametrize(
+    ("registry", "ref", "message"),
+    [  # each unused by the grid, so only the check of every entry can catch it before a job does
+        (
+            "ptq_methods",
+            "my_code.kinds:halve",
+            r"`extensions.ptq_methods.mine`: no module 'my_code.kinds' on the import",
+        ),
+        ("calibration_kinds", "lstmptq.data.calibrations:first", r"no module 'lstmptq.data.calibrations'"),
+        (
+            "calibration_kinds",
+            "{tmp}/kinds.py:first",
+            r"`extensions.calibration_kinds.mine`: file '.*kinds.py' not found",
+        ),
+        ("ptq_methods", "{tmp}/broken.py:halve", r"broken.py' does not compile: SyntaxError: .*broken.py, line 2\)"),
+    ],
+)
+def test_every_extension_entry_is_found_and_compiles_before_any_job(config, tmp_path, registry, ref, message):
+    (tmp_path / "broken.py").write_text("import torch\ndef halve(qmodel, family, batches)\n    pass\n")
+    config["extensions"] = {registry: {"mine": ref.format(tmp=tmp_path)}}
+    with pytest.raises(ConfigError, match=message):
+        checked(config)
+
+
+def test_a_family_that_raises_at_import_is_named_with_the_error_not_a_traceback(config, tmp_path):
+    (tmp_path / "bow.py").write_text("import os\nraise RuntimeError('bow needs a GPU')\n")
+    config["classifiers"] = ["bow"]
+    config["extensions"] = {"classifiers": {"bow": str(tmp_path / "bow.py")}}
+    with pytest.raises(
+        ConfigError,
+        match=r"classifier 'bow' \(config key `extensions.classifiers.bow`\): cannot import '.*bow.py': "
+        r"RuntimeError: bow needs a GPU \(.*bow.py, line 2\)$",
+    ):
         checked(config)
 
 

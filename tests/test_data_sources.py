@@ -1,5 +1,7 @@
+import hashlib
 import json
 import logging
+import os
 from pathlib import Path
 
 import datasets
@@ -7,8 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, TINY_CONFIG
+from conftest import REPO, TINY_CONFIG, snakemake
+from snakemake.utils import update_config, validate
 
+from lstmptq.config import ConfigError, check_recorded_duplicates
 from lstmptq.data.sources import DataError, decode_file, hub_frames, load_source, read_embedded_bbc, split_stratified
 from lstmptq.grid import SPLITS
 from lstmptq.stages.data import prepare_data
@@ -419,3 +423,210 @@ def test_prepare_data_writes_tables_and_label_names(tmp_path):
     train = pd.read_parquet(tmp_path / "train.parquet")
     assert sum(labels["counts"]["train"].values()) == len(train)
     assert not list(tmp_path.glob("*.tmp"))
+
+
+# ---- bad local files: each message names the file and the fix ---------------------------
+
+
+@pytest.mark.parametrize("text_columns", [["title", "body"], ["body"]])
+def test_a_header_only_file_names_the_file_whatever_its_text_columns(tmp_path, text_columns):
+    spec = _files_spec(tmp_path, _frame(), _frame(2, first=TEST), text_columns=text_columns)
+    Path(spec["test"]).write_text("title,body,cat\n")
+    with pytest.raises(DataError) as err:
+        load_source("local", spec)
+    assert str(err.value) == (
+        f"dataset 'local': the test split is empty: {spec['test']} holds no documents, only a header or nothing; "
+        "add documents to it or point `sources.local.test` at another file"
+    )
+
+
+def test_a_text_column_that_copies_the_label_is_refused_naming_file_and_column(tmp_path):
+    spec = _files_spec(tmp_path, _frame(), _frame(2, first=TEST), text_columns=["title", "cat"])
+    with pytest.raises(DataError) as err:
+        load_source("local", spec)
+    assert f"{spec['train']}: text column 'cat' equals the label column 'cat' in 12 of 12 rows" in str(err.value)
+    assert "Remove 'cat' from `sources.local.text_columns`" in str(err.value)
+    train = _frame()
+    train["category"] = train["cat"].str.upper()  # the label under another name, in another case ...
+    train.loc[:3, "category"] = "edited"  # ... with a few rows changed: still 8 of 12
+    with pytest.raises(DataError, match=r"train\.csv: text column 'category' equals .* in 8 of 12 rows \(67%\)"):
+        load_source("local", _files_spec(tmp_path, train, _frame(2, first=TEST).assign(category="x"),
+                                         text_columns=["title", "category"]))  # fmt: skip
+    train.loc[:9, "title"] = "edited"
+    train.loc[10:, "title"] = train.loc[10:, "cat"]  # a title that is its class name, now and then, is text
+    splits = load_source("local", _files_spec(tmp_path, train, _frame(2, first=TEST)))
+    assert len(splits.frames["train"]) == 9
+
+
+def test_a_class_with_one_training_document_names_the_file_and_the_fixes(tmp_path):
+    train = pd.concat([_frame(), _frame(1, labels=("c",))])
+    test = _frame(2, first=TEST)
+    spec = _files_spec(tmp_path, train, test)
+    with pytest.raises(DataError) as err:
+        load_source("local", spec)
+    assert str(err.value) == (
+        f"dataset 'local': {spec['train']}: 1 class(es) have a single training document (['c']), and the stratified "
+        "valid split carved from train needs at least two per class. Add documents of that class, give a valid "
+        "file (`sources.local.valid`), or drop its rows."
+    )
+    with_valid = _files_spec(tmp_path, train, test, valid=_frame(1, first=VALID))
+    assert load_source("local", with_valid).label_names == ["a", "b", "c"]  # nothing to carve: accepted
+
+
+@pytest.mark.parametrize("suffix, written_with, looks", [(".csv", "\t", "tab"), (".tsv", ",", "comma")])
+def test_a_file_separated_other_than_its_extension_says_is_named(tmp_path, suffix, written_with, looks):
+    train = _frame()
+    train["body"] = train["body"] + ", with commas, here"  # read as CSV: "Expected 2 fields in line ..."
+    spec = _files_spec(tmp_path, _frame(), _frame(2, first=TEST), suffix)
+    train.to_csv(spec["train"], sep=written_with, index=False)
+    other = {".csv": ".tsv", ".tsv": ".csv"}[suffix]
+    with pytest.raises(DataError) as err:
+        load_source("local", spec)
+    assert str(err.value).startswith(f"{spec['train']}: this file looks {looks}-separated (its first line has 2 ")
+    assert f"the format is chosen by the file extension. Rename it {other}" in str(err.value)
+
+
+def test_a_broken_json_lines_line_is_named_by_its_number(tmp_path):
+    spec = _files_spec(tmp_path, _frame(), _frame(2, first=TEST), ".jsonl")
+    lines = Path(spec["train"]).read_text().splitlines()
+    lines[4] = lines[4][:-5]  # line 5 cut short
+    Path(spec["train"]).write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"train\.jsonl: line 5 is not valid JSON \(.*column \d+\); a JSON Lines"):
+        load_source("local", spec)
+
+
+def test_a_json_file_holding_one_array_of_objects_is_read(tmp_path):
+    spec = _files_spec(tmp_path, _frame(), _frame(2, first=TEST), ".jsonl")
+    array = tmp_path / "train.json"
+    _frame().to_json(array, orient="records", indent=1)
+    splits = load_source("local", {**spec, "train": str(array)})
+    assert len(splits.frames["train"]) + len(splits.frames["valid"]) == 12
+    assert "a title 0\na words here 0" in pd.concat([splits.frames["train"], splits.frames["valid"]])["text"].tolist()
+    array.write_text('[{"title": "t", "body": "b", "cat": "a"}, ["not", "an", "object"]]')
+    with pytest.raises(DataError, match=r"train\.json: item 2 of its JSON array is a JSON list, not an object"):
+        load_source("local", {**spec, "train": str(array)})
+
+
+def test_a_list_valued_parquet_text_column_is_joined_with_spaces(tmp_path):
+    train = _frame()
+    train["body"] = [np.array([f"word{i}" for i in range(1500)] + [f"doc{n}"]) for n in range(len(train))]
+    spec = _files_spec(tmp_path, train, _frame(2, first=TEST), ".parquet")
+    texts = pd.concat([load_source("local", spec).frames[s]["text"] for s in ("train", "valid")])
+    assert texts.str.endswith(" word1498 word1499 doc0").sum() == 1  # every item, none cut to "..."
+    assert not texts.str.contains(r"\.\.\.|\[|'").any()
+
+
+def test_a_label_column_of_text_says_it_looks_like_text(tmp_path):
+    train = pd.DataFrame({"title": [f"t{i}" for i in range(180)], "body": [f"long body {i} " * 20 for i in range(180)]})
+    test = pd.DataFrame({"title": ["x"] * 4, "body": [f"test body {i}" for i in range(4)]})
+    spec = _files_spec(tmp_path, train, test, text_columns=["title"], label_column="body")
+    with pytest.raises(DataError) as err:
+        load_source("local", spec)
+    message = str(err.value)
+    assert message == (
+        f"dataset 'local': {spec['train']}: label column 'body' has 180 distinct values in 180 rows, nearly one per "
+        "document: it looks like text, not a label. Set `sources.local.label_column` to the column that holds "
+        "each document's class."
+    )
+
+
+def test_a_valid_file_that_repeats_train_is_refused(tmp_path):
+    spec = _files_spec(tmp_path, _frame(), _frame(2, first=TEST), valid=_frame(4, first=VALID))
+    spec["valid"] = spec["train"]
+    with pytest.raises(DataError) as err:
+        load_source("local", spec)
+    assert str(err.value).startswith(
+        f"dataset 'local': {spec['train']}: 12 of 12 valid documents (100.0%) also occur in train, so early "
+        "stopping would pick the epoch that memorises train best."
+    )
+    assert "set `sources.local.valid: null` to carve one from train" in str(err.value)
+    valid = tmp_path / "valid.csv"
+    pd.concat([_frame(2, first=VALID), _frame(1)]).to_csv(valid, index=False)  # 2 of 6 in train: warned, accepted
+    assert len(load_source("local", {**spec, "valid": str(valid)}).frames["valid"]) == 6
+
+
+# ---- fingerprints and a threshold changed after the data step ----------------------------
+
+
+def _prepared(tmp_path, spec):
+    """Run the data step into tmp_path/data; return the path of its labels.json."""
+    data = tmp_path / "data"
+    prepare_data("local", spec, {s: data / f"{s}.parquet" for s in SPLITS}, data / "labels.json")
+    return data / "labels.json"
+
+
+def test_labels_json_records_each_input_files_fingerprint(tmp_path):
+    spec = _files_spec(tmp_path, _frame(), _frame(2, first=TEST))
+    labels = json.loads(_prepared(tmp_path, spec).read_text())
+    content = {split: Path(spec[split]).read_bytes() for split in ("train", "test")}
+    assert labels["fingerprints"] == {
+        split: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)} for split, data in content.items()
+    }
+
+
+def test_a_lowered_max_duplicate_share_is_refused_before_any_job_with_the_data_steps_message(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the fingerprint cache goes to ./.snakemake
+    test = pd.concat([_frame(2, first=TEST), _frame(1)])  # 2 of 6 test documents are in train
+    spec = _files_spec(tmp_path, _frame(), test, max_duplicate_share=0.5)
+    labels = _prepared(tmp_path, spec)
+    check_recorded_duplicates("local", spec, labels)  # within the threshold it was built with
+    lowered = {**spec, "max_duplicate_share": 0.3}
+    with pytest.raises(DataError) as data_step:
+        load_source("local", lowered)
+    with pytest.raises(ConfigError) as config_check:
+        check_recorded_duplicates("local", lowered, labels)
+    assert str(config_check.value) == f"{data_step.value} (as recorded in {labels})"
+    assert "set `sources.local.max_duplicate_share: 0.34`" in str(config_check.value)
+    # data that will be rebuilt is checked when its step runs, not from what the old data recorded
+    check_recorded_duplicates("local", {**lowered, "split_seed": 1}, labels)
+    check_recorded_duplicates("local", {**lowered, "drop_duplicates": True}, labels)
+    _frame(7).to_csv(spec["train"], index=False)
+    check_recorded_duplicates("local", lowered, labels)
+    labels.write_text("{not json")
+    check_recorded_duplicates("local", lowered, labels)
+
+
+@pytest.mark.workflow
+def test_an_input_replaced_by_older_content_reruns_the_data_step_and_a_threshold_or_touch_does_not(
+    tmp_path, monkeypatch
+):
+    """Snakemake's times miss a file replaced by an older copy; the fingerprint params catch it."""
+    monkeypatch.chdir(tmp_path)
+    overlay = tmp_path / "mine.yaml"
+    overlay.write_text(
+        "datasets: [local]\nsources:\n  local: {kind: files, train: train.csv, test: test.csv, "
+        "text_columns: [title, body], label_column: cat, max_duplicate_share: 0.5}\n"
+    )
+    _frame(30).to_csv("train.csv", index=False)
+    pd.concat([_frame(4, first=TEST), _frame(1)]).to_csv("test.csv", index=False)  # 2 of 10 in train
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    for extra in (TINY_CONFIG, overlay):
+        update_config(config, yaml.safe_load(extra.read_text()))
+    validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    data = Path("results/local/data")
+    prepare_data("local", config["sources"]["local"], {s: data / f"{s}.parquet" for s in SPLITS}, data / "labels.json")
+    target = str(data / "labels.json")
+
+    def dry_run(*configs):
+        return snakemake(tmp_path, "-n", target, configfiles=(TINY_CONFIG, overlay, *configs))
+
+    recorded = snakemake(tmp_path, "--touch", "--force", "--cores", "1", target, configfiles=(TINY_CONFIG, overlay))
+    assert recorded.returncode == 0, recorded.stderr[-3000:]  # Snakemake's metadata, as after a real run
+    os.utime("train.csv")  # a new time alone (a copy, another machine)
+    raised = tmp_path / "raised.yaml"
+    raised.write_text("sources: {local: {max_duplicate_share: 0.6}}\n")
+    for result in (dry_run(), dry_run(raised)):
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "Nothing to be done" in result.stdout + result.stderr
+    lowered = tmp_path / "lowered.yaml"
+    lowered.write_text("sources: {local: {max_duplicate_share: 0.1}}\n")
+    refused = dry_run(lowered)
+    said = refused.stdout + refused.stderr
+    assert refused.returncode != 0 and "Building DAG" not in said
+    assert "dataset 'local': 2 of 10 test documents (20.0%) also occur in train or valid" in said
+    assert "set `sources.local.max_duplicate_share: 0.2`" in said and f"(as recorded in {target})" in said
+    _frame(25).to_csv("train.csv", index=False)
+    os.utime("train.csv", (0, 0))  # older than every output
+    changed = dry_run()
+    assert changed.returncode == 0, changed.stderr[-3000:]
+    assert "rule prepare_data:" in changed.stdout and "Params have changed since last execution" in changed.stdout

@@ -8,6 +8,7 @@ from test_quant_engine import HP, documents, export, export_scheme, trained, voc
 import lstmptq.quant.build as build
 import lstmptq.scheme as schemes
 from lstmptq.evaluation import ks
+from lstmptq.io import write_frame
 from lstmptq.quant import artifact
 from lstmptq.registry import family
 
@@ -96,8 +97,8 @@ def test_ks_job_runs_without_brevitas(trained, tmp_path, vocab):  # noqa: F811
     }
     save_checkpoint(tmp_path / "model.pt", trained, meta)
     test = documents(40, seed=4)
-    pd.DataFrame({"ids": [list(map(int, d)) for d in test.ids], "label": test.labels}).to_parquet(
-        tmp_path / "test.parquet"
+    write_frame(
+        tmp_path / "test.parquet", pd.DataFrame({"ids": [list(map(int, d)) for d in test.ids], "label": test.labels})
     )
     code = f"""
 import sys

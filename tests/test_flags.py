@@ -9,8 +9,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from lstmptq.data.calibration import sample  # noqa: E402
-from lstmptq.flags import calibration_flags, dataset_flags, joined  # noqa: E402
+from lstmptq.flags import added, calibration_flags, dataset_flags, joined  # noqa: E402
+from lstmptq.io import write_json  # noqa: E402
 from lstmptq.report.plots import flag_note, mark_flagged  # noqa: E402
+from lstmptq.report.tables import with_dataset_flags  # noqa: E402
 
 CHECKS = {"min_train_per_class": 20, "max_accuracy_step": 0.01}
 
@@ -22,6 +24,23 @@ def test_dataset_flags_small_test_set_and_few_training_documents(caplog):
         flags = dataset_flags({"train": {"a": 300, "b": 19}, "test": {"a": 60, "b": 39}}, CHECKS)
     assert flags == ["small_test_set", "few_train_documents"]
     assert "one document moves accuracy by 1.01 points" in caplog.text and "'b': 19" in caplog.text
+
+
+def test_the_tables_add_the_dataset_flags_to_every_row(tmp_path, caplog):
+    """Raised where tables are built (from labels.json and `checks:`), beside each cell's own flags."""
+    labels = tmp_path / "labels.json"
+    write_json(labels, {"counts": {"train": {"a": 300, "b": 19}, "test": {"a": 60, "b": 60}}})
+    table = pd.DataFrame({"flags": ["", "calibration_smaller_than_batch", "few_train_documents"]})
+    with caplog.at_level(logging.WARNING):
+        flagged = with_dataset_flags(table, str(labels), CHECKS)
+    assert list(flagged["flags"]) == [
+        "few_train_documents", "calibration_smaller_than_batch;few_train_documents", "few_train_documents"
+    ]  # fmt: skip
+    assert "few_train_documents: class(es) with fewer than checks.min_train_per_class = 20" in caplog.text
+    assert list(with_dataset_flags(table, str(labels), {**CHECKS, "min_train_per_class": 5})["flags"]) == list(
+        table["flags"]
+    )
+    assert added("", []) == "" and added("b;a", ["a", "c"]) == "a;b;c"
 
 
 def test_a_balanced_subset_of_a_tiny_dataset_is_flagged(caplog):

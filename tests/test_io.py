@@ -152,3 +152,56 @@ def test_provenance_records_what_decides_float_results_without_importing_torch()
     assert facts["version"] == seen["version"] and facts["mkl"] == seen["mkl"]
     assert facts["deterministic_algorithms"] is False and isinstance(facts["git_version"], str)
     assert set(facts) >= {"cuda", "mkldnn", "mkldnn_enabled"}
+
+
+# ---- results are checked against what their job wrote (issue: a hand-edited metrics.json) -----
+
+
+def test_a_hand_edited_result_is_refused_with_the_rebuild_command(tmp_path):
+    cell = tmp_path / "metrics.json"
+    write_json(cell, {"accuracy": 0.18})
+    cell.write_text(cell.read_text().replace("0.18", "0.999"))  # still valid JSON
+    with pytest.raises(
+        ResultFileError,
+        match=refused(
+            cell, r"content does not match the checksum its job recorded .*: the file was edited or replaced"
+        ),
+    ):
+        read_json(cell)
+
+
+def test_a_stale_copy_of_an_older_result_is_refused(tmp_path):
+    old, cell = tmp_path / "old" / "metrics.json", tmp_path / "metrics.json"
+    write_json(old, {"accuracy": 0.5})
+    write_json(cell, {"accuracy": 0.7})
+    cell.write_bytes(old.read_bytes())  # cp -p old/metrics.json . (its own checksum file not copied)
+    with pytest.raises(ResultFileError, match="edited or replaced"):
+        read_json(cell)
+    assert read_json(old) == {"accuracy": 0.5}  # the old file is fine where it was written
+
+
+def test_a_result_without_its_checksum_file_is_refused(tmp_path):
+    cell = tmp_path / "ks.csv"
+    pd.DataFrame({"a": [1]}).to_csv(cell, index=False)  # not written by a job
+    with pytest.raises(ResultFileError, match=r"has no checksum beside it \(\.ks\.csv\.sha256\)"):
+        read_frame(cell)
+
+
+@pytest.mark.parametrize("name", ["table.csv", "table.parquet"])
+def test_an_edited_table_is_refused(tmp_path, name):
+    table = tmp_path / name
+    write_frame(table, pd.DataFrame({"accuracy": [0.18, 0.2]}))
+    assert read_frame(table)["accuracy"].tolist() == [0.18, 0.2]
+    frame = read_frame(table)
+    frame.loc[0, "accuracy"] = 0.999
+    (frame.to_parquet if name.endswith("parquet") else frame.to_csv)(table, index=False)
+    with pytest.raises(ResultFileError, match="edited or replaced"):
+        read_frame(table)
+
+
+def test_a_rewrite_by_the_job_updates_the_checksum(tmp_path):
+    cell = tmp_path / "metrics.json"
+    write_json(cell, {"accuracy": 0.1})
+    write_json(cell, {"accuracy": 0.2})
+    assert read_json(cell) == {"accuracy": 0.2}
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".metrics.json.sha256", "metrics.json"]

@@ -1,5 +1,6 @@
-"""Faults during a job: a write past the file-size limit, SIGTERM from a scheduler. Each runs a
-tiny job in its own process; neither may leave a result or a temporary file behind."""
+"""Faults during a job: a write past the file-size limit, SIGTERM from a scheduler, a bad input, a
+bug. Each runs a tiny job in its own process; none may leave a result or a temporary file behind,
+and each error reaches the user once: in the job's log, which Snakemake prints."""
 
 import json
 import os
@@ -7,10 +8,12 @@ import signal
 import subprocess
 import sys
 
-from conftest import REPO
+import pytest
+from conftest import REPO, snakemake
 
 JOB = """
 import sys, time
+from lstmptq.config import ConfigError
 from lstmptq.io import atomic_path, write_json
 from lstmptq.runtime import run_step
 
@@ -23,7 +26,14 @@ def hang(target):
         print("writing", flush=True)
         time.sleep(30)
 
-run_step(sys.argv[1], {"fill": fill, "hang": hang}[sys.argv[2]], target=sys.argv[3])
+def refuse(target):
+    raise ConfigError("config key `x` is 0; set it to 1")
+
+def crash(target):
+    return {}["missing"]
+
+steps = {"fill": fill, "hang": hang, "refuse": refuse, "crash": crash}
+run_step(sys.argv[1], steps[sys.argv[2]], target=sys.argv[3])
 """
 
 
@@ -57,6 +67,69 @@ def test_sigterm_removes_the_temporary_file_and_is_logged(tmp_path):
     assert process.returncode == 128 + signal.SIGTERM, stderr
     assert "step hang terminated by SIGTERM" in (tmp_path / "job.log").read_text()
     assert_nothing_written(tmp_path)
+
+
+def test_a_known_error_is_logged_once_as_its_message(tmp_path):
+    process = job(tmp_path, "refuse")
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 1, stderr
+    log = (tmp_path / "job.log").read_text()
+    assert "ERROR __main__: step refuse failed: ConfigError: config key `x` is 0; set it to 1\n" in log
+    assert log.count("config key `x`") == 1 and "Traceback" not in log
+    assert stdout + stderr == ""  # Snakemake prints the log (show-failed-logs): no second copy
+
+
+def test_an_unexpected_error_keeps_its_traceback_in_the_log_only(tmp_path):
+    process = job(tmp_path, "crash")
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 1, stderr
+    log = (tmp_path / "job.log").read_text()
+    assert "step crash failed: 'missing'" in log and log.count("Traceback (most recent call last)") == 1
+    assert log.rstrip().endswith("KeyError: 'missing'") and ", in crash\n" in log  # down to the failing frame
+    assert stdout + stderr == ""
+
+
+@pytest.mark.workflow
+def test_a_data_step_error_is_shown_once(tmp_path):
+    """A real data job on a file without the configured column: its message once in all that
+    Snakemake prints (the job's log, through show-failed-logs), and no traceback."""
+    for split in ("train", "test"):
+        (tmp_path / f"{split}.csv").write_text(f"title,y\n{split} one,a\n{split} two,b\n")
+    overlay = tmp_path / "mine.yaml"
+    overlay.write_text(
+        "datasets: [mine]\nsources:\n  mine: {kind: files, train: train.csv, test: test.csv, "
+        "text_columns: [body], label_column: y}\n"
+    )
+    result = snakemake(tmp_path, "--cores", "1", "results/mine/data/labels.json", configfiles=(overlay,))
+    said = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert said.count("missing column(s) ['body']") == 1, said
+    assert "Traceback" not in said
+    assert "missing column(s) ['body']" in (tmp_path / "logs" / "prepare_data" / "mine.log").read_text()
+
+
+def test_only_brevitas_known_harmless_warning_is_filtered():
+    """A PTQ job's imports (brevitas among them) raise no warning; the same text from another
+    module, another text from brevitas, and other warnings all still show."""
+    probe = (
+        "import warnings\n"
+        "warnings.simplefilter('always')\n"
+        "import lstmptq.stages.ptq  # imports brevitas, whose import warns\n"
+        "from lstmptq.quant import HARMLESS_BREVITAS_WARNING as known\n"
+        "print('imported', flush=True)\n"
+        "for text, module in [(known, 'brevitas.graph.equalize'), (known + '!', 'brevitas.graph.equalize'),\n"
+        "                     ('another warning', 'brevitas.nn'), (known, 'mine')]:\n"
+        "    warnings.warn_explicit(text, UserWarning, 'x.py', 1, module=module)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert result.stdout == "imported\n"
+    shown = [line for line in result.stderr.splitlines() if "UserWarning" in line]
+    assert shown == [
+        "x.py:1: UserWarning: fast_hadamard_transform package not found, using standard pytorch kernels!",
+        "x.py:1: UserWarning: another warning",
+        "x.py:1: UserWarning: fast_hadamard_transform package not found, using standard pytorch kernels",
+    ], result.stderr
 
 
 def test_deterministic_mode_pins_what_decides_float_results():

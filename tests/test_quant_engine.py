@@ -18,7 +18,7 @@ import lstmptq.quant.passes as passes
 import lstmptq.quant.state as state
 import lstmptq.scheme as schemes
 from lstmptq.data.tokenizer import SPECIALS, Tokenizer
-from lstmptq.io import content_sha256
+from lstmptq.io import content_sha256, write_frame, write_json
 from lstmptq.models.checkpoint import build_model
 from lstmptq.models.training import Encoded, collate, predict, sorted_batches
 from lstmptq.quant import artifact
@@ -285,10 +285,10 @@ def test_unsupported_bit_width_is_refused(exported, tmp_path):
 def test_noise_cell_runs_the_artifact_without_importing_brevitas(exported, tmp_path, vocab):
     path, kind = exported
     test = documents(20, seed=3)
-    pd.DataFrame({"ids": [list(map(int, d)) for d in test.ids], "label": test.labels,
-                  "corrupted_chars": 0, "eligible_chars": 10, "words": 5, "unknown_words": 0,
-                  "became_unknown": 0, "changed_words": 0}).to_parquet(tmp_path / "eps0.parquet")  # fmt: skip
-    (tmp_path / "fp32.json").write_text(json.dumps({"accuracy": 1.0}))
+    write_frame(tmp_path / "eps0.parquet", pd.DataFrame({"ids": [list(map(int, d)) for d in test.ids],
+                "label": test.labels, "corrupted_chars": 0, "eligible_chars": 10, "words": 5, "unknown_words": 0,
+                "became_unknown": 0, "changed_words": 0}))  # fmt: skip
+    write_json(tmp_path / "fp32.json", {"accuracy": 1.0})
     code = f"""
 import sys
 from lstmptq.stages.noise import evaluate_curve

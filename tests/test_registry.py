@@ -1,7 +1,10 @@
 """Every built-in registry entry resolves and provides what its extension point asks for; old
 module paths are refused with the new one (lstmptq.registry)."""
 
+import hashlib
 import inspect
+import logging
+import sys
 
 import pytest
 import yaml
@@ -70,3 +73,123 @@ def test_a_statistic_letter_that_a_scheme_could_not_tell_apart_is_refused(letter
         ConfigError, match=rf"extensions\.statistics\.{letter}`: a statistic is named by one lowercase letter"
     ):
         check_config(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+
+
+def test_an_extension_that_raises_at_import_names_its_config_key_and_the_error(tmp_path):
+    (tmp_path / "my_method.py").write_text("import os\nraise ImportError('No module named brevitas_nightly')\n")
+    registry.register({"ptq_methods": {"my_method": f"{tmp_path / 'my_method.py'}:halve"}})
+    for _ in range(2):  # not half a module the second time
+        with pytest.raises(registry.RegistryError) as raised:
+            registry.lookup("ptq_methods", "my_method")
+        assert str(raised.value) == (
+            f"ptq method 'my_method' (config key `extensions.ptq_methods.my_method`): cannot import "
+            f"'{tmp_path / 'my_method.py'}': ImportError: No module named brevitas_nightly "
+            f"({tmp_path / 'my_method.py'}, line 2)"
+        )
+
+
+def test_a_built_in_entry_is_named_by_the_registry_and_an_overridden_one_by_its_config_key():
+    assert (
+        registry.entry_name("noise_models", "char_substitution")
+        == "noise model 'char_substitution' (lstmptq/registry.py)"
+    )
+    registry.register({"noise_models": {"char_substitution": "my_noise.py"}})
+    assert registry.entry_name("noise_models", "char_substitution").endswith(
+        "(config key `extensions.noise_models.char_substitution`)"
+    )
+
+
+def test_two_extension_files_of_one_name_are_two_modules(tmp_path):
+    for folder, answer in (("a", 1), ("b", 2)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "kinds.py").write_text(f"def pick(*args):\n    return {answer}\n")
+    registry.register({"ptq_methods": {n: f"{tmp_path / n / 'kinds.py'}:pick" for n in ("a", "b")}})
+    assert [registry.lookup("ptq_methods", n)() for n in ("a", "b")] == [1, 2]
+
+
+@pytest.fixture
+def package_that_fails_at_import(tmp_path, monkeypatch):
+    """`heavy` raises when imported (as one that imports torch might); `heavy.methods` is plain."""
+    (tmp_path / "heavy").mkdir()
+    (tmp_path / "heavy" / "__init__.py").write_text("raise RuntimeError('imported heavy')\n")
+    (tmp_path / "heavy" / "methods.py").write_text("def halve(qmodel, family, batches):\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path / "heavy"
+
+
+def test_extension_code_is_checked_without_importing_it(package_that_fails_at_import, tmp_path):
+    (tmp_path / "syntax.py").write_text("def halve(:\n")
+    found = registry.unresolved(
+        {
+            "ptq_methods": {"ok": "heavy.methods:halve", "nope": "heavy.nothing:halve", "file": "absent.py:halve"},
+            "calibration_kinds": {
+                "bad": f"{tmp_path / 'syntax.py'}:first",
+                "builtin": "lstmptq.data.calibration:uniform",
+            },
+        }
+    )
+    assert "heavy" not in sys.modules  # its __init__ would have raised
+    assert len(found) == 3, found
+    assert found[0].startswith("config key `extensions.ptq_methods.nope`: no module 'heavy.nothing' on the import path")
+    assert found[1].startswith("config key `extensions.ptq_methods.file`: file 'absent.py' not found")
+    assert (
+        found[2].startswith("config key `extensions.calibration_kinds.bad`: ")
+        and "does not compile: SyntaxError" in found[2]
+    )
+
+
+def test_a_job_gets_only_the_entries_it_uses_with_the_sha256_of_their_code(package_that_fails_at_import, tmp_path):
+    noise = tmp_path / "swap.py"
+    noise.write_text("def check(settings):\n    pass\n")
+    extensions = {
+        "noise_models": {"swap": str(noise)},
+        "ptq_methods": {"halve": "heavy.methods:halve", "plain2": "lstmptq.quant.methods:nearest_rounding"},
+    }
+    used = registry.job_extensions(
+        extensions, [("ptq_methods", "halve"), ("ptq_methods", "plain2"), ("classifiers", "generative")]
+    )
+    assert used == {"ptq_methods": {"halve": "heavy.methods:halve", "plain2": "lstmptq.quant.methods:nearest_rounding"}}
+    assert registry.job_extensions(extensions, [("classifiers", "generative")]) == {}
+    method_sha = hashlib.sha256((package_that_fails_at_import / "methods.py").read_bytes()).hexdigest()
+    assert registry.code_fingerprints(used) == {
+        "heavy.methods": method_sha
+    }  # the package's own (lstmptq.*): not hashed
+    assert "heavy" not in sys.modules
+    before = registry.code_fingerprints(extensions)[str(noise)]
+    noise.write_text("def check(settings):\n    return None\n")
+    assert registry.code_fingerprints(extensions)[str(noise)] != before
+
+
+@pytest.fixture
+def root_logging_restored():
+    """run_step points the root logger at the job's log: give the test process its handlers back."""
+    handlers, level = list(logging.root.handlers), logging.root.level
+    yield
+    for handler in logging.root.handlers:
+        handler.close()
+    logging.root.handlers[:] = handlers
+    logging.root.setLevel(level)
+    logging.captureWarnings(False)
+
+
+def test_a_job_whose_extension_fails_at_import_logs_one_line_naming_it(tmp_path, root_logging_restored):
+    """In a job (runtime.run_step registers its params' entries): the message, not a traceback."""
+    from lstmptq.runtime import run_step
+
+    (tmp_path / "kinds.py").write_text("import numpy\nnumpy.no_such_function()\n")
+
+    def calibration_subset():
+        registry.lookup("calibration_kinds", "first")
+
+    log = tmp_path / "job.log"
+    with pytest.raises(SystemExit):
+        run_step(
+            str(log), calibration_subset, extensions={"calibration_kinds": {"first": f"{tmp_path}/kinds.py:first"}}
+        )
+    said = log.read_text()
+    assert "Traceback" not in said
+    assert (
+        "step calibration_subset failed: RegistryError: calibration kind 'first' (config key "
+        "`extensions.calibration_kinds.first`): cannot import "
+    ) in said
+    assert "AttributeError: module 'numpy' has no attribute 'no_such_function'" in said

@@ -1,15 +1,13 @@
 """The design-space tables, their answers and figures, from synthetic PTQ metrics; the rule is
 scheduled exactly when a sweep is configured."""
 
-import json
-
 import pandas as pd
 import pytest
 from conftest import REPO, snakemake
 
 from lstmptq import grid, scheme
 from lstmptq.grid import DESIGN_SPACE_PLOTS
-from lstmptq.io import ResultFileError, read_frame
+from lstmptq.io import ResultFileError, read_frame, write_json
 from lstmptq.report import design_space as ds
 from lstmptq.stages.design_space import design_space
 
@@ -225,16 +223,20 @@ def write_cells(folder, cells_metrics):
     files = []
     for i, m in enumerate(cells_metrics):
         files.append(folder / f"cell{i}.json")
-        files[-1].write_text(json.dumps(m))
+        write_json(files[-1], m)
     return [str(f) for f in files]
 
 
 def run_stage(tmp_path, cells_metrics):
     out = tmp_path / "out"
     files = write_cells(tmp_path, cells_metrics)
+    labels = tmp_path / "labels.json"  # 60 test documents: one moves accuracy by more than 1 point
+    write_json(labels, {"counts": {"train": {"a": 300, "b": 300}, "test": {"a": 30, "b": 30}}})
+    checks = {"max_accuracy_step": 0.01, "min_train_per_class": 20}
     png_files = {name: out / f"{name}.png" for name in DESIGN_SPACE_PLOTS}
     pdf_files = {name: out / f"{name}.pdf" for name in DESIGN_SPACE_PLOTS}
-    design_space(files, THRESHOLD, out / "cells.csv", out / "quantizers.csv", out / "answers.csv", png_files, pdf_files)
+    tables = [out / "cells.csv", out / "quantizers.csv", out / "answers.csv"]
+    design_space(files, str(labels), checks, THRESHOLD, *tables, png_files, pdf_files)
     return out
 
 
@@ -244,6 +246,7 @@ def test_the_stage_writes_three_tables_and_every_figure_as_png_and_pdf(tmp_path)
     assert len(cells) == 2 * 2 * 10 and len(read_frame(out / "quantizers.csv")) == len(cells) * len(POINTS)
     assert set(answers["question"]) == {*ds.TARGETS, "collapse", "single_change_fixes", "gpfq_lstm_vs_gpfq"}
     assert list(answers.columns) == ds.ANSWER_COLUMNS and set(answers["model"]) == {"discriminative", "generative"}
+    assert cells["flags"].str.contains("small_test_set").all()  # the dataset's, from labels.json and checks
     for name in DESIGN_SPACE_PLOTS:
         assert (out / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
         assert (out / f"{name}.pdf").read_bytes()[:4] == b"%PDF"

@@ -66,6 +66,14 @@ def test_one_seed_decides_nothing_and_missing_cells_are_not_measured():
     assert findings.loc[["1", "2a"], "verdict"].tolist() == ["supported", "not supported"]
 
 
+def test_without_noise_the_noise_findings_are_not_measured():
+    """A grid of eps 0 only measures no noise: findings 1 and 4 would compare clean with clean (d = 0)."""
+    clean = study()
+    findings = findings_table(clean[clean["eps"] == 0]).set_index("finding")
+    assert findings.loc[["1", "4"], "verdict"].tolist() == ["not measured", "not measured"]
+    assert findings.loc[["2a", "3"], "verdict"].tolist() == ["not supported", "supported"]
+
+
 def test_each_recipe_is_judged_on_its_own():
     """Uniform's generative model collapses at 3 bits (drop 0.60 vs 0.30), the paper's does not."""
     findings = findings_table(study(cells=PAPER | {("uniform", 3): (0.30, 0.60)}))

@@ -5,6 +5,7 @@ import itertools
 import pandas as pd
 
 from lstmptq.grid import PLOTS
+from lstmptq.io import write_frame
 from lstmptq.report.reference import COLUMNS, REFERENCE_FILE
 from lstmptq.stages.plots import make_plots
 
@@ -46,12 +47,12 @@ def test_make_plots_writes_png_and_pdf_for_every_figure(tmp_path):
                 "ks": 0.4 / bits + 0.01 * seed,
             }
         )
-    pd.DataFrame(rows).to_parquet(tmp_path / "study.parquet")
-    pd.DataFrame(ks_rows).to_csv(tmp_path / "ks.csv", index=False)
+    write_frame(tmp_path / "study.parquet", pd.DataFrame(rows))
+    write_frame(tmp_path / "ks.csv", pd.DataFrame(ks_rows))
     plots = tmp_path / "plots"
     png_files = {name: plots / f"{name}.png" for name in PLOTS}
     pdf_files = {name: plots / f"{name}.pdf" for name in PLOTS}
-    pd.DataFrame(columns=COLUMNS).to_csv(tmp_path / "comparison.csv", index=False)  # the embedded data: no reference
+    write_frame(tmp_path / "comparison.csv", pd.DataFrame(columns=COLUMNS))  # the embedded data: no reference
     make_plots(
         tmp_path / "study.parquet", tmp_path / "ks.csv", png_files, pdf_files,
         summary_file=tmp_path / "study.parquet", comparison_file=tmp_path / "comparison.csv",

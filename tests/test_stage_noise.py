@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from lstmptq.data.tokenizer import Tokenizer
+from lstmptq.io import write_frame, write_json
 from lstmptq.models.checkpoint import build_model, save_checkpoint
 from lstmptq.report.tables import build_study_table, summarize_over_seeds, t_interval
 from lstmptq.stages.noise import evaluate_curve, noisy_test_set, noisy_test_sets
@@ -30,7 +31,7 @@ def substitution(alphabet):
 
 @pytest.fixture
 def stage(tmp_path):
-    pd.DataFrame({"text": TEXTS, "label": LABELS}).to_parquet(tmp_path / "test.parquet")
+    write_frame(tmp_path / "test.parquet", pd.DataFrame({"text": TEXTS, "label": LABELS}))
     tokenizer = Tokenizer.build(TEXTS, min_freq=1, max_size=100, max_len=20)
     tokenizer.save(tmp_path / "vocab.json")
     torch.manual_seed(0)
@@ -102,7 +103,7 @@ def test_a_curve_takes_its_drops_against_its_references(stage):
     assert json.loads((path / "noisy.json").read_text()) == noisy
     # a quantized curve takes its drops against the FP32 cells at the same eps (fake ones, known numbers)
     for name, accuracy in (("fp0.json", 0.75), ("fp3.json", 0.6)):
-        (path / name).write_text(json.dumps({"accuracy": accuracy}))
+        write_json(path / name, {"accuracy": accuracy})
     with pytest.raises(ValueError, match="needs the FP32 cell at each eps"):
         evaluate_curve(
             "discriminative",
@@ -131,9 +132,9 @@ def test_t_interval():
 
 
 def write_cell(path, **fields):
-    path.write_text(json.dumps({"macro_f1": 0.5, "clean_accuracy": 0.9, "fp32_accuracy_same_eps": 0.9,
-                                "corruption_rate": 0.0, "unknown_share": 0.1, "became_unknown_share": 0.0,
-                                "changed_word_share": 0.0, "drop_vs_clean": 0.0, **fields}))  # fmt: skip
+    write_json(path, {"macro_f1": 0.5, "clean_accuracy": 0.9, "fp32_accuracy_same_eps": 0.9,
+                      "corruption_rate": 0.0, "unknown_share": 0.1, "became_unknown_share": 0.0,
+                      "changed_word_share": 0.0, "drop_vs_clean": 0.0, **fields})  # fmt: skip
     return str(path)
 
 
@@ -165,16 +166,14 @@ def test_study_table_joins_sizes_and_flags_and_summarizes_seeds(tmp_path):
                 drop_vs_fp32=fp32 - quantized,
             )
         )
-        (tmp_path / f"p{seed}.json").write_text(json.dumps({
+        write_json(tmp_path / f"p{seed}.json", {
             "config": {"kind": "generative", "seed": seed}, "strategy": "balanced", "method": "gpfq",
             "recipe": "paper", "scheme": "w4uh8g8s8c8xh", "bits": 4, "size_bits": 100, "fp32_size_bits": 800,
             "compression_ratio": 8.0,
             "flags": ["calibration_misses_class"] if seed else [],
-        }))  # fmt: skip
+        })  # fmt: skip
         ptq.append(str(tmp_path / f"p{seed}.json"))
-        (tmp_path / f"m{seed}.json").write_text(
-            json.dumps({"config": {"kind": "generative", "seed": seed}, "flags": []})
-        )
+        write_json(tmp_path / f"m{seed}.json", {"config": {"kind": "generative", "seed": seed}, "flags": []})
         fp32_metrics.append(str(tmp_path / f"m{seed}.json"))
     table = build_study_table("toy", cells, ptq, fp32_metrics)
     assert len(table) == 4 and (table["dataset"] == "toy").all()

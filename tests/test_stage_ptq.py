@@ -10,6 +10,7 @@ import torch
 import lstmptq.quant.build as build
 import lstmptq.quant.state as state
 from lstmptq.data.tokenizer import Tokenizer
+from lstmptq.io import write_frame, write_json
 from lstmptq.models.checkpoint import build_model, save_checkpoint
 from lstmptq.stages import ptq
 
@@ -26,7 +27,7 @@ def cell_files(request, tmp_path):
     tokenizer = Tokenizer.build(texts, 1, 100, 20)
     tokenizer.save(tmp_path / "vocab.json")
     for split in ("train", "test"):
-        pd.DataFrame({"ids": tokenizer.encode_many(texts), "label": labels}).to_parquet(tmp_path / f"{split}.parquet")
+        write_frame(tmp_path / f"{split}.parquet", pd.DataFrame({"ids": tokenizer.encode_many(texts), "label": labels}))
     torch.manual_seed(0)
     model = build_model(request.param, len(tokenizer), K, HP, labels)
     meta = {
@@ -38,9 +39,9 @@ def cell_files(request, tmp_path):
         "seed": 0,
     }
     save_checkpoint(tmp_path / "model.pt", model, meta)
-    (tmp_path / "fp32.json").write_text(json.dumps({"accuracy": 0.5, "flags": ["small_test_set"]}))
+    write_json(tmp_path / "fp32.json", {"accuracy": 0.5, "flags": ["small_test_set"]})
     subset = {"strategy": "random", "size": 30, "indices": list(range(0, 60, 2)), "composition": {}, "flags": []}
-    (tmp_path / "calibration.json").write_text(json.dumps(subset))
+    write_json(tmp_path / "calibration.json", subset)
     return tmp_path
 
 
@@ -65,7 +66,7 @@ def test_load_reads_the_model_subset_and_test_set(cell_files):
 
 def test_load_refuses_a_subset_for_another_training_split(cell_files):
     subset = json.loads((cell_files / "calibration.json").read_text())
-    (cell_files / "calibration.json").write_text(json.dumps({**subset, "indices": [0, 600]}))
+    write_json(cell_files / "calibration.json", {**subset, "indices": [0, 600]})
     with pytest.raises(ValueError, match="indices beyond the 60 training documents"):
         load(cell_files)
 

@@ -7,18 +7,12 @@ from pathlib import Path
 import browser
 import pandas as pd
 import pytest
-from conftest import REPO, TINY_CONFIG, snakemake
+from conftest import REPO, TINY_CONFIG, job_counts, snakemake
 
 from lstmptq.grid import PLOTS
 from lstmptq.models.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.workflow
-
-
-def job_counts(output: str) -> dict[str, int]:
-    """Parse the 'Job stats' table of a dry run."""
-    table = output.split("Job stats:")[1].split("\n\n")[0]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m[1] != "total"}
 
 
 def test_dry_run_of_the_default_grid(tmp_path):
@@ -62,6 +56,13 @@ def test_bad_config_fails_before_any_job(tmp_path):
     result = snakemake(tmp_path, "-n", configfiles=(bad,))
     assert result.returncode != 0
     assert "`datasets` lists 'imdb'" in result.stderr + result.stdout
+
+
+def test_zero_cores_is_refused_at_once(tmp_path):
+    result = snakemake(tmp_path, "--cores", "0", timeout=60)  # Snakemake itself would wait forever
+    assert result.returncode != 0
+    assert "--cores 0: a run needs at least one core" in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +130,7 @@ def test_tiny_run_writes_every_output(tiny_run):
         table["flags"].str.contains("small_test_set").all()
         and ptq["flags"].str.contains("calibration_smaller_than_batch").all()
     )
-    assert "small_test_set" in (tiny_run / "logs" / "train" / "bbc_tiny" / "discriminative" / "seed0.log").read_text()
+    assert "small_test_set" in (tiny_run / "logs" / "fp32_table" / "bbc_tiny.log").read_text()  # raised by the tables
     for name in PLOTS:
         for ext, magic in (("png", b"\x89PNG"), ("pdf", b"%PDF")):
             assert (root / "plots" / f"{name}.{ext}").read_bytes().startswith(magic)
@@ -147,6 +148,9 @@ def test_tiny_run_writes_every_output(tiny_run):
     assert pd.read_csv(root / "tables" / "reference_comparison.csv").empty
     assert "no reference figures" in (tiny_run / "logs" / "study_table" / "bbc_tiny.log").read_text()
     assert not list(root.rglob("*.tmp"))
+    # every checksum file belongs to a result beside it (none to a temporary file)
+    sidecars = list(root.rglob(".*.sha256"))
+    assert sidecars and all((s.parent / s.name[1 : -len(".sha256")]).is_file() for s in sidecars)
 
 
 def test_finished_run_has_nothing_to_do(tiny_run):
@@ -264,14 +268,25 @@ def test_a_second_run_and_a_sigterm_mid_ptq_leave_no_result_that_looks_valid(tin
         time.sleep(0.05)
     second = snakemake(workdir, "--cores", "1", str(cell / "quantized.pt"), configfiles=configs)
     assert second.returncode != 0 and "cannot be locked" in second.stdout + second.stderr
+    # a run on a disjoint target passes Snakemake's lock (it covers outputs only) and, ending,
+    # removes Snakemake's whole lock folder; the project's run lock refuses it, and a third run after it
+    baseline = "results/bbc_tiny/baseline/tfidf_logreg/metrics.json"
+    for attempt in ("disjoint", "third"):
+        target = baseline if attempt == "disjoint" else str(cell / "quantized.pt")
+        refused = snakemake(workdir, "--cores", "1", target, "--force", configfiles=configs)
+        assert refused.returncode != 0, (attempt, refused.stdout[-2000:])
+        assert "another snakemake run is working in this folder (pid" in refused.stdout + refused.stderr, attempt
+    assert first.poll() is None  # the first run went on undisturbed
     os.killpg(first.pid, signal.SIGTERM)  # what scancel does: every process of the job
     first.wait(timeout=60)
     hold.unlink()
     assert "terminated by SIGTERM" in log.read_text()
     assert first.returncode != 0
-    left = [p.name for p in (workdir / cell).glob("*") if p.is_file()]  # Snakemake may remove the folder
+    # Snakemake may remove the folder. The previous run's checksum files may stay: without their
+    # results they validate nothing, and the rebuilt cell writes its own
+    left = [p.name for p in (workdir / cell).glob("*") if p.is_file() and not p.name.endswith(".sha256")]
     assert not left, f"a killed PTQ cell left files behind: {left}"
-    assert not list(workdir.rglob("*.tmp"))
+    assert not list(workdir.rglob("*.tmp")) and not list(workdir.rglob("*.tmp.sha256"))
     # the same command again (without --force) redoes exactly the killed cell
     dry = snakemake(workdir, str(cell / "metrics.json"), "-n", "--quiet", "rules", configfiles=configs)
     assert dry.returncode == 0, dry.stderr[-2000:]
@@ -279,6 +294,29 @@ def test_a_second_run_and_a_sigterm_mid_ptq_leave_no_result_that_looks_valid(tin
     rerun = snakemake(workdir, "--cores", "2", str(cell / "metrics.json"), configfiles=configs)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert json.loads((workdir / cell / "metrics.json").read_text())["accuracy"] == before["accuracy"]
+
+
+def test_a_hand_edited_result_is_refused_before_it_reaches_a_table(tiny_run, tmp_path):
+    """A PTQ cell's accuracy set by hand: the tables that read it refuse it, naming the file and
+    the command that rebuilds it; the rebuilt cell restores the job's own number."""
+    import shutil
+
+    workdir = tmp_path / "copy"
+    shutil.copytree(tiny_run, workdir, symlinks=True)
+    cell = "results/bbc_tiny/discriminative/seed0/balanced/gpfq/uniform/w4/metrics.json"
+    metrics = json.loads((workdir / cell).read_text())
+    (workdir / cell).write_text(json.dumps({**metrics, "accuracy": 0.999}))
+    result = snakemake(workdir, "--cores", "1")
+    assert result.returncode != 0
+    assert f"{cell}: content does not match the checksum its job recorded" in result.stdout + result.stderr
+    assert f"rebuild it with: snakemake {cell} --force" in result.stdout + result.stderr
+    rebuilt = snakemake(workdir, "--cores", "1", cell, "--force")
+    assert rebuilt.returncode == 0, rebuilt.stderr[-3000:]
+    assert json.loads((workdir / cell).read_text())["accuracy"] == metrics["accuracy"]
+    finished = snakemake(workdir, "--cores", "1")
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    table = pd.read_csv(workdir / "results/bbc_tiny/tables/ptq_accuracy.csv")
+    assert 0.999 not in table["accuracy"].round(3).tolist()
 
 
 def test_report_renders_every_plot_in_a_browser(tiny_run):

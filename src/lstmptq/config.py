@@ -4,13 +4,19 @@
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import os
 import sys
+from itertools import combinations
 from pathlib import Path
 from typing import Any
 
 from lstmptq import recipes
+from lstmptq.fingerprint import CACHE_FILE, fingerprints
 from lstmptq.grid import axis_problems, format_eps
-from lstmptq.registry import RegistryError, family, lookup, reference, register
+from lstmptq.grid import path as result_path
+from lstmptq.registry import RegistryError, family, lookup, reference, register, unresolved
 from lstmptq.scheme import statistic_problems
 
 
@@ -86,14 +92,15 @@ def check_config(config: dict[str, Any], schema_file: str | Path) -> None:
         spec = sources[name]
         if spec["kind"] == "embedded" and spec["valid_fraction"] + spec["test_fraction"] >= 1:
             raise ConfigError(f"sources.{name}: valid_fraction + test_fraction must be < 1")
+        if spec["kind"] != "embedded" and spec["label_column"] in spec["text_columns"]:
+            raise ConfigError(
+                f"config keys `sources.{name}.text_columns` and `sources.{name}.label_column`: the label column "
+                f"{spec['label_column']!r} is also a text column, so every document would carry its own answer; "
+                f"remove {spec['label_column']!r} from `sources.{name}.text_columns`"
+            )
         if spec["kind"] == "files":
-            for split in ("train", "valid", "test"):
-                path = spec.get(split)
-                if path and not Path(path).is_file():
-                    raise ConfigError(
-                        f"sources.{name}.{split}: file {path!r} not found "
-                        "(paths are relative to the directory snakemake runs in)"
-                    )
+            check_split_files(name, spec)
+        check_recorded_duplicates(name, spec, result_path("labels", dataset=name))
     check_variants(config)
     for eps in config["noise"]["eps"]:
         if float(format_eps(eps)) != eps:
@@ -112,8 +119,8 @@ def check_config(config: dict[str, Any], schema_file: str | Path) -> None:
 
 def check_variants(config: dict[str, Any]) -> None:
     """Every classifier, PTQ method, calibration kind and noise model is registered (the config's
-    `extensions` first), every strategy and noise model of the grid is defined, and each noise
-    model accepts its settings."""
+    `extensions` first, each one's code found without importing it: registry.unresolved), every
+    strategy and noise model of the grid is defined, and each noise model accepts its settings."""
     calibration, noise = config["calibration"], config["noise"]
     try:
         register(config.get("extensions"))
@@ -121,6 +128,8 @@ def check_variants(config: dict[str, Any]) -> None:
         raise ConfigError(str(err)) from None
     if statistic_problems():
         raise ConfigError("\n".join(statistic_problems()))
+    if problems := unresolved(config.get("extensions")):  # unused entries too: each is code someone meant to run
+        raise ConfigError("\n".join(problems))
     used = [("ptq.methods", "ptq_methods", name) for name in config["ptq"]["methods"]]
     used += [
         (f"ptq.extra[{i}].methods", "ptq_methods", name)
@@ -174,6 +183,87 @@ def check_variants(config: dict[str, Any]) -> None:
             raise ConfigError(f"config key `noise.definitions.{name}`: {err}") from None
 
 
+# why two splits may not be one file, and what to do instead
+_SAME_FILE = {
+    ("train", "valid"): "early stopping would pick the epoch that memorises train best. Give a valid file "
+    "that shares no document with train, or set `valid: null` to carve one from train",
+    ("train", "test"): "test accuracy would measure memory, not classification. Give a test file of other documents",
+    ("valid", "test"): "test accuracy would measure the documents early stopping chose by. Give a test file "
+    "of other documents",
+}
+
+
+def check_split_files(name: str, spec: dict[str, Any]) -> None:
+    """A local-files source's files exist, and no two splits are the same file."""
+    for split, file in split_paths(spec).items():
+        if not Path(file).is_file():
+            raise ConfigError(
+                f"sources.{name}.{split}: file {file!r} not found "
+                "(paths are relative to the directory snakemake runs in)"
+            )
+    for (first, first_file), (second, second_file) in combinations(split_paths(spec).items(), 2):
+        if os.path.samefile(first_file, second_file):
+            raise ConfigError(
+                f"config keys `sources.{name}.{first}` and `sources.{name}.{second}` name the same file "
+                f"{second_file!r}: {_SAME_FILE[first, second]}"
+            )
+
+
+# Keys of a source that do not change what its data step writes: a check's threshold, and the
+# published figures its results are compared with. The data rule's params leave them out, so
+# changing them reruns nothing (the threshold is checked again by check_recorded_duplicates).
+NOT_DATA_KEYS = ("max_duplicate_share", "reference")
+
+
+def data_settings(spec: dict[str, Any]) -> dict[str, Any]:
+    """The keys of a source that change its data (the data rule's params)."""
+    return {key: value for key, value in spec.items() if key not in NOT_DATA_KEYS}
+
+
+def duplicate_summary(counts: dict[str, int], n_valid: int, n_test: int) -> str:
+    """How many documents of valid and test occur in an earlier split (see sources.check_duplicates)."""
+    return (
+        f"{counts['test_in_train_or_valid']} of {n_test} test documents "
+        f"({counts['test_in_train_or_valid'] / max(n_test, 1):.1%}) also occur in "
+        f"train or valid ({counts['test_in_train']} in train, {counts['test_in_valid']} in valid), and "
+        f"{counts['valid_in_train']} of {n_valid} valid documents in train "
+        "(compared as lowercase word sequences, as the tokenizer sees them)"
+    )
+
+
+def duplicate_refusal(name: str, counts: dict[str, int], n_valid: int, n_test: int, limit: float) -> str | None:
+    """The refusal of a test split with more than `limit` of its documents in train or valid; None within it."""
+    share = counts["test_in_train_or_valid"] / max(n_test, 1)
+    if share <= limit:
+        return None
+    accept = math.ceil(round(share * 100, 6)) / 100  # the next whole percent (0.07 * 100 is 7.000000000000001)
+    return (
+        f"dataset {name!r}: {duplicate_summary(counts, n_valid, n_test)}; that is more than max_duplicate_share = "
+        f"{limit}, and test accuracy would partly measure memory. To accept them, set "
+        f"`sources.{name}.max_duplicate_share: {accept}`; to drop from valid those in train and from test those "
+        f"in train or valid, set `sources.{name}.drop_duplicates: true`."
+    )
+
+
+def check_recorded_duplicates(name: str, spec: dict[str, Any], labels_file: str | Path) -> None:
+    """Refuse, before any job, a `max_duplicate_share` lowered below the share that the data step
+    recorded in `labels_file`. The threshold is no param of the data rule (changing it must not
+    retrain anything), so Snakemake would not rerun the step that checks it. Data that will be
+    rebuilt anyway (other settings or files) is checked when its step runs."""
+    try:
+        recorded = json.loads(Path(labels_file).read_text(encoding="utf-8"))
+        counts, per_split = recorded["duplicates"]["counts"], recorded["counts"]
+        n_valid, n_test = sum(per_split["valid"].values()), sum(per_split["test"].values())
+        same_data = data_settings(recorded["source"]) == data_settings(spec) and not spec.get("drop_duplicates")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return  # no data step yet, or a labels.json of another shape: the data step checks when it runs
+    if not same_data or recorded.get("fingerprints", {}) != source_fingerprints(spec):
+        return
+    refusal = duplicate_refusal(name, counts, n_valid, n_test, spec.get("max_duplicate_share", 0.01))
+    if refusal:
+        raise ConfigError(f"{refusal} (as recorded in {labels_file})")
+
+
 def reference_key(source: dict[str, Any]) -> str | None:
     """The published dataset a source's results are compared with (lstmptq.report.reference): its
     explicit `reference:` (null opts a hub source out), else a hub source's path; embedded and
@@ -183,11 +273,25 @@ def reference_key(source: dict[str, Any]) -> str | None:
     return source.get("path") if source.get("kind") == "hub" else None
 
 
-def source_files(spec: dict[str, Any]) -> list[str]:
-    """Local files a source reads (inputs of its data rule, so editing them reruns it)."""
+def split_paths(spec: dict[str, Any]) -> dict[str, str]:
+    """{split: file} of the local files a source reads (none unless `kind: files`)."""
     if spec["kind"] != "files":
-        return []
-    return [spec[s] for s in ("train", "valid", "test") if spec.get(s)]
+        return {}
+    return {split: spec[split] for split in ("train", "valid", "test") if spec.get(split)}
+
+
+def source_files(spec: dict[str, Any]) -> list[str]:
+    """Local files a source reads (inputs of its data rule)."""
+    return list(split_paths(spec).values())
+
+
+def source_fingerprints(spec: dict[str, Any], cache_file: str | Path | None = CACHE_FILE) -> dict[str, dict[str, Any]]:
+    """{split: {"sha256", "size"}} of a source's local files: a param of its data rule, so that new
+    content reruns it even in a file with an older time, and new times alone do not (lstmptq.fingerprint).
+    `cache_file=None` hashes without the cache."""
+    paths = split_paths(spec)
+    found = fingerprints(list(paths.values()), cache_file)
+    return {split: found[file] for split, file in paths.items()}
 
 
 def model_settings(config: dict[str, Any], kind: str) -> dict[str, Any]:

@@ -3,6 +3,8 @@
 A flag is a short code; each is logged as a warning with its details when it is raised, stored
 in the cell's JSON (`flags`), and carried into the tables' `flags` column, so that a table or
 plot never shows a flagged cell as if it were sound. Thresholds come from the config's `checks:`.
+The dataset's flags are raised where the tables are built (lstmptq.report.tables), not in any cell:
+a new threshold changes no model, so it must rerun only the tables and plots.
 
 - ``small_test_set``: one test document moves accuracy by more than `checks.max_accuracy_step`;
 - ``few_train_documents``: a class has fewer training documents than `checks.min_train_per_class`;
@@ -65,9 +67,11 @@ def calibration_flags(subset: dict[str, Any], train_counts: dict[str, int], batc
     return flags
 
 
-DATASET_FLAGS = frozenset({"small_test_set", "few_train_documents"})
-
-
 def joined(flags) -> str:
     """The tables' `flags` column: codes joined by `;`, empty for a sound cell."""
     return ";".join(sorted(set(flags)))
+
+
+def added(text: str, codes) -> str:
+    """A `flags` column entry (codes joined by `;`) with `codes` added."""
+    return joined([*filter(None, text.split(";")), *codes])

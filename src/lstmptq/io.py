@@ -3,11 +3,14 @@ is refused with a message saying how to rebuild it; and run provenance.
 
 Every writer goes through `atomic_path`: the content is written to a temporary file in the
 target's folder and renamed into place only when writing succeeded, so a killed job leaves
-either the old file, no file, or a `.tmp` file that no rule reads.
+either the old file, no file, or a `.tmp` file that no rule reads. Beside each file it writes a
+hidden `.<name>.sha256` with the SHA-256 of what the job wrote.
 
-Every reader raises `ResultFileError` for a missing, truncated or corrupted file: it names the
-file, says what is wrong and ends with the command that rebuilds it. Torch files (checkpoints,
-Brevitas states) carry a SHA-256 over their content (`save_torch`), checked at every load.
+Every reader raises `ResultFileError` for a missing, truncated or corrupted file, and for one
+whose content no longer matches its `.sha256` (edited by hand, or replaced by a stale copy): it
+names the file, says what is wrong and ends with the command that rebuilds it. This guards
+against accidents, not forgery. Torch files (checkpoints, Brevitas states) also carry a SHA-256
+over their content inside (`save_torch`), checked at every load.
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ os.umask(_UMASK)
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to `path`; rename it to `path` if the block succeeds."""
+def atomic_path(path: str | os.PathLike, *, checksum: bool = True) -> Iterator[Path]:
+    """Yield a temporary path next to `path`; rename it to `path` if the block succeeds, and record
+    its SHA-256 beside it (`checksum=False`: a file no job reads back, such as a figure)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -42,9 +46,56 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         # mkstemp makes 0600, and some writers (safetensors) recreate the file: set the mode of
         # an ordinary file only now, after the writer, so results are shared like any file
         os.chmod(tmp_path, 0o666 & ~_UMASK)
+        digest = file_sha256(tmp_path) if checksum else None
         os.replace(tmp_path, target)
+        if digest:  # after the rename: a kill between the two leaves a file that fails its check
+            _write_checksum(target, digest)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def checksum_path(path: str | os.PathLike) -> Path:
+    """The hidden file beside `path` that holds the SHA-256 its writer recorded."""
+    target = Path(path)
+    return target.with_name(f".{target.name}.sha256")
+
+
+def _write_checksum(target: Path, digest: str) -> None:
+    side = checksum_path(target)
+    tmp = side.with_name(f"{side.name}.{os.getpid()}.tmp")
+    tmp.write_text(f"{digest}  {target.name}\n", encoding="utf-8")  # the format of `sha256sum`
+    os.replace(tmp, side)
+
+
+def verify(path: str | os.PathLike, *, self_checked: bool = False) -> None:
+    """Refuse a results file whose content is not what its job wrote (ResultFileError).
+    `self_checked`: the file carries its own checksum inside (torch files), so it may travel
+    without its `.sha256` (a checkpoint copied elsewhere); where there is one, it must match."""
+    if not Path(path).is_file():
+        raise ResultFileError(path, "not found")
+    side = checksum_path(path)
+    if self_checked and not side.exists():
+        return
+    try:
+        recorded = side.read_text(encoding="utf-8").split()[0]
+    except (FileNotFoundError, IndexError, UnicodeDecodeError):
+        raise ResultFileError(
+            path,
+            f"has no checksum beside it ({side.name}): it was not written by this workflow's jobs, "
+            "or by an older version of them",
+        ) from None
+    if file_sha256(path) != recorded:
+        raise ResultFileError(
+            path, f"content does not match the checksum its job recorded ({side.name}): the file was edited or replaced"
+        )
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
@@ -84,7 +135,9 @@ def reading(path: str | os.PathLike, what: str, *format_errors: type[BaseExcepti
 
 def read_json(path: str | os.PathLike) -> Any:
     with reading(path, "JSON", json.JSONDecodeError):  # its message gives the line and column
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        content = json.loads(Path(path).read_text(encoding="utf-8"))
+    verify(path)  # after parsing: a truncated file is reported as truncated
+    return content
 
 
 def _table_format(path: str | os.PathLike) -> str:
@@ -112,9 +165,12 @@ def read_frame(path: str | os.PathLike, **kwargs):
         from pyarrow import ArrowException
 
         with reading(path, "Parquet", ArrowException):
-            return pd.read_parquet(path, **kwargs)
-    with reading(path, "CSV", pd.errors.EmptyDataError, pd.errors.ParserError):
-        return pd.read_csv(path, **kwargs)
+            frame = pd.read_parquet(path, **kwargs)
+    else:
+        with reading(path, "CSV", pd.errors.EmptyDataError, pd.errors.ParserError):
+            frame = pd.read_csv(path, **kwargs)
+    verify(path)  # after parsing: a truncated file is reported as truncated
+    return frame
 
 
 def content_sha256(header: dict[str, Any], tensors: dict[str, Any]) -> str:
@@ -151,6 +207,7 @@ def load_torch(path: str | os.PathLike, fmt: int, what: str) -> dict[str, Any]:
     header = {k: v for k, v in payload.items() if k != "state_dict"}
     if payload.get("sha256") != content_sha256(header, payload.get("state_dict", {})):
         raise ResultFileError(path, "content does not match its checksum: the file was edited or corrupted")
+    verify(path, self_checked=True)  # a stale copy of another run's checkpoint is consistent inside
     return payload
 
 

@@ -57,6 +57,11 @@ def train_minutes(config: dict[str, Any]):
 
 
 def device_of(config: dict[str, Any], stage: str):
+    """The job's `device` setting, as a resource and not a param: it says where a job runs, not
+    what it computes, and Snakemake reruns a job when its params change, never its resources (so
+    `device: auto` -> `cpu` reruns nothing). Each job evaluates it again from the config, also a
+    cluster job that re-parses the Snakefile, and it sits beside `gpu`, which asks for the GPU it
+    needs. Each result records the device it ran on (`provenance.device`)."""
     return lambda wildcards: job_device(config, stage, wildcards.model)
 
 

@@ -10,9 +10,9 @@ import logging
 import os
 import random
 import signal
-import sys
 import threading
 
+from lstmptq.config import ConfigError
 from lstmptq.registry import register
 
 # `deterministic: true`: the same float results on any x86 CPU with AVX2, whatever its own kernels
@@ -30,13 +30,14 @@ DETERMINISTIC_ENV = {
 
 
 def setup_logging(log_path: str | None = None) -> None:
-    """Log to the job's log file (and stderr), one timestamped line per message."""
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if log_path:
-        handlers.append(logging.FileHandler(log_path, mode="w", encoding="utf-8"))
+    """Log to the job's log file, one timestamped line per message, Python warnings included; to
+    stderr only without a log file. Not both: Snakemake prints a failed job's log
+    (`show-failed-logs` in the profiles), so a copy on stderr would show every error twice."""
+    handler = logging.FileHandler(log_path, mode="w", encoding="utf-8") if log_path else logging.StreamHandler()
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=handlers, force=True
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=[handler], force=True
     )
+    logging.captureWarnings(True)
 
 
 def deterministic() -> bool:
@@ -50,7 +51,7 @@ def set_threads(threads: int) -> None:
 
     if deterministic():
         if torch.backends.cpu.get_cpu_capability() != "AVX2":  # the pin took no effect: other kernels
-            raise RuntimeError(
+            raise ConfigError(
                 f"config key `deterministic` is true, which needs an x86 CPU with AVX2; torch dispatches to "
                 f"{torch.backends.cpu.get_cpu_capability()} here. Set `deterministic: false`"
             )
@@ -70,21 +71,24 @@ def seed_everything(seed: int) -> None:
 
 
 def resolve_device(setting: str):
-    """`auto` -> CUDA when present, else CPU; anything else is passed to torch.device."""
+    """`auto` -> CUDA when present, else CPU; anything else is passed to torch.device. A CUDA
+    device comes with its index (`cuda:0`), so that the results record which card ran them."""
     import torch
 
     if deterministic():  # GPU kernels cannot reproduce the CPU's results
         if setting not in ("auto", "cpu"):
-            raise RuntimeError(
+            raise ConfigError(
                 f"config key `device` is {setting!r}, but `deterministic: true` runs on the CPU; use `auto` or `cpu`"
             )
         return torch.device("cpu")
     if setting == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        setting = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(setting)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"config key `device` is {setting!r} but CUDA is not available here; use `auto` or `cpu`")
-    return device
+    if device.type != "cuda":
+        return device
+    if not torch.cuda.is_available():
+        raise ConfigError(f"config key `device` is {setting!r} but CUDA is not available here; use `auto` or `cpu`")
+    return device if device.index is not None else torch.device("cuda", torch.cuda.current_device())
 
 
 def process_seconds() -> float | None:
@@ -133,9 +137,19 @@ def export_pythonpath(src: str) -> None:
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p)
 
 
+def explains_itself(err: BaseException) -> bool:
+    """An error this package defines (ConfigError, DataError, ResultFileError, ...): raised on
+    purpose, its message names the file or config key and what to do, and a traceback would only
+    bury it. Anything else (a KeyError, torch's RuntimeError, an extension's own error) may be a bug."""
+    return any(cls.__module__.partition(".")[0] == __package__ for cls in type(err).__mro__)
+
+
 def run_step(log_path: str | None, step, extensions: dict | None = None, **kwargs):
-    """Run a workflow step with logging to its log file; a failure's traceback lands there too.
-    `extensions` (the config's) are registered first, so the step finds the variants they add."""
+    """Run a workflow step with logging to its log file; a failure lands there once: a known error
+    as its message, anything else with its traceback. The job then exits with status 1 without
+    printing it again (Snakemake prints the log). `extensions` (the config's entries the job
+    uses, from its rule's params: workflow/rules/common.smk, extension_params) are registered
+    first, so the step finds the variants they add."""
     setup_logging(log_path)
     log = logging.getLogger(step.__module__)
     try:
@@ -145,6 +159,9 @@ def run_step(log_path: str | None, step, extensions: dict | None = None, **kwarg
     except Terminated:
         log.error("step %s terminated by SIGTERM", step.__name__)
         raise
-    except Exception as err:  # the error on the first line too: a full disk may cut the traceback
-        log.exception("step %s failed: %s", step.__name__, err)
-        raise
+    except Exception as err:
+        if explains_itself(err):
+            log.error("step %s failed: %s: %s", step.__name__, type(err).__name__, err)
+        else:  # the error on the first line too: a full disk may cut the traceback
+            log.exception("step %s failed: %s", step.__name__, err)
+        raise SystemExit(1) from None

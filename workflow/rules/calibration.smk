@@ -9,6 +9,7 @@ rule calibration_subset:
         definition=lambda w: config["calibration"]["definitions"][w.strategy],
         fraction=config["calibration"]["fraction"],
         batch_size=config["ptq"]["batch_size"],  # a subset smaller than one PTQ batch is flagged
+        **extension_params(calibration_kind_use),
     conda:
         ENV
     log:

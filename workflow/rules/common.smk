@@ -5,12 +5,21 @@ import shutil
 
 from snakemake.utils import validate
 
-from lstmptq.config import check_config, check_moved_keys, model_settings, reference_key, source_files
-from lstmptq.grid import PLOTS, SPLITS, WILDCARDS, cells, curve_eps, job_log, path
+from lstmptq.config import check_config, check_moved_keys, data_settings, model_settings, reference_key
+from lstmptq.config import source_files, source_fingerprints
+from lstmptq import preflight
+from lstmptq.grid import PLOTS, SPLITS, WILDCARDS, cells, curve_eps, job_log, parse_method, path
 from lstmptq.recipes import declared, recipe
+from lstmptq.registry import code_fingerprints, job_extensions
 from lstmptq.resources import device_of, gpus_of, mem_mb_of, scaled, train_minutes
 from lstmptq.runtime import DETERMINISTIC_ENV
+from lstmptq.scheme import parse as parse_scheme
 
+if workflow.is_main_process:
+    try:
+        preflight.check_cores(workflow.resource_settings.cores)
+    except ValueError as err:
+        raise WorkflowError(str(err)) from None
 SCHEMA = str(Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
 check_moved_keys(config)
 validate(config, SCHEMA)
@@ -68,7 +77,55 @@ def noise_definition(w):
     return config["noise"]["definitions"][w.noise]
 
 
+def extension_params(uses):
+    """Params (`**extension_params(...)`) of a rule whose job looks up registry entries; `uses(w)`
+    lists the (registry, name) pairs a job looks up. `extensions`: the config's entries among them,
+    which the job registers (runtime.run_step); `extension_code`: the sha256 of each one's source
+    file, so that editing it reruns the jobs that use it and no other (registry.code_fingerprints)."""
+
+    def entries(w):
+        return job_extensions(config["extensions"], uses(w))
+
+    return {"extensions": entries, "extension_code": lambda w: code_fingerprints(entries(w))}
+
+
+def family_use(w):
+    """A job that builds or runs a model of its family (w.model)."""
+    return [("classifiers", w.model)]
+
+
+def calibration_kind_use(w):
+    return [("calibration_kinds", config["calibration"]["definitions"][w.strategy]["kind"])]
+
+
+def noise_model_use(w):
+    return [("noise_models", noise_definition(w)["kind"])]
+
+
+def statistics_use(w):
+    """A job that reads scheme names: every statistic letter the config adds (schemes parse with them)."""
+    return [("statistics", letter) for letter in config["extensions"].get("statistics", {})]
+
+
+def ptq_uses(w):
+    """A PTQ cell: its family, its method, and the scale statistic of each of its scheme's classes."""
+    statistics = {setting.statistic for setting in parse_scheme(w.scheme).settings.values()}
+    return [*family_use(w), ("ptq_methods", parse_method(w.method)[0]), *(("statistics", s) for s in sorted(statistics))]
+
+
 onstart:
+    # A run that executes jobs (onstart runs in no dry run and in no job): one at a time per folder,
+    # and every output folder writable (lstmptq.preflight says why).
+    if workflow.execution_settings.lock:
+        try:
+            preflight.acquire()
+        except preflight.RunLockError as err:
+            raise WorkflowError(str(err)) from None
+    if blocked := preflight.unwritable(f for job in workflow.dag.needrun_jobs() for f in [*job.output, *job.log]):
+        raise WorkflowError(
+            f"cannot write into {', '.join(blocked)}: the run would replace files there. "
+            "Make the folder writable (chmod u+w), or run from a copy of the project you can write to"
+        )
     # Without SLURM's client tools every submission fails and the executor then waits on jobs
     # that never started: stop before any work instead. (The executor is known only here.)
     if getattr(workflow.executor_plugin, "name", None) == "slurm":

@@ -8,7 +8,8 @@ rule design_space:
     """A dataset's design-space sweep: one row per cell, per quantizer and per answer to its
     questions (lstmptq.report.design_space), and its figures (grid.DESIGN_SPACE_PLOTS), PNG and PDF."""
     input:
-        design_space_inputs(config, "ptq_metrics", dataset="{dataset}"),
+        metrics=design_space_inputs(config, "ptq_metrics", dataset="{dataset}"),
+        labels=path("labels"),  # its class counts, for the dataset's flags (`checks:`)
     output:
         **{
             name: report(path(kind), caption=f"../report/{kind}.rst", category="Design space", subcategory="{dataset}")
@@ -21,6 +22,8 @@ rule design_space:
         pdf=expand(path("plot", ext="pdf"), name=DESIGN_SPACE_PLOTS, allow_missing=True),
     params:
         collapse_sqnr_db=config["design_space"]["collapse_sqnr_db"],
+        checks=config["checks"],
+        **extension_params(statistics_use),
     conda:
         ENV
     log:

@@ -11,6 +11,7 @@ rule ks_statistics:
         strategies=STRATEGIES,
         probe_size=config["ks"]["probe_size"],
         batch_size=config["ptq"]["batch_size"],
+        **extension_params(family_use),
     threads: 1
     resources:
         mem_mb=mem_mb_of(config, config["ptq"]["batch_size"], tensors=3),

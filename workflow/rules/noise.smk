@@ -15,6 +15,7 @@ rule noisy_test_set:
     params:
         definition=noise_definition,
         seed=config["noise"]["seed"],
+        **extension_params(noise_model_use),
     conda:
         ENV
     log:
@@ -34,12 +35,13 @@ rule evaluate_fp32:
         noise_curve("fp32_noise_cell"),
     params:
         batch_size=config["noise"]["batch_size"],
-        device=device_of(config, "evaluate"),
+        **extension_params(family_use),
     threads: 1
     resources:
         mem_mb=mem_mb_of(config, config["noise"]["batch_size"], tensors=3),
         runtime=scaled(5 + len(CURVE_EPS), 1),
         gpu=gpus_of(config, "evaluate"),
+        device=device_of(config, "evaluate"),  # where it runs, not what it computes: no rerun (lstmptq.resources)
     conda:
         ENV
     log:
@@ -62,12 +64,13 @@ rule evaluate_ptq:
         noise_curve("ptq_noise_cell"),
     params:
         batch_size=config["noise"]["batch_size"],
-        device=device_of(config, "evaluate"),
+        **extension_params(family_use),
     threads: 1  # the LSTM steps through time (small ops): curves run side by side instead
     resources:
         mem_mb=mem_mb_of(config, config["noise"]["batch_size"], tensors=3),
         runtime=scaled(5 + 2 * len(CURVE_EPS), 2),
         gpu=gpus_of(config, "evaluate"),
+        device=device_of(config, "evaluate"),  # where it runs, not what it computes: no rerun (lstmptq.resources)
     conda:
         ENV
     log:

@@ -16,12 +16,13 @@ rule ptq:
         percentiles=recipe_percentiles,  # the recipe's own, per scheme class
         batch_size=config["ptq"]["batch_size"],
         verify_size=config["ptq"]["verify_size"],
-        device=device_of(config, "ptq"),
+        **extension_params(ptq_uses),
     threads: 1  # small tensors, a Python loop over timesteps: run cells side by side instead
     resources:
         mem_mb=mem_mb_of(config, config["ptq"]["batch_size"], tensors=3),
         runtime=scaled(10, 2),  # minutes; input size is mostly the FP32 checkpoint
         gpu=gpus_of(config, "ptq"),
+        device=device_of(config, "ptq"),  # where it runs, not what it computes: no rerun (lstmptq.resources)
     conda:
         ENV
     log:

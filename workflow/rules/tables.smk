@@ -7,8 +7,11 @@ rule fp32_table:
     input:
         metrics=over_grid("fp32_metrics"),
         baseline=path("baseline"),
+        labels=path("labels"),  # its class counts, for the dataset's flags
     output:
         path("fp32_table"),
+    params:
+        checks=config["checks"],  # the flags' thresholds: a table's params, so a new one retrains nothing
     conda:
         ENV
     log:
@@ -22,9 +25,12 @@ rule fp32_table:
 rule ptq_table:
     """Every PTQ cell of a dataset in one long table (accuracy, drop, size, times)."""
     input:
-        over_grid("ptq_metrics"),
+        metrics=over_grid("ptq_metrics"),
+        labels=path("labels"),
     output:
         path("ptq_table"),
+    params:
+        checks=config["checks"],
     conda:
         ENV
     log:
@@ -60,6 +66,7 @@ rule study_table:
         cells=over_grid("fp32_noise_cell") + over_grid("ptq_noise_cell"),
         ptq=over_grid("ptq_metrics"),
         fp32=over_grid("fp32_metrics"),
+        labels=path("labels"),
         reference=REFERENCE_FILE,
     output:
         parquet=path("study_parquet"),
@@ -70,6 +77,7 @@ rule study_table:
     params:
         method=config["ptq"]["methods"][0],  # the method the findings compare
         reference_key=dataset_reference,
+        checks=config["checks"],
     conda:
         ENV
     log:

@@ -4,7 +4,7 @@ from lstmptq.stages.calibration import calibration_subset
 run_step(
     snakemake.log[0],
     calibration_subset,
-    extensions=snakemake.config["extensions"],
+    extensions=snakemake.params.extensions,
     train_file=snakemake.input.train,
     labels_file=snakemake.input.labels,
     out_file=snakemake.output[0],

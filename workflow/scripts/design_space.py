@@ -5,7 +5,10 @@ from lstmptq.stages.design_space import design_space
 run_step(
     snakemake.log[0],
     design_space,
-    metric_files=list(snakemake.input),
+    extensions=snakemake.params.extensions,
+    metric_files=list(snakemake.input.metrics),
+    labels_file=snakemake.input.labels,
+    checks=dict(snakemake.params.checks),
     collapse_sqnr_db=snakemake.params.collapse_sqnr_db,
     out_table=snakemake.output.table,
     out_quantizers=snakemake.output.quantizers,

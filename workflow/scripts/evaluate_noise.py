@@ -9,7 +9,7 @@ w = snakemake.wildcards
 run_step(
     snakemake.log[0],
     evaluate_curve,
-    extensions=snakemake.config["extensions"],
+    extensions=snakemake.params.extensions,
     kind=w.model,
     eps=[
         float(e) for e in curve_eps(snakemake.config)
@@ -24,5 +24,5 @@ run_step(
     fp32_cells=list(snakemake.input.fp32_cells) if artifact else None,
     batch_size=snakemake.params.batch_size,
     threads=snakemake.threads,
-    device=snakemake.params.device,
+    device=snakemake.resources.device,  # a resource: no rerun when it changes (lstmptq.resources.device_of)
 )

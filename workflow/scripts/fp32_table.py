@@ -6,5 +6,7 @@ run_step(
     summarize_fp32,
     metric_files=list(snakemake.input.metrics),
     baseline_file=snakemake.input.baseline,
+    labels_file=snakemake.input.labels,
+    checks=dict(snakemake.params.checks),
     out_file=snakemake.output[0],
 )

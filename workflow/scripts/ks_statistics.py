@@ -5,7 +5,7 @@ from lstmptq.stages.ks import ks_statistics
 run_step(
     snakemake.log[0],
     ks_statistics,
-    extensions=snakemake.config["extensions"],
+    extensions=snakemake.params.extensions,
     checkpoint=snakemake.input.checkpoint,
     test_tokens=snakemake.input.test,
     artifact_files=dict(zip(snakemake.params.strategies, snakemake.input.artifacts)),

@@ -5,7 +5,7 @@ from lstmptq.stages.noise import noisy_test_sets
 run_step(
     snakemake.log[0],
     noisy_test_sets,
-    extensions=snakemake.config["extensions"],
+    extensions=snakemake.params.extensions,
     data_file=snakemake.input.data,
     vocab_file=snakemake.input.vocab,
     out_files=list(snakemake.output),

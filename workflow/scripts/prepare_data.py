@@ -6,7 +6,7 @@ run_step(
     snakemake.log[0],
     prepare_data,
     name=snakemake.wildcards.dataset,
-    spec=snakemake.params.spec,
+    spec=snakemake.config["sources"][snakemake.wildcards.dataset],  # params.spec lacks the check thresholds
     split_files={split: snakemake.output[split] for split in SPLITS},
     labels_file=snakemake.output.labels,
 )

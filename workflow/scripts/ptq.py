@@ -4,7 +4,7 @@ from lstmptq.stages.ptq import quantize_cell
 run_step(
     snakemake.log[0],
     quantize_cell,
-    extensions=snakemake.config["extensions"],
+    extensions=snakemake.params.extensions,
     checkpoint=snakemake.input.checkpoint,
     fp32_metrics_file=snakemake.input.fp32_metrics,
     train_tokens=snakemake.input.train,
@@ -22,5 +22,5 @@ run_step(
     batch_size=snakemake.params.batch_size,
     verify_size=snakemake.params.verify_size,
     threads=snakemake.threads,
-    device=snakemake.params.device,
+    device=snakemake.resources.device,  # a resource: no rerun when it changes (lstmptq.resources.device_of)
 )

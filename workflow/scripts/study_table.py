@@ -8,6 +8,8 @@ run_step(
     cell_files=list(snakemake.input.cells),
     ptq_metric_files=list(snakemake.input.ptq),
     fp32_metric_files=list(snakemake.input.fp32),
+    labels_file=snakemake.input.labels,
+    checks=dict(snakemake.params.checks),
     out_parquet=snakemake.output.parquet,
     out_csv=snakemake.output.csv,
     out_summary=snakemake.output.summary,

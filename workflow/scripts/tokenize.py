@@ -10,4 +10,5 @@ run_step(
     vocab_file=snakemake.output.vocab,
     stats_file=snakemake.output.stats,
     settings=dict(snakemake.params.settings),
+    dataset=snakemake.wildcards.dataset,
 )

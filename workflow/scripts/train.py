@@ -5,7 +5,7 @@ from lstmptq.stages.train import train_classifier
 run_step(
     snakemake.log[0],
     train_classifier,
-    extensions=snakemake.config["extensions"],
+    extensions=snakemake.params.extensions,
     token_files={split: snakemake.input[split] for split in SPLITS},
     vocab_file=snakemake.input.vocab,
     labels_file=snakemake.input.labels,
@@ -16,7 +16,6 @@ run_step(
     model_settings=dict(snakemake.params.model),
     training_settings=dict(snakemake.params.training),
     seed=int(snakemake.wildcards.seed),
-    checks=dict(snakemake.params.checks),
-    device=snakemake.params.device,
+    device=snakemake.resources.device,  # a resource: no rerun when it changes (lstmptq.resources.device_of)
     threads=snakemake.threads,
 )

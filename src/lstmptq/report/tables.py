@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from lstmptq.flags import joined
+from lstmptq.flags import added, dataset_flags, joined
 from lstmptq.grid import FP32, FP32_BITS
 from lstmptq.io import read_json
 
@@ -41,6 +41,14 @@ def table_from_metrics(
         [{column: get(read_json(p), column, key) for column, key in columns.items()} for p in metric_files],
         columns=list(columns),
     )
+
+
+def with_dataset_flags(table: pd.DataFrame, labels_file: str, checks: dict) -> pd.DataFrame:
+    """`table` with its dataset's flags (lstmptq.flags.dataset_flags: the class counts in the data
+    step's labels.json against the config's `checks:`) added to every row's `flags`. Raised here,
+    not in the jobs that train or quantize, so that a new threshold reruns only tables and plots."""
+    codes = dataset_flags(read_json(labels_file)["counts"], checks)
+    return table.assign(flags=table["flags"].map(lambda text: added(text, codes)))
 
 
 def between_strategies(ks_table: pd.DataFrame) -> pd.Series:

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from lstmptq.config import source_fingerprints
 from lstmptq.data.sources import load_source
 from lstmptq.io import provenance, write_frame, write_json
 
@@ -14,6 +15,7 @@ log = logging.getLogger(__name__)
 
 def prepare_data(name: str, spec: dict[str, Any], split_files: dict[str, str | Path], labels_file: str | Path) -> None:
     """Source -> one parquet (text, label) per split in `split_files`, and labels.json."""
+    files = source_fingerprints(spec, cache_file=None)  # what this step reads, hashed here and not taken from a cache
     splits = load_source(name, spec)
     names = splits.label_names
     counts = {}
@@ -32,6 +34,7 @@ def prepare_data(name: str, spec: dict[str, Any], split_files: dict[str, str | P
             "duplicates": splits.duplicates,  # documents shared between splits, see data.check_duplicates
             "decoding": splits.decoding,  # local text files: encoding and bytes replaced by U+FFFD
             "source": spec,
+            "fingerprints": files,  # split -> sha256 and size of a local file (the data rule's params hold them too)
             "provenance": provenance(),
         },
     )

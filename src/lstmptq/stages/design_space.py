@@ -11,6 +11,7 @@ import pandas as pd
 from lstmptq.io import ResultFileError, read_json, write_frame
 from lstmptq.report import plots
 from lstmptq.report.design_space import answers, cell_table, quantizer_table
+from lstmptq.report.tables import with_dataset_flags
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +33,18 @@ def read_cells(metric_files: list[str]) -> list[dict]:
 
 def design_space_tables(
     metric_files: list[str],
+    labels_file: str,
+    checks: dict,
     collapse_sqnr_db: float,
     out_table: str | Path,
     out_quantizers: str | Path,
     out_answers: str | Path,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The per-cell, per-quantizer and answers tables (lstmptq.report.design_space), written as CSV."""
+    """The per-cell, per-quantizer and answers tables (lstmptq.report.design_space), written as CSV;
+    every cell carries the dataset's flags (`checks:` against the class counts in `labels_file`)."""
     metrics = read_cells(metric_files)
-    cells, quantizers = cell_table(metrics, collapse_sqnr_db), quantizer_table(metrics, collapse_sqnr_db)
+    cells = with_dataset_flags(cell_table(metrics, collapse_sqnr_db), labels_file, checks)
+    quantizers = quantizer_table(metrics, collapse_sqnr_db)
     answered = answers(cells, quantizers, collapse_sqnr_db)
     write_frame(out_table, cells)
     write_frame(out_quantizers, quantizers)
@@ -69,6 +74,8 @@ def design_space_plots(
 
 def design_space(
     metric_files: list[str],
+    labels_file: str,
+    checks: dict,
     collapse_sqnr_db: float,
     out_table: str | Path,
     out_quantizers: str | Path,
@@ -77,5 +84,7 @@ def design_space(
     pdf_files: dict[str, str | Path],
 ) -> None:
     """The design-space tables, then its figures from them."""
-    cells, quantizers, _ = design_space_tables(metric_files, collapse_sqnr_db, out_table, out_quantizers, out_answers)
+    cells, quantizers, _ = design_space_tables(
+        metric_files, labels_file, checks, collapse_sqnr_db, out_table, out_quantizers, out_answers
+    )
     design_space_plots(cells, quantizers, png_files, pdf_files)

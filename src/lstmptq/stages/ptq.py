@@ -237,7 +237,7 @@ def quantize_cell(
         cell.subset["strategy"],
     )
     if cell.flags:
-        log.warning("this cell is flagged %s (see the FP32 and calibration logs for why)", cell.flags)
+        log.warning("this cell is flagged %s (its calibration subset's log says why)", cell.flags)
 
     qmodel = quantize_model(cell.model, plan).to(torch_device)
     reference = float_reference(cell, qmodel)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lstmptq.flags import DATASET_FLAGS, joined
+from lstmptq.flags import joined
 from lstmptq.io import read_frame, read_json, write_frame
 from lstmptq.report import reference
 from lstmptq.report.findings import findings_table
@@ -17,13 +17,17 @@ from lstmptq.report.tables import (
     build_study_table,
     summarize_over_seeds,
     table_from_metrics,
+    with_dataset_flags,
 )
 
 log = logging.getLogger(__name__)
 
 
-def summarize_fp32(metric_files: list[str], baseline_file: str, out_file: str | Path) -> pd.DataFrame:
-    """One row per trained model (and the baseline): test accuracy, macro-F1, training cost."""
+def summarize_fp32(
+    metric_files: list[str], baseline_file: str, labels_file: str, checks: dict, out_file: str | Path
+) -> pd.DataFrame:
+    """One row per trained model (and the baseline): test accuracy, macro-F1, training cost, and
+    the dataset's flags (`checks:` against the class counts in `labels_file`)."""
     keys = [
         "accuracy",
         "macro_f1",
@@ -38,29 +42,22 @@ def summarize_fp32(metric_files: list[str], baseline_file: str, out_file: str | 
         metric_files, {"model": "config.kind", "seed": "config.seed", **{k: k for k in keys}, "flags": "flags"}
     )
     b = read_json(baseline_file)
-    # the baseline shares the models' data, so it shares their dataset-level flags
-    baseline_flags = DATASET_FLAGS.intersection(*models["flags"]) if len(models) else set()
     baseline = pd.DataFrame(
-        [
-            {
-                "model": "tfidf_logreg",
-                "accuracy": b["accuracy"],
-                "macro_f1": b["macro_f1"],
-                "flags": sorted(baseline_flags),
-            }
-        ]
+        [{"model": "tfidf_logreg", "accuracy": b["accuracy"], "macro_f1": b["macro_f1"], "flags": []}]
     )
     table = pd.concat([models, baseline], ignore_index=True).astype(
         {"seed": "Int64", "best_epoch": "Int64", "epochs_run": "Int64", "n_parameters": "Int64"}
     )
     table["flags"] = table["flags"].map(joined)
+    table = with_dataset_flags(table, labels_file, checks)  # the baseline's too: it shares the models' data
     write_frame(out_file, table)
     log.info("\n%s", table.to_string(index=False))
     return table
 
 
-def summarize_ptq(metric_files: list[str], out_file: str | Path) -> pd.DataFrame:
-    """Long table of every PTQ cell of a dataset (one row per cell), plus a pivot in the log."""
+def summarize_ptq(metric_files: list[str], labels_file: str, checks: dict, out_file: str | Path) -> pd.DataFrame:
+    """Long table of every PTQ cell of a dataset (one row per cell, with the dataset's flags), plus
+    a pivot in the log."""
     keys = [
         "recipe",
         "strategy",
@@ -84,6 +81,7 @@ def summarize_ptq(metric_files: list[str], out_file: str | Path) -> pd.DataFrame
         "float_reference_agreement": "float_reference.prediction_agreement",
     }
     table = table_from_metrics(metric_files, columns).assign(flags=lambda t: t["flags"].map(joined))
+    table = with_dataset_flags(table, labels_file, checks)
     table = table.sort_values(
         ["model", "seed", "recipe", "strategy", "method", "bits"], ascending=[True, True, True, True, True, False]
     )
@@ -147,6 +145,8 @@ def study_tables(
     cell_files: list[str],
     ptq_metric_files: list[str],
     fp32_metric_files: list[str],
+    labels_file: str,
+    checks: dict,
     out_parquet: str | Path,
     out_csv: str | Path,
     out_summary: str | Path,
@@ -159,8 +159,9 @@ def study_tables(
     """Every noise cell in one table (parquet and CSV), its mean / 95 % CI over seeds, the
     study's findings tested on it with PTQ method `method` (lstmptq.report.findings), and its cells
     beside the authors' published figures where the dataset's source names them (`reference_key`,
-    lstmptq.report.reference)."""
+    lstmptq.report.reference). Every row carries the dataset's flags (`checks:`, `labels_file`)."""
     table = build_study_table(dataset, cell_files, ptq_metric_files, fp32_metric_files)
+    table = with_dataset_flags(table, labels_file, checks)
     flagged = table.loc[table["flags"] != "", "flags"].value_counts()
     if not flagged.empty:
         log.warning("flagged cells (numbers not sound; see flags.py for each code):\n%s", flagged.to_string())

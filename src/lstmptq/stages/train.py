@@ -11,7 +11,6 @@ import pandas as pd
 
 from lstmptq.data.tokenizer import Tokenizer
 from lstmptq.evaluation.metrics import classification_metrics
-from lstmptq.flags import dataset_flags
 from lstmptq.io import provenance, read_frame, read_json, write_frame, write_json
 from lstmptq.models.checkpoint import build_model, save_checkpoint
 from lstmptq.models.training import Encoded, predict, train
@@ -31,7 +30,6 @@ def train_classifier(
     model_settings: dict[str, Any],
     training_settings: dict[str, Any],
     seed: int,
-    checks: dict[str, Any],
     device: str = "auto",
     threads: int = 1,
 ) -> dict[str, Any]:
@@ -41,7 +39,6 @@ def train_classifier(
     torch_device = resolve_device(device)
     labels = read_json(labels_file)
     label_names = labels["label_names"]
-    flags = dataset_flags(labels["counts"], checks)
     vocab_size = len(Tokenizer.load(vocab_file))
     data = {s: Encoded.from_frame(read_frame(f)) for s, f in token_files.items()}
 
@@ -86,7 +83,7 @@ def train_classifier(
         "seconds_per_epoch": float(history_frame["epoch_seconds"].mean()),
         "test_seconds": test_seconds,
         "padded_share": float(history_frame["padded_share"].mean()),
-        "flags": flags,
+        "flags": [],  # the model's own; the dataset's are the tables' (a new `checks:` must not retrain)
         "config": meta,
         "provenance": provenance(device=str(torch_device), threads=threads, seed=seed),
     }
