@@ -1,3 +1,4 @@
+import logging
 import os
 import re
 import subprocess
@@ -65,3 +66,15 @@ def registries_as_shipped():
     for name, entries in registry.REGISTRIES.items():
         entries.clear()
         entries.update(saved[name])
+
+
+@pytest.fixture
+def root_logging_restored():
+    """run_step points the root logger at the job's log: give the test process its handlers back."""
+    handlers, level = list(logging.root.handlers), logging.root.level
+    yield
+    for handler in logging.root.handlers:
+        handler.close()
+    logging.root.handlers[:] = handlers
+    logging.root.setLevel(level)
+    logging.captureWarnings(False)

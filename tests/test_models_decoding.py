@@ -10,7 +10,8 @@ from lstmptq.models.checkpoint import build_model
 def test_shared_decoder_scores_equal_the_per_label_passes(monkeypatch):
     torch.manual_seed(0)
     model = build_model("generative", V, K, HP).eval()
-    monkeypatch.setattr(decoding, "DECODER_CHUNK_ELEMENTS", 7 * V)  # several chunks per batch
+    monkeypatch.setattr(decoding, "DECODER_ROWS", 7)  # several tiles per batch, both ways
+    monkeypatch.setattr(decoding, "DECODER_VOCAB_BLOCK", V // 3)
     with torch.no_grad():
         for ids, lengths in batches(data()):
             per_label = model.log_likelihood(ids, lengths)
@@ -38,3 +39,16 @@ def test_log_normalizers_survive_widely_spread_label_logits():
     assert torch.allclose(normalizers(), direct(), atol=1e-4)
     label_logits[0, :5] += 200.0  # one label's logits now span > 200 nats: the product underflows
     assert torch.allclose(normalizers(), direct(), atol=1e-4)
+
+
+def test_the_tiles_change_the_scores_by_float_rounding_only_and_overflow_falls_back():
+    torch.manual_seed(0)
+    states, weight, label_logits = torch.randn(60, 8), torch.randn(V, 8), torch.randn(K, V)
+    targets, doc = torch.randint(0, V, (60,)), torch.arange(60) // 20
+    one_tile = decoding.document_scores(states, targets, doc, 3, weight, label_logits, rows=60, vocab_block=V)
+    tiled = decoding.document_scores(states, targets, doc, 3, weight, label_logits, rows=7, vocab_block=V // 4)
+    assert torch.allclose(tiled, one_tile, rtol=1e-6, atol=1e-4)
+    states[5] *= 60.0  # logits beyond exp's range at one position: that tile takes the row maximum out
+    one_tile = decoding.document_scores(states, targets, doc, 3, weight, label_logits, rows=60, vocab_block=V)
+    tiled = decoding.document_scores(states, targets, doc, 3, weight, label_logits, rows=7, vocab_block=V // 4)
+    assert torch.isfinite(tiled).all() and torch.allclose(tiled, one_tile, rtol=1e-5, atol=1e-2)

@@ -3,7 +3,6 @@ module paths are refused with the new one (lstmptq.registry)."""
 
 import hashlib
 import inspect
-import logging
 import sys
 
 import pytest
@@ -158,18 +157,6 @@ def test_a_job_gets_only_the_entries_it_uses_with_the_sha256_of_their_code(packa
     before = registry.code_fingerprints(extensions)[str(noise)]
     noise.write_text("def check(settings):\n    return None\n")
     assert registry.code_fingerprints(extensions)[str(noise)] != before
-
-
-@pytest.fixture
-def root_logging_restored():
-    """run_step points the root logger at the job's log: give the test process its handlers back."""
-    handlers, level = list(logging.root.handlers), logging.root.level
-    yield
-    for handler in logging.root.handlers:
-        handler.close()
-    logging.root.handlers[:] = handlers
-    logging.root.setLevel(level)
-    logging.captureWarnings(False)
 
 
 def test_a_job_whose_extension_fails_at_import_logs_one_line_naming_it(tmp_path, root_logging_restored):

@@ -144,6 +144,22 @@ def explains_itself(err: BaseException) -> bool:
     return any(cls.__module__.partition(".")[0] == __package__ for cls in type(err).__mro__)
 
 
+@contextlib.contextmanager
+def _counting(log: logging.Logger):
+    """With LSTMPTQ_COUNT_WORK=1 in the environment, count the step's FLOPs and transcendentals
+    (lstmptq.profiling) and log them as one `work: {...}` line; otherwise nothing."""
+    if os.environ.get("LSTMPTQ_COUNT_WORK") != "1":
+        yield
+        return
+    import json
+
+    from lstmptq.profiling import WorkCounter
+
+    with WorkCounter() as counter:
+        yield
+    log.info("work: %s", json.dumps(counter.summary()))
+
+
 def run_step(log_path: str | None, step, extensions: dict | None = None, **kwargs):
     """Run a workflow step with logging to its log file; a failure lands there once: a known error
     as its message, anything else with its traceback. The job then exits with status 1 without
@@ -152,8 +168,10 @@ def run_step(log_path: str | None, step, extensions: dict | None = None, **kwarg
     first, so the step finds the variants they add."""
     setup_logging(log_path)
     log = logging.getLogger(step.__module__)
+    if (started := process_seconds()) is not None:  # the job's fixed cost so far (bench/roofline.py reads it)
+        log.info("step %s: start-up %.2f s (interpreter, imports, Snakemake's preamble)", step.__name__, started)
     try:
-        with _job_signals():
+        with _job_signals(), _counting(log):
             register(extensions)
             return step(**kwargs)
     except Terminated:
