@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
-from lstmptq.io import file_sha256
+from lstmptq.io import atomic_path, file_sha256
 
 CACHE_FILE = Path(".snakemake") / "lstmptq-fingerprints.json"  # beside Snakemake's own metadata
 CACHE_FORMAT = 1
@@ -60,16 +59,10 @@ def _read_cache(cache_file: str | os.PathLike) -> dict[str, dict]:
 
 
 def _write_cache(cache_file: Path, files: dict[str, dict]) -> None:
-    # written to a temporary file and renamed: a reader (another snakemake, a cluster job parsing the
-    # Snakefile) sees the old cache or the new one, never half of one
+    # atomic: a reader (another snakemake, a cluster job parsing the Snakefile) sees the old cache
+    # or the new one, never half of one
     try:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{cache_file.name}.", suffix=".tmp", dir=cache_file.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump({"format": CACHE_FORMAT, "files": files}, handle)
-            os.replace(tmp, cache_file)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        with atomic_path(cache_file, checksum=False) as tmp:
+            tmp.write_text(json.dumps({"format": CACHE_FORMAT, "files": files}), encoding="utf-8")
     except OSError:  # a read-only project: the cache only saves time, the hashes are still right
         pass

@@ -69,10 +69,8 @@ def checksum_path(path: str | os.PathLike) -> Path:
 
 
 def _write_checksum(target: Path, digest: str) -> None:
-    side = checksum_path(target)
-    tmp = side.with_name(f"{side.name}.{os.getpid()}.tmp")
-    tmp.write_text(f"{digest}  {target.name}\n", encoding="utf-8")  # the format of `sha256sum`
-    os.replace(tmp, side)
+    with atomic_path(checksum_path(target), checksum=False) as tmp:
+        tmp.write_text(f"{digest}  {target.name}\n", encoding="utf-8")  # the format of `sha256sum`
 
 
 def verify(path: str | os.PathLike, *, self_checked: bool = False) -> None:

@@ -30,6 +30,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from lstmptq.io import file_sha256
+
 CLASSIFIERS = {
     "discriminative": "lstmptq.families.discriminative",
     "generative": "lstmptq.families.generative",
@@ -294,7 +296,7 @@ def _sha256(path: Path) -> str:
     stat = path.stat()
     stamp = (str(path), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
     if stamp not in _HASHED:
-        _HASHED[stamp] = hashlib.sha256(path.read_bytes()).hexdigest()
+        _HASHED[stamp] = file_sha256(path)
     return _HASHED[stamp]
 
 
