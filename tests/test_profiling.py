@@ -1,10 +1,13 @@
-"""Counted work for the roofline benchmark (lstmptq.profiling) and the lines jobs log for it."""
+"""Counted work for the roofline benchmark (lstmptq.profiling), the lines jobs log for it, and
+the benchmark file each job writes."""
 
+import pandas as pd
 import pytest
 import torch
 
+from lstmptq.grid import benchmark_of
 from lstmptq.profiling import WorkCounter
-from lstmptq.runtime import run_step
+from lstmptq.runtime import BENCHMARK_COLUMNS, run_step
 
 
 def test_matrix_products_and_transcendentals_are_counted_from_their_shapes():
@@ -39,3 +42,20 @@ def test_a_job_logs_its_start_up_and_with_the_switch_its_work(tmp_path, monkeypa
     monkeypatch.setenv("LSTMPTQ_COUNT_WORK", "1")
     run_step(str(log), step_with_work)
     assert 'work: {"gemm_flops": 0, "transcendentals": 10, "uncounted": {}}' in log.read_text()
+
+
+def failing_step():
+    raise ValueError("no")
+
+
+def test_a_job_records_its_own_benchmark_and_a_failed_one_none(tmp_path, monkeypatch, root_logging_restored):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "logs" / "rule").mkdir(parents=True)
+    run_step("logs/rule/cell.log", step_with_work)
+    frame = pd.read_csv(tmp_path / "benchmarks" / "rule" / "cell.tsv", sep="\t")
+    assert list(frame.columns) == list(BENCHMARK_COLUMNS) and len(frame) == 1
+    assert frame["s"].iloc[0] > 0 and frame["max_rss"].iloc[0] > 10 and frame["cpu_time"].iloc[0] > 0
+    with pytest.raises(SystemExit):
+        run_step("logs/rule/failed.log", failing_step)
+    assert not (tmp_path / "benchmarks" / "rule" / "failed.tsv").exists()
+    assert benchmark_of("elsewhere/cell.log") is None

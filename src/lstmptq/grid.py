@@ -112,11 +112,22 @@ class _Keep(dict):
 SPELT = {"seed": "seed{seed}", "eps": "eps{eps}"}  # path parts that carry a prefix
 
 
-def job_log(rule: str, *wildcards: str, ext: str = "log") -> str:
-    """A job's log (ext=log) or benchmark (ext=tsv) file: logs/<rule>/<its wildcards>.log."""
-    root = {"log": "logs", "tsv": "benchmarks"}[ext]
+def job_log(rule: str, *wildcards: str) -> str:
+    """A job's log file: logs/<rule>/<its wildcards>.log (its benchmark: `benchmark_of`)."""
     parts = [SPELT.get(w, "{" + w + "}") for w in wildcards] or ["all"]
-    return f"{root}/{rule}/{'/'.join(parts)}.{ext}"
+    return f"logs/{rule}/{'/'.join(parts)}.log"
+
+
+def benchmark_of(log_file: str) -> str | None:
+    """The benchmark file a job writes beside its log: benchmarks/<rule>/<its wildcards>.tsv
+    (None for a log outside logs/, such as a test's). Jobs record their own wall time, CPU time and
+    peak memory (lstmptq.runtime) in Snakemake's `benchmark:` format instead of the directive:
+    Snakemake's benchmark thread polls each job's memory through /proc every 0.5 s, which cost
+    its main process a third of a core on 2 cores (issue 26)."""
+    parts = log_file.split("/")
+    if parts[0] != "logs" or not log_file.endswith(".log"):
+        return None
+    return "/".join(["benchmarks", *parts[1:]])[: -len(".log")] + ".tsv"
 
 
 # ---- how axis values are spelt ------------------------------------------------------------

@@ -13,6 +13,8 @@ import signal
 import threading
 
 from lstmptq.config import ConfigError
+from lstmptq.grid import benchmark_of
+from lstmptq.io import atomic_path
 from lstmptq.registry import register
 
 # `deterministic: true`: the same float results on any x86 CPU with AVX2, whatever its own kernels
@@ -101,6 +103,36 @@ def process_seconds() -> float | None:
         return None
 
 
+BENCHMARK_COLUMNS = ("s", "h:m:s", "max_rss", "io_in", "io_out", "cpu_time")
+
+
+def write_benchmark(path: str) -> None:
+    """One row in the columns of Snakemake's `benchmark:` files that getrusage and /proc measure
+    exactly: wall seconds since the process started (interpreter start-up included), peak resident
+    memory and bytes read/written from storage in MB, user + system CPU seconds of the job and its
+    children. Written last, so a failed job leaves none; its wall time misses only interpreter exit."""
+    import resource
+    import time
+
+    wall = process_seconds()
+    if wall is None:  # not Linux: no process start time to measure from
+        return
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    io = {}
+    with contextlib.suppress(OSError):
+        with open("/proc/self/io") as handle:
+            io = dict(line.split(": ") for line in handle.read().splitlines())
+    row = (
+        f"{wall:.4f}",
+        time.strftime("%H:%M:%S", time.gmtime(wall)),
+        f"{max(own.ru_maxrss, children.ru_maxrss) / 1024:.2f}",  # KB on Linux
+        *(f"{int(io[k]) / 2**20:.2f}" if k in io else "NA" for k in ("read_bytes", "write_bytes")),
+        f"{own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime:.2f}",
+    )
+    with atomic_path(path, checksum=False) as tmp:
+        tmp.write_text("\t".join(BENCHMARK_COLUMNS) + "\n" + "\t".join(row) + "\n")
+
+
 class Terminated(SystemExit):
     """SIGTERM, raised in the main thread; a SystemExit, so the job exits with status 143."""
 
@@ -173,7 +205,10 @@ def run_step(log_path: str | None, step, extensions: dict | None = None, **kwarg
     try:
         with _job_signals(), _counting(log):
             register(extensions)
-            return step(**kwargs)
+            result = step(**kwargs)
+        if log_path and (benchmark := benchmark_of(str(log_path))):
+            write_benchmark(benchmark)
+        return result
     except Terminated:
         log.error("step %s terminated by SIGTERM", step.__name__)
         raise

@@ -12,7 +12,5 @@ rule tfidf_baseline:
         ENV
     log:
         job_log("tfidf_baseline", "dataset"),
-    benchmark:
-        job_log("tfidf_baseline", "dataset", ext="tsv")
     script:
         "../scripts/tfidf_baseline.py"

@@ -14,7 +14,5 @@ rule calibration_subset:
         ENV
     log:
         job_log("calibration_subset", "dataset", "seed", "strategy"),
-    benchmark:
-        job_log("calibration_subset", "dataset", "seed", "strategy", ext="tsv")
     script:
         "../scripts/calibration_subset.py"

@@ -16,7 +16,5 @@ rule prepare_data:
         ENV
     log:
         job_log("prepare_data", "dataset"),
-    benchmark:
-        job_log("prepare_data", "dataset", ext="tsv")
     script:
         "../scripts/prepare_data.py"

@@ -28,7 +28,5 @@ rule design_space:
         ENV
     log:
         job_log("design_space", "dataset"),
-    benchmark:
-        job_log("design_space", "dataset", ext="tsv")
     script:
         "../scripts/design_space.py"

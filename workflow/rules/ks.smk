@@ -20,7 +20,5 @@ rule ks_statistics:
         ENV
     log:
         job_log("ks_statistics", "dataset", "model", "seed", "method", "recipe", "scheme"),
-    benchmark:
-        job_log("ks_statistics", "dataset", "model", "seed", "method", "recipe", "scheme", ext="tsv")
     script:
         "../scripts/ks_statistics.py"

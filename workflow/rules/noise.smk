@@ -20,8 +20,6 @@ rule noisy_test_set:
         ENV
     log:
         job_log("noisy_test_set", "dataset", "noise"),
-    benchmark:
-        job_log("noisy_test_set", "dataset", "noise", ext="tsv")
     script:
         "../scripts/noisy_test_set.py"
 
@@ -46,8 +44,6 @@ rule evaluate_fp32:
         ENV
     log:
         job_log("evaluate_fp32", "dataset", "model", "seed", "noise"),
-    benchmark:
-        job_log("evaluate_fp32", "dataset", "model", "seed", "noise", ext="tsv")
     script:
         "../scripts/evaluate_noise.py"
 
@@ -75,7 +71,5 @@ rule evaluate_ptq:
         ENV
     log:
         job_log("evaluate_ptq", "dataset", "model", "seed", "strategy", "method", "recipe", "scheme", "noise"),
-    benchmark:
-        job_log("evaluate_ptq", "dataset", "model", "seed", "strategy", "method", "recipe", "scheme", "noise", ext="tsv")
     script:
         "../scripts/evaluate_noise.py"

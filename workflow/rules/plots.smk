@@ -18,7 +18,5 @@ rule plots:
         ENV
     log:
         job_log("plots", "dataset"),
-    benchmark:
-        job_log("plots", "dataset", ext="tsv")
     script:
         "../scripts/plots.py"

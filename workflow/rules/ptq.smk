@@ -27,7 +27,5 @@ rule ptq:
         ENV
     log:
         job_log("ptq", "dataset", "model", "seed", "strategy", "method", "recipe", "scheme"),
-    benchmark:
-        job_log("ptq", "dataset", "model", "seed", "strategy", "method", "recipe", "scheme", ext="tsv")
     script:
         "../scripts/ptq.py"

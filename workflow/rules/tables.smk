@@ -16,8 +16,6 @@ rule fp32_table:
         ENV
     log:
         job_log("fp32_table", "dataset"),
-    benchmark:
-        job_log("fp32_table", "dataset", ext="tsv")
     script:
         "../scripts/fp32_table.py"
 
@@ -35,8 +33,6 @@ rule ptq_table:
         ENV
     log:
         job_log("ptq_table", "dataset"),
-    benchmark:
-        job_log("ptq_table", "dataset", ext="tsv")
     script:
         "../scripts/ptq_table.py"
 
@@ -53,8 +49,6 @@ rule ks_table:
         ENV
     log:
         job_log("ks_table", "dataset"),
-    benchmark:
-        job_log("ks_table", "dataset", ext="tsv")
     script:
         "../scripts/ks_table.py"
 
@@ -82,8 +76,6 @@ rule study_table:
         ENV
     log:
         job_log("study_table", "dataset"),
-    benchmark:
-        job_log("study_table", "dataset", ext="tsv")
     script:
         "../scripts/study_table.py"
 
@@ -103,7 +95,5 @@ rule verdicts:
         ENV
     log:
         job_log("verdicts"),
-    benchmark:
-        job_log("verdicts", ext="tsv")
     script:
         "../scripts/verdicts.py"

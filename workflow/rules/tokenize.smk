@@ -12,7 +12,5 @@ rule tokenize:
         ENV
     log:
         job_log("tokenize", "dataset"),
-    benchmark:
-        job_log("tokenize", "dataset", ext="tsv")
     script:
         "../scripts/tokenize.py"

@@ -24,7 +24,5 @@ rule train:
         ENV
     log:
         job_log("train", "dataset", "model", "seed"),
-    benchmark:
-        job_log("train", "dataset", "model", "seed", ext="tsv")
     script:
         "../scripts/train.py"
