@@ -36,6 +36,7 @@ include: "workflow/rules/noise.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/design_space.smk"
+include: "workflow/rules/cost.smk"
 
 
 rule all:
@@ -48,3 +49,4 @@ rule all:
         path("verdicts_html"),
         expand(path("plot"), dataset=config["datasets"], name=PLOTS, ext=["png", "pdf"]),
         design_space_targets(config),  # empty without a design-space sweep
+        path("cost_csv"),

@@ -8,6 +8,11 @@ the two layouts interleaved, and prints `name: value` lines: ms per document (me
 
     python bench/decoder.py [--vocab 7375] [--hidden 100] [--labels 5] [--repeats 7]
 
+With `--run RUN` (a finished workflow folder) it also scores every generative model of the run,
+FP32 checkpoints and PTQ artifacts (by the engine), on the clean test set and every noisy one
+with both layouts, and prints how many predictions differ (`decoder/run/...`): the tables'
+numbers change only where a prediction does.
+
 `untiled` is the layout before the tiles: 2**24 logits per chunk, the whole vocabulary in one
 product (what the code did until December 2026).
 """
@@ -17,9 +22,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
 import torch
 
+from lstmptq.models import decoding
 from lstmptq.models.decoding import document_scores
 
 
@@ -32,8 +39,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--positions", type=int, default=81)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--run", type=Path, help="a finished workflow folder: count prediction changes on its models")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.run:
+        prediction_changes(args.run)
     torch.manual_seed(0)
     n, vocab = args.documents * args.positions, args.vocab
     states = torch.randn(n, args.hidden) * 0.3
@@ -59,6 +69,43 @@ def main(argv: list[str] | None = None) -> None:
     difference = (scores["tiled"] - scores["untiled"]).abs()
     print(f"decoder/max_abs_score_difference: {difference.max().item():.3g}")
     print(f"decoder/max_relative_score_difference: {(difference / scores['untiled'].abs()).max().item():.3g}")
+
+
+def prediction_changes(run: Path) -> None:
+    """Predictions of every generative model of `run` on its test sets, tiled vs untiled."""
+    import json
+
+    from lstmptq.grid import path
+    from lstmptq.io import read_frame
+    from lstmptq.models.training import Encoded, predict
+    from lstmptq.stages.noise import load_cell_model
+
+    results = run / "results"
+    models = [(m, None) for m in sorted(results.glob("*/generative/seed*/fp32/model.pt"))]
+    models += [(None, a) for a in sorted(results.glob("*/generative/seed*/**/quantized.safetensors"))]
+    tiles = {"tiled": (decoding.DECODER_ROWS, decoding.DECODER_VOCAB_BLOCK)}
+    changed = documents = 0
+    test_sets = {}
+    for checkpoint, artifact in models:
+        dataset = (checkpoint or artifact).relative_to(results).parts[0]
+        vocab = run / path("vocab", dataset=dataset)
+        if dataset not in test_sets:
+            noisy = sorted((run / path("noisy", dataset=dataset, noise="x", eps="0")).parent.parent.glob("*/*.parquet"))
+            test_sets[dataset] = [Encoded.from_frame(read_frame(f)) for f in noisy]
+            vocab_size = len(json.loads(vocab.read_text())["itos"])
+            tiles["untiled"] = (max(1, 2**24 // vocab_size), vocab_size)  # the layout before the tiles
+        model, _ = load_cell_model("generative", checkpoint, artifact, vocab if artifact else None)
+        for data in test_sets[dataset]:
+            predictions = {}
+            for name, (rows, block) in tiles.items():
+                decoding.DECODER_ROWS, decoding.DECODER_VOCAB_BLOCK = rows, block  # read at each call
+                predictions[name], _ = predict(model, data, 64, torch.device("cpu"))
+            decoding.DECODER_ROWS, decoding.DECODER_VOCAB_BLOCK = tiles["tiled"]
+            changed += int((torch.as_tensor(predictions["tiled"]) != torch.as_tensor(predictions["untiled"])).sum())
+            documents += len(data.labels)
+    print(f"decoder/run/models: {len(models)}")
+    print(f"decoder/run/predictions: {documents}")
+    print(f"decoder/run/predictions_changed: {changed}")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,6 @@ import argparse
 import csv
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -40,36 +39,9 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from lstmptq.report.cost import WORK, compute_fraction, jobs, median_job, peaks
+
 REPO = Path(__file__).resolve().parents[1]
-MODELS = ("discriminative", "generative")
-STARTUP = re.compile(r"start-up ([0-9.]+) s")
-WORK = re.compile(r"work: (\{.*\})")
-
-
-def peaks(threads: int, repeats: int = 5) -> dict[str, float]:
-    """The best fp32 GEMM rate (GFLOP/s) and exp rate (G elements/s) over a few sizes."""
-    import torch
-
-    torch.set_num_threads(threads)
-
-    def best_seconds(fn) -> float:
-        fn()
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        return min(times)
-
-    gemm = 0.0
-    for n in (512, 1024, 2048):
-        a, b, c = torch.randn(n, n), torch.randn(n, n), torch.empty(n, n)
-        gemm = max(gemm, 2 * n**3 / best_seconds(lambda: torch.mm(a, b, out=c)) / 1e9)
-    exp = 0.0
-    for n in (2**16, 2**20, 2**23):  # in L2, in L3, in memory
-        x, y = torch.randn(n), torch.empty(n)
-        exp = max(exp, n / best_seconds(lambda: torch.exp(x, out=y)) / 1e9)
-    return {"gemm_gflop_per_s": gemm, "exp_gelement_per_s": exp}
 
 
 def import_torch_seconds(repeats: int = 3) -> float:
@@ -79,29 +51,6 @@ def import_torch_seconds(repeats: int = 3) -> float:
         subprocess.run([sys.executable, "-c", "import torch"], check=True)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-def jobs(run: Path) -> list[dict]:
-    """Every job of the run with a benchmark file: rule, model, wall seconds, start-up, paths."""
-    found = []
-    for bench in sorted((run / "benchmarks").rglob("*.tsv")):
-        relative = bench.relative_to(run / "benchmarks").with_suffix("")
-        rule, parts = relative.parts[0], relative.parts[1:]
-        with bench.open() as handle:
-            row = next(csv.DictReader(handle, delimiter="\t"))
-        log = run / "logs" / relative.with_suffix(".log")
-        startup = STARTUP.search(log.read_text()) if log.is_file() else None
-        found.append(
-            {
-                "rule": rule,
-                "model": next((p for p in parts if p in MODELS), "-"),
-                "wall": float(row["s"]),
-                "startup": float(startup[1]) if startup else None,
-                "parts": parts,
-                "log": log,
-            }
-        )
-    return found
 
 
 def phases(run: Path, job: dict) -> dict[str, float]:
@@ -119,10 +68,6 @@ def phases(run: Path, job: dict) -> dict[str, float]:
         cells = [json.loads(f.read_text()) for f in sorted(folder.glob("eps*.json"))]
         return {"load": cells[0]["load_seconds"], "scoring": sum(c["score_seconds"] for c in cells)} if cells else {}
     return {}
-
-
-def median_job(group: list[dict]) -> dict:
-    return sorted(group, key=lambda j: j["wall"])[len(group) // 2]
 
 
 def count_work(run: Path, chosen: list[dict], configfiles: list[str]) -> dict[Path, dict]:
@@ -192,12 +137,9 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{name}/split/{part}_s: {seconds:.2f}")
         work = counted.get(job["log"])
         if work:
-            ideal = work["gemm_flops"] / (peak["gemm_gflop_per_s"] * 1e9) + work["transcendentals"] / (
-                peak["exp_gelement_per_s"] * 1e9
-            )
             print(f"{name}/gemm_gflop: {work['gemm_flops'] / 1e9:.3f}")
             print(f"{name}/transcendentals_g: {work['transcendentals'] / 1e9:.4f}")
-            print(f"{name}/compute_fraction: {ideal / max(job['wall'] - (job['startup'] or 0.0), 1e-9):.3f}")
+            print(f"{name}/compute_fraction: {compute_fraction(job, work, peak):.3f}")
             for op, calls in work["uncounted"].items():
                 print(f"{name}/uncounted/{op}: {calls}")
 

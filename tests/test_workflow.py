@@ -31,7 +31,7 @@ def test_dry_run_of_the_default_grid(tmp_path):
         "noisy_test_set": 1,  # one job writes eps 0, 0.01, ..., 0.1
         "evaluate_fp32": 2 * 3,  # one job per noise curve (every eps)
         "evaluate_ptq": 2 * 3 * 2 * (2 * 6 + 2),
-        "study_table": 1, "plots": 1, "verdicts": 1, "all": 1,
+        "study_table": 1, "plots": 1, "verdicts": 1, "run_cost": 1, "all": 1,
     }  # fmt: skip
 
 
@@ -168,7 +168,7 @@ def test_changing_a_generative_setting_reruns_only_the_generative_model(tiny_run
     assert result.returncode == 0, result.stderr
     assert job_counts(result.stdout) == {
         "train": 1, "fp32_table": 1, "ptq": 4, "ptq_table": 1, "ks_statistics": 2, "ks_table": 1,
-        "evaluate_fp32": 1, "evaluate_ptq": 4, "study_table": 1, "plots": 1, "verdicts": 1, "all": 1,
+        "evaluate_fp32": 1, "evaluate_ptq": 4, "study_table": 1, "plots": 1, "verdicts": 1, "run_cost": 1, "all": 1,
     }  # fmt: skip
     assert "generative" in result.stdout and "discriminative/seed0" not in result.stdout
 
@@ -217,7 +217,7 @@ def test_changing_a_grid_axis_schedules_only_the_new_cells_and_the_tables(tiny_r
     more.write_text(change + "\n")
     result = snakemake(tiny_run, "-n", "--quiet", "rules", configfiles=(REPO / "tests" / "configs" / "tiny.yaml", more))
     assert result.returncode == 0, result.stderr
-    assert job_counts(result.stdout) == {**expected, "study_table": 1, "plots": 1, "verdicts": 1, "all": 1}
+    assert job_counts(result.stdout) == {**expected, "study_table": 1, "plots": 1, "verdicts": 1, "run_cost": 1, "all": 1}
 
 
 def test_a_float_bit_width_is_refused_before_the_dag(tiny_run, tmp_path):

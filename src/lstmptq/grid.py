@@ -79,6 +79,7 @@ PATHS = {
     "reference_comparison": TABLES + "/reference_comparison.csv",
     "verdicts_csv": "results/verdicts.csv",
     "verdicts_html": "results/verdicts.html",
+    "cost_csv": "results/cost.csv",
     "plot": "results/{dataset}/plots/{name}.{ext}",
 }
 

@@ -11,8 +11,11 @@ passes up to float rounding (tests/test_models_lstm.py, tests/test_quant_engine.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 # The decoder product is tiled: DECODER_ROWS positions x DECODER_VOCAB_BLOCK words of logits at a
 # time (2 MB of fp32), each block's exp and normaliser product taken while it is in cache. MKL's
@@ -88,3 +91,92 @@ def log_normalizers(
     if torch.isfinite(normalizers).all():
         return normalizers
     return torch.stack([torch.logsumexp(shared + offset, dim=-1) for offset in label_logits], dim=1)
+
+
+class ClassConditionalLM(nn.Module):
+    """What the generative classifiers share: a label-free body gives each position's state
+    h_t (`states`), the decoder reads [h_t ; v_y], and prediction is argmax_y log p(x | y) + log p(y).
+
+    A subclass builds `label_embedding` (K, L), `decoder` (H + L -> V), `head_input` (the
+    decoder input's quantization point) and `dropout` in its own order (the order sets which
+    random numbers each layer starts from), calls `register_log_prior`, and defines `states`.
+    """
+
+    # Brevitas calibrates the decoder's input quantizer on one call per label: the quantized
+    # model keeps that reference algorithm (its family's `quantize` sets this)
+    per_label_decoder = False
+
+    def register_log_prior(self, log_prior: torch.Tensor | None, num_classes: int) -> None:
+        if log_prior is None:
+            log_prior = torch.full((num_classes,), -math.log(num_classes))
+        self.register_buffer("log_prior", torch.as_tensor(log_prior, dtype=torch.float32).clone())
+
+    @property
+    def num_classes(self) -> int:
+        return self.label_embedding.num_embeddings
+
+    def states(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(B, T - 1, H): the state at position t reads x_<=t (and predicts x_{t+1})."""
+        raise NotImplementedError
+
+    def encode(self, ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """States that predict each real next token: (states (N, H), targets (N,), doc (N,)).
+
+        Only the N real (non-padding) targets are kept, so no softmax work is spent on padding.
+        """
+        out = self.states(ids, lengths)
+        steps = torch.arange(ids.size(1) - 1, device=ids.device)
+        mask = steps[None, :] < (lengths.to(ids.device) - 1)[:, None]
+        doc = torch.arange(ids.size(0), device=ids.device)[:, None].expand_as(mask)
+        return out[mask], ids[:, 1:][mask], doc[mask]
+
+    def token_log_probs(self, states: torch.Tensor, targets: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """log p(target | prefix, label) for each of the N positions."""
+        logits = self.decoder(self.head_input(torch.cat([states, self.label_embedding(labels)], dim=-1)))
+        return logits.log_softmax(-1).gather(-1, targets[:, None]).squeeze(-1)
+
+    def log_likelihood(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(B, K) log p(x | y) for every label: one body pass, K decoder passes."""
+        states, targets, doc = self.encode(ids, lengths)
+        scores = states.new_zeros(ids.size(0), self.num_classes)
+        for label in range(self.num_classes):
+            labels = torch.full_like(targets, label)
+            scores[:, label].index_add_(0, doc, self.token_log_probs(states, targets, labels))
+        return scores
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Decoder logits for every (position, label) pair in ONE decoder call: (K * N, V).
+
+        GPFQ stops the forward at the first call of the layer it optimises; this is the input
+        it must see, since at inference the decoder reads [h_t ; v_y] for every label y.
+        """
+        states, _, _ = self.encode(ids, lengths)
+        labels = torch.arange(self.num_classes, device=states.device).repeat_interleave(states.size(0))
+        inputs = torch.cat([states.repeat(self.num_classes, 1), self.label_embedding(labels)], dim=-1)
+        return self.decoder(self.head_input(inputs))
+
+    def loss(self, ids, lengths, labels):
+        """Mean negative log-likelihood per real token under the true label."""
+        states, targets, doc = self.encode(ids, lengths)
+        return -self.token_log_probs(states, targets, labels.to(ids.device)[doc]).mean()
+
+    def calibration_pass(self, ids: torch.Tensor, lengths: torch.Tensor) -> None:
+        """The quantization points `log_likelihood` calls, in its order, without the decoder
+        (what Brevitas' calibration observes; lstmptq.quant.passes)."""
+        states, targets, _ = self.encode(ids, lengths)
+        for label in range(self.num_classes):
+            self.head_input(torch.cat([states, self.label_embedding(torch.full_like(targets, label))], dim=-1))
+
+    def shared_decoder_log_likelihood(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """`log_likelihood` with one decoder product for every label (`document_scores`); equal up
+        to float rounding, K times less decoder work. Float models only: it splits the decoder input."""
+        states, targets, doc = self.encode(ids, lengths)
+        hidden = states.size(1)
+        weight = self.decoder.weight
+        label_logits = F.linear(self.label_embedding.weight, weight[:, hidden:], self.decoder.bias)
+        return document_scores(self.head_input(states), targets, doc, ids.size(0), weight[:, :hidden], label_logits)
+
+    def class_scores(self, ids, lengths):
+        if self.per_label_decoder:
+            return self.log_likelihood(ids, lengths) + self.log_prior
+        return self.shared_decoder_log_likelihood(ids, lengths) + self.log_prior
