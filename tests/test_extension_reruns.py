@@ -74,7 +74,9 @@ def test_an_edited_noise_model_reruns_its_noise_curves_only(finished_run, edited
     assert rerun_reason(said, PARAMS_CHANGED) == ["noisy_test_set"], said[-3000:]
     counts = job_counts(said)
     assert counts.pop("noisy_test_set") == 1  # swap's; char_substitution's stays
-    assert set(counts) == {"evaluate_fp32", "evaluate_ptq", "study_table", "plots", "verdicts", "run_cost", "all"}, counts
+    assert set(counts) == {"evaluate_fp32", "evaluate_ptq", "study_table", "plots", "verdicts", "run_cost", "all"}, (
+        counts
+    )
 
 
 def test_an_edited_ptq_method_reruns_its_cells_and_retrains_nothing(finished_run, edited):

@@ -44,13 +44,13 @@ def batches(encoded, size=32):
     return [collate(encoded, b, "cpu")[:2] for b in sorted_batches(encoded.lengths, size)]
 
 
-@pytest.fixture(scope="module", params=["discriminative", "generative"])
-def trained(request):
+def fitted(kind: str, settings: dict, epochs: int, lr: float):
+    """A small model of family `kind` trained on `documents`; refused if it did not learn."""
     torch.manual_seed(0)
-    model = build_model(request.param, V, K, HP)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
+    model = build_model(kind, V, K, settings)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     train = documents(256, seed=0)
-    for _ in range(6):
+    for _ in range(epochs):
         for index in sorted_batches(train.lengths, 32):
             ids, lengths, labels = collate(train, index, "cpu")
             optimizer.zero_grad()
@@ -58,8 +58,13 @@ def trained(request):
             optimizer.step()
     model.eval()
     accuracy = (predict(model, documents(200, seed=5), 64, "cpu")[0] == documents(200, seed=5).labels).mean()
-    assert accuracy > 0.8, "the fixture model did not learn; the equivalence test would be on noise"
+    assert accuracy > 0.8, f"the fixture model did not learn ({accuracy}); the equivalence test would be on noise"
     return model
+
+
+@pytest.fixture(scope="module", params=["discriminative", "generative"])
+def trained(request):
+    return fitted(request.param, HP, epochs=6, lr=0.02)
 
 
 @pytest.fixture(scope="module")

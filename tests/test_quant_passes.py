@@ -72,7 +72,7 @@ def test_final_layer_inputs_are_the_quantized_and_the_brevitas_float_inputs():
     (quantized, floating), *_ = passes.final_layer_inputs(qmodel, "classifier", calibration)
     ids, lengths = calibration[0]
     with torch.no_grad():
-        fp32 = model.head_input(model.last_hidden(ids, lengths))
+        fp32 = model.head_input(model.features(ids, lengths))
         grid = qmodel.head_input.act_quant.scale()
     assert quantized.shape == floating.shape == fp32.shape
     assert torch.allclose(quantized / grid, torch.round(quantized / grid))  # on the head input's grid

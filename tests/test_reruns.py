@@ -13,7 +13,15 @@ from lstmptq.runtime import resolve_device
 
 pytestmark = pytest.mark.workflow
 
-TABLES_AND_AFTER = {"fp32_table": 1, "ptq_table": 1, "study_table": 1, "plots": 1, "verdicts": 1, "run_cost": 1, "all": 1}
+TABLES_AND_AFTER = {
+    "fp32_table": 1,
+    "ptq_table": 1,
+    "study_table": 1,
+    "plots": 1,
+    "verdicts": 1,
+    "run_cost": 1,
+    "all": 1,
+}
 
 
 @pytest.fixture(scope="module")

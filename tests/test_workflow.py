@@ -217,7 +217,14 @@ def test_changing_a_grid_axis_schedules_only_the_new_cells_and_the_tables(tiny_r
     more.write_text(change + "\n")
     result = snakemake(tiny_run, "-n", "--quiet", "rules", configfiles=(REPO / "tests" / "configs" / "tiny.yaml", more))
     assert result.returncode == 0, result.stderr
-    assert job_counts(result.stdout) == {**expected, "study_table": 1, "plots": 1, "verdicts": 1, "run_cost": 1, "all": 1}
+    assert job_counts(result.stdout) == {
+        **expected,
+        "study_table": 1,
+        "plots": 1,
+        "verdicts": 1,
+        "run_cost": 1,
+        "all": 1,
+    }
 
 
 def test_a_float_bit_width_is_refused_before_the_dag(tiny_run, tmp_path):

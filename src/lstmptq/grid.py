@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from lstmptq import recipes as recipe_registry
+from lstmptq import registry
 from lstmptq import scheme as schemes
 
 NAME = "[a-z][a-z0-9_]*"  # names of datasets, classifiers, strategies, methods, noise models
@@ -222,8 +223,20 @@ def design_space_schemes(config: dict[str, Any]) -> list[str]:
     for bits in sweep.get("bits", []):
         for rest in sweep.get("rest", []):
             base = schemes.parse(schemes.uniform(rest) if rest != "float" else f"w{schemes.FLOAT}")
-            names += [base.with_class(letter, int(bits)).name for letter in sweep.get("classes", list(schemes.CLASSES))]
+            classes = swept_classes(config)
+            absent = [c for c in schemes.ACTIVATION_DEFAULTED if c not in classes]  # no quantizers here: follow `a`
+            names += [
+                base.with_class(letter, int(bits)).following_a(absent).name for letter in sweep.get("classes", classes)
+            ]
     return list(dict.fromkeys(names))
+
+
+def swept_classes(config: dict[str, Any]) -> list[str]:
+    """The classes a sensitivity sweep varies by default: those of the configured classifiers'
+    families (their SCHEME_CLASSES; the LSTMs' where a family names none), in CLASSES order."""
+    families = [registry.family(kind) for kind in config.get("classifiers", ["discriminative", "generative"])]
+    had = {c for module in families for c in getattr(module, "SCHEME_CLASSES", schemes.LSTM_CLASSES)}
+    return [letter for letter in schemes.CLASSES if letter in had]
 
 
 def axes(config: dict[str, Any]) -> dict[str, tuple[str, list[str]]]:

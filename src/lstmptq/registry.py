@@ -35,6 +35,8 @@ from lstmptq.io import file_sha256
 CLASSIFIERS = {
     "discriminative": "lstmptq.families.discriminative",
     "generative": "lstmptq.families.generative",
+    "transformer_discriminative": "lstmptq.families.transformer_discriminative",
+    "transformer_generative": "lstmptq.families.transformer_generative",
 }
 CALIBRATION_KINDS = {
     "balanced": "lstmptq.data.calibration:balanced",
@@ -316,3 +318,11 @@ def family(name: str):
             "(docs/extending.md lists what a family provides)"
         )
     return module
+
+
+def architecture_of(name: str) -> tuple[str, str]:
+    """(architecture, kind) of classifier family `name`: what the tables group by and what the
+    findings compare within an architecture (generative vs discriminative). A family says so
+    with ARCHITECTURE and KIND; one that does not is an architecture and a kind of its own."""
+    module = family(name)
+    return getattr(module, "ARCHITECTURE", name), getattr(module, "KIND", name)

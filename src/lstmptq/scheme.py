@@ -5,9 +5,11 @@ config checks read it before the DAG is built).
 A scheme name is a sequence of class tokens ``<class><bits>[<modifiers>]``:
 
 - classes: ``w`` weights (every layer), ``a`` layer inputs (the final layer's input; also the
-  default of the five below), ``h`` the hidden state h_t (it feeds the next step and the final
+  default of the classes below), ``h`` the hidden state h_t (it feeds the next step and the final
   layer), ``g`` gate accumulators, ``s`` sigmoid and tanh outputs, ``c`` cell state, ``x`` the
   LSTM input x_t (the LSTM's classes, from its quantizer table in lstmptq/quant/lstm/cell.py);
+  ``z`` attention scores, ``y`` attention probabilities, ``n`` the residual stream (the
+  transformers' classes, lstmptq/quant/transformer/points.py; they default to ``a`` as well);
 - bits: 2..16, or ``f`` for float (that quantizer is off), or another class's letter where the
   class may share that class's quantizer (cell.SHARES): ``xh``, x_t quantized by h_t's quantizer,
   one scale for both (Brevitas QuantLSTM's default io quantizer, as the paper's code ran it);
@@ -35,11 +37,15 @@ from dataclasses import dataclass, replace
 
 from lstmptq import registry
 from lstmptq.quant.lstm import cell
+from lstmptq.quant.transformer import points as transformer
 
 BITS = range(2, 17)  # what Brevitas, the packed artifact and the engine hold exactly
-# `w` and `a` mean the same for every family; the LSTM cell's classes come from its table
-CLASSES = {"w": "weights", "a": "layer inputs", **cell.CLASSES}
-ACTIVATION_DEFAULTED = tuple(cell.CLASSES)  # classes that default to `a`
+# `w` and `a` mean the same for every family; the LSTM cell's classes come from its table, the
+# transformers' from theirs. A family names the classes it has quantizers of (`SCHEME_CLASSES`;
+# without it, the LSTMs'): its tables describe and its sweeps vary only those.
+CLASSES = {"w": "weights", "a": "layer inputs", **cell.CLASSES, **transformer.CLASSES}
+ACTIVATION_DEFAULTED = (*cell.CLASSES, *transformer.CLASSES)  # classes that default to `a`
+LSTM_CLASSES = ("w", "a", *cell.CLASSES)
 STATISTIC_NAMES = {"p": "percentile", "m": "max", "e": "mse", "k": "fixed"}  # table names of the built-ins
 SHARES = cell.SHARES  # class -> the class whose quantizer it may share (`xh`)
 PER_ROW = "r"
@@ -107,7 +113,7 @@ class Setting:
 
 @dataclass(frozen=True)
 class Scheme:
-    """A parsed scheme: one Setting per class (all six present)."""
+    """A parsed scheme: one Setting per class (every class of CLASSES present)."""
 
     settings: dict[str, Setting]
 
@@ -140,10 +146,18 @@ class Scheme:
                 settings[sharer] = replace(settings[letter], shared=letter)
         return Scheme(settings)
 
-    def describe(self) -> dict[str, str]:
-        """Per class, e.g. {"weights": "4", "cell state": "16", "sigmoid/tanh outputs": "4 fixed"}: for tables."""
+    def following_a(self, letters) -> Scheme:
+        """The same scheme with the classes `letters` at `a`'s setting (their default): for sweeps
+        over one family's classes, so that another family's classes keep their default spelling."""
+        return Scheme({**self.settings, **{c: self.settings["a"] for c in letters if c != "a"}})
+
+    def describe(self, letters: tuple[str, ...] | None = None) -> dict[str, str]:
+        """Per class of `letters` (a family's SCHEME_CLASSES; default the LSTMs'), e.g.
+        {"weights": "4", "cell state": "16", "sigmoid/tanh outputs": "4 fixed"}: for tables."""
         out = {}
         for letter, setting in self.settings.items():
+            if letter not in (letters or LSTM_CLASSES):
+                continue
             text = "float" if setting.bits is None else str(setting.bits)
             if setting.shared:
                 text = f"{CLASSES[setting.shared]}'s quantizer"
@@ -265,10 +279,11 @@ def _setting(name: str, letter: str, bits_text: str, modifiers: str) -> Setting:
 
 def class_of(quantizer: str) -> str:
     """The class letter of a quantizer named as in the artifact: `*.weight` -> w, the LSTM's
-    cell quantizers by their table (quant/lstm/cell.py), any other activation -> a."""
+    cell quantizers and the transformers' points by their tables (quant/lstm/cell.py,
+    quant/transformer/points.py), any other activation -> a."""
     if quantizer.rsplit(".", 1)[-1].startswith("weight"):  # weight, weight_ih, weight_hh
         return "w"
-    return cell.quantizer_class(quantizer) or "a"
+    return cell.quantizer_class(quantizer) or transformer.quantizer_class(quantizer) or "a"
 
 
 EMBEDDING_STAGE = ("embedding.weight", "label_embedding.weight", "lstm_input")
@@ -297,8 +312,8 @@ def changes(name: str, base: str) -> int:
 
 
 def sensitivity_of(name: str) -> tuple[str, int | None, int | None] | None:
-    """(class, its bits, the others' bits) where exactly one class differs from the five others
-    and those five agree (a sensitivity-sweep scheme such as w8c3 or wfc3), else None."""
+    """(class, its bits, the others' bits) where exactly one class differs from all the others
+    and those agree (a sensitivity-sweep scheme such as w8c3 or wfc3), else None."""
     settings = parse(name).settings
     for letter, setting in settings.items():
         others = {s for c, s in settings.items() if c != letter}

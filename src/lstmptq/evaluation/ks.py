@@ -80,6 +80,55 @@ def lstm_weights(model: nn.Module) -> dict[str, np.ndarray]:
     return out
 
 
+@torch.no_grad()
+def transformer_activations(model: nn.Module, data: Encoded, batch_size: int = 32) -> dict[str, np.ndarray]:
+    """A transformer classifier's KS probes (FP32 model or engine, which share module names):
+    the residual stream's first value and the body's output at real positions, every value the
+    final layer reads, the class scores; `signal` is |body output| at the last real position."""
+    captured: dict[str, list[np.ndarray]] = {
+        n: [] for n in ("embedding_output", "body_output", "final_layer_input", "scores", "signal")
+    }
+    state: dict[str, list[torch.Tensor]] = {}
+
+    def keep(name):
+        def hook(_module, _inputs, output):
+            state.setdefault(name, []).append(output)
+
+        return hook
+
+    probes = {"body.embedding_output": "embedding_output", "body.final_norm": "body_output", "head_input": "head"}
+    handles = [model.get_submodule(m).register_forward_hook(keep(n)) for m, n in probes.items()]
+    try:
+        model.eval()
+        for index in sorted_batches(data.lengths, batch_size):
+            ids, lengths, _ = collate(data, index, "cpu")
+            state.clear()
+            scores = model.class_scores(ids, lengths)
+            for name in ("embedding_output", "body_output"):
+                values = state[name][0]  # (B, T or T - 1, D): the generative body reads ids[:, :-1]
+                real = lengths - (ids.size(1) - values.size(1))
+                mask = torch.arange(values.size(1))[None, :] < real[:, None]
+                captured[name].append(values[mask].flatten().numpy())
+                if name == "body_output":
+                    captured["signal"].append(values[torch.arange(len(real)), real - 1].abs().flatten().numpy())
+            captured["final_layer_input"].append(torch.cat([v.flatten() for v in state["head"]]).numpy())
+            captured["scores"].append(scores.flatten().numpy())
+    finally:
+        for handle in handles:
+            handle.remove()
+    return {name: np.concatenate(parts) for name, parts in captured.items()}
+
+
+def transformer_weights(model: nn.Module) -> dict[str, np.ndarray]:
+    """An FP32 transformer's weights by top-level module, as `artifact_weights` groups a quantized
+    one's (every `*weight` tensor the artifact holds: linears, embeddings, LayerNorms)."""
+    layers: dict[str, list[torch.Tensor]] = {}
+    for name, parameter in model.named_parameters():
+        if name.endswith("weight"):
+            layers.setdefault(name.split(".")[0], []).append(parameter.detach().flatten())
+    return {layer: torch.cat(parts).numpy() for layer, parts in layers.items()}
+
+
 def artifact_weights(artifact) -> dict[str, np.ndarray]:
     """`lstm_weights` of a quantized model, from its artifact (artifact.Artifact): each layer's
     weights dequantized, the LSTM's input-to-hidden then hidden-to-hidden matrices."""

@@ -4,6 +4,7 @@ from lstmptq.quant.lstm import recipes as lstm_recipes
 
 RECIPES = lstm_recipes.RECIPES  # what N bits may mean for it: paper, paper_split, uniform (lstmptq.recipes)
 
+ARCHITECTURE, KIND = "lstm", "discriminative"  # findings compare kinds within an architecture
 SETTINGS = ("embedding_dim", "hidden_dim")  # keys of the config's `model` block it reads (plus dropout.<name>)
 GPU_STAGES = ("train",)  # jobs worth a GPU: its PTQ and noise cells are cheap on a CPU
 TRAIN_MINUTES_PER_EPOCH_MB = 0.02  # measured on CPU, per MB of token files (scheduler run time)

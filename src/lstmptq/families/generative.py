@@ -4,6 +4,7 @@ from lstmptq.quant.lstm import recipes as lstm_recipes
 
 RECIPES = lstm_recipes.RECIPES  # what N bits may mean for it: paper, paper_split, uniform (lstmptq.recipes)
 
+ARCHITECTURE, KIND = "lstm", "generative"  # findings compare kinds within an architecture
 SETTINGS = ("embedding_dim", "hidden_dim", "label_embedding_dim", "prior")
 GPU_STAGES = ("train", "ptq", "evaluate")  # it scores every label with a vocabulary-sized softmax
 TRAIN_MINUTES_PER_EPOCH_MB = 0.35

@@ -1,4 +1,5 @@
-"""Class scores of a class-conditional language model with one decoder product for every label.
+"""Class scores of a class-conditional language model with one decoder product for every label,
+and the heads that the LSTM and transformer classifiers share (ClassConditionalLM, FeatureClassifier).
 
 The generative classifier's logits for label y at a position are W [h ; v_y] + b
 = W_h h + (W_v v_y + b): the first term is shared by every label, the second does not depend on
@@ -169,14 +170,36 @@ class ClassConditionalLM(nn.Module):
 
     def shared_decoder_log_likelihood(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """`log_likelihood` with one decoder product for every label (`document_scores`); equal up
-        to float rounding, K times less decoder work. Float models only: it splits the decoder input."""
+        to float rounding, K times less decoder work. It splits the decoder input [h_t ; v_y], so
+        `head_input` must quantize elementwise (float, or one scale: the engines' FakeQuant)."""
         states, targets, doc = self.encode(ids, lengths)
         hidden = states.size(1)
         weight = self.decoder.weight
-        label_logits = F.linear(self.label_embedding.weight, weight[:, hidden:], self.decoder.bias)
+        label_logits = F.linear(self.head_input(self.label_embedding.weight), weight[:, hidden:], self.decoder.bias)
         return document_scores(self.head_input(states), targets, doc, ids.size(0), weight[:, :hidden], label_logits)
 
     def class_scores(self, ids, lengths):
         if self.per_label_decoder:
             return self.log_likelihood(ids, lengths) + self.log_prior
         return self.shared_decoder_log_likelihood(ids, lengths) + self.log_prior
+
+
+class FeatureClassifier(nn.Module):
+    """What the discriminative classifiers share: `features` (B, D) of a document -> dropout ->
+    `head_input` (the final layer's quantization point) -> `classifier`, trained by cross-entropy."""
+
+    def features(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.head_input(self.dropout(self.features(ids, lengths))))
+
+    def loss(self, ids, lengths, labels):
+        return F.cross_entropy(self(ids, lengths), labels)
+
+    def class_scores(self, ids, lengths):
+        return self(ids, lengths).log_softmax(-1)
+
+    def calibration_pass(self, ids, lengths):
+        """The quantization points `class_scores` calls (lstmptq.quant.passes)."""
+        self.head_input(self.features(ids, lengths))

@@ -18,14 +18,13 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from lstmptq.data.tokenizer import PAD_ID
-from lstmptq.models.decoding import ClassConditionalLM
+from lstmptq.models.decoding import ClassConditionalLM, FeatureClassifier
 
 
-class DiscriminativeLSTM(nn.Module):
+class DiscriminativeLSTM(FeatureClassifier):
     """embedding -> LSTM -> hidden state at the document's last real token (<eos>) -> linear."""
 
     kind = "discriminative"
@@ -41,23 +40,11 @@ class DiscriminativeLSTM(nn.Module):
         self.lstm_input = nn.Identity()
         self.head_input = nn.Identity()
 
-    def last_hidden(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def features(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The hidden state at each document's last real token (<eos>)."""
         out, _ = self.lstm(self.lstm_input(self.dropout(self.embedding(ids))))
         last = (lengths - 1).to(out.device)
         return out[torch.arange(out.size(0), device=out.device), last]
-
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.head_input(self.dropout(self.last_hidden(ids, lengths))))
-
-    def loss(self, ids, lengths, labels):
-        return F.cross_entropy(self(ids, lengths), labels)
-
-    def class_scores(self, ids, lengths):
-        return self(ids, lengths).log_softmax(-1)
-
-    def calibration_pass(self, ids, lengths):
-        """The quantization points `class_scores` calls (lstmptq.quant.passes)."""
-        self.head_input(self.last_hidden(ids, lengths))
 
 
 class GenerativeLSTM(ClassConditionalLM):

@@ -88,6 +88,11 @@ def apply_gpfq(model: nn.Module, family, batches) -> None:
     if passes.supported(model):
         target = passes.Replay(getattr(model, family.GPFQ_LAYER))
         calls = passes.final_layer_inputs(model, family.GPFQ_LAYER, batches)
+    elif sum(callable(getattr(m, "quant_weight", None)) for m in model.modules() if hasattr(m, "in_features")) > 1:
+        # Brevitas' GPFQ would round every linear layer (a transformer's): feed it the final
+        # layer alone, with the inputs its two passes would collect
+        target = passes.Replay(getattr(model, family.GPFQ_LAYER))
+        calls = recorded_final_layer_inputs(model, family.GPFQ_LAYER, batches)
     else:
         target, calls = model, batches
     with gpfq_mode(target, use_quant_activations=True, algorithm_impl=incremental_gpfq()) as gpfq:
@@ -101,6 +106,33 @@ def apply_gpfq(model: nn.Module, family, batches) -> None:
     if hasattr(layer, "weight_orig"):
         del layer.weight_orig  # a float copy GPFQ leaves behind
     model.eval()
+
+
+def recorded_final_layer_inputs(model: nn.Module, layer_name: str, batches) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Per batch, the final layer's input in the quantized model and with every quantizer off
+    (`float_reference`): what Brevitas' GPFQ collects in its quantized and float passes, read
+    from Brevitas' own forward (for models the plain passes do not cover)."""
+
+    def capture(_module, inputs):
+        captured.append(inputs[0].detach())
+        raise passes.Stop
+
+    pairs = []
+    with float_reference(model) as reference:
+        hooks = [getattr(m, layer_name).register_forward_pre_hook(capture) for m in (model, reference)]
+        try:
+            for ids, lengths in batches:
+                captured = []
+                for m in (model, reference):
+                    with contextlib.suppress(passes.Stop):
+                        m(ids, lengths)
+                if len(captured) != 2:
+                    raise RuntimeError(f"the forward pass never reached {layer_name!r}")
+                pairs.append(tuple(captured))
+        finally:
+            for hook in hooks:
+                hook.remove()
+    return pairs
 
 
 @contextlib.contextmanager

@@ -30,7 +30,7 @@ from lstmptq.grid import FP32, FP32_BITS
 from lstmptq.report.tables import t_interval
 
 EQUIVALENCE_MARGIN = 0.01  # accuracy (1 point): a difference inside it counts as "stable"
-COLUMNS = ["finding", "recipe", "bits", "statement", "comparison", "noise", "method", "eps"]
+COLUMNS = ["architecture", "finding", "recipe", "bits", "statement", "comparison", "noise", "method", "eps"]
 COLUMNS += ["n_seeds", "mean", "ci_low", "ci_high", "verdict"]
 
 
@@ -116,11 +116,24 @@ def row(finding: Finding, d: pd.Series, **cells) -> dict:
 
 
 def findings_table(study: pd.DataFrame, method: str | None = None) -> pd.DataFrame:
-    """One row per finding, recipe and bit width compared (module docstring): the comparison, its
-    mean and 95 % CI over seeds, and the verdict. `method`: the PTQ method compared (None: the
-    table's first), fixed so that a second method's cells at some bit widths change nothing."""
-    noise, top_eps = study["noise"].iloc[0], study["eps"].max()
+    """One row per architecture, finding, recipe and bit width compared (module docstring): the
+    comparison, its mean and 95 % CI over seeds, and the verdict. `method`: the PTQ method
+    compared (None: the table's first), fixed so that a second method's cells at some bit widths
+    change nothing. Each architecture (the study table's `architecture` column: LSTM,
+    transformer) is compared within itself: its generative against its discriminative family."""
+    if "architecture" not in study:  # a study table from before the architecture column: the LSTMs'
+        study = study.assign(architecture="lstm", kind=study["model"])
     method = method or next((m for m in study["method"].unique() if m != FP32), None)
+    parts = [
+        _findings_of(own.assign(model=own["kind"]), method).assign(architecture=architecture)
+        for architecture, own in study.groupby("architecture", sort=False)
+    ]
+    return pd.concat(parts, ignore_index=True)[COLUMNS].astype({"bits": "Int64"})
+
+
+def _findings_of(study: pd.DataFrame, method: str | None) -> pd.DataFrame:
+    """findings_table for one architecture, its `model` column holding each row's kind."""
+    noise, top_eps = study["noise"].iloc[0], study["eps"].max()
     at_noise = study[study["noise"] == noise]
     fp32 = at_noise[at_noise["method"] == FP32]
 
@@ -144,4 +157,4 @@ def findings_table(study: pd.DataFrame, method: str | None = None) -> pd.DataFra
             d = per_seed_difference(finding, fp32, quantized, bits, eps) if measured else pd.Series(dtype=float)
             cells = {"recipe": recipe, "bits": bits, "noise": noise, "method": FP32 if recipe == FP32 else method}
             rows.append(row(finding, d, **cells, eps=eps))
-    return pd.DataFrame(rows, columns=COLUMNS).astype({"bits": "Int64"})
+    return pd.DataFrame(rows, columns=[c for c in COLUMNS if c != "architecture"])

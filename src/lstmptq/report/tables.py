@@ -10,6 +10,7 @@ from scipy import stats
 from lstmptq.flags import added, dataset_flags, joined
 from lstmptq.grid import FP32, FP32_BITS
 from lstmptq.io import read_json
+from lstmptq.registry import architecture_of
 
 CELL = ["dataset", "model", "recipe", "strategy", "method", "bits", "noise", "eps"]  # a grid cell, seeds aside
 PTQ_CELL = [
@@ -91,6 +92,9 @@ def build_study_table(
     sizes = pd.concat([sizes.drop(columns="fp32_size_bits"), fp32_sizes], ignore_index=True)
     table = cells.merge(sizes, on=PTQ_CELL, how="left", validate="many_to_one")
     table["flags"] = table["flags"].map(joined)
+    families = {model: architecture_of(model) for model in table["model"].unique()}
+    table.insert(1, "architecture", table["model"].map(lambda m: families[m][0]))
+    table.insert(2, "kind", table["model"].map(lambda m: families[m][1]))
     table.insert(0, "dataset", dataset)
     return table.sort_values(
         [*PTQ_CELL, "noise", "eps"], ascending=[True, True, True, True, True, False, True, True], ignore_index=True

@@ -40,21 +40,40 @@ def verdict_grid(
     findings_by_dataset: dict[str, pd.DataFrame | None], datasets: list[str], recipes: list[str]
 ) -> pd.DataFrame:
     """One row per dataset, finding and (2a, 2b) bit width; columns dataset, finding, bits,
-    statement, then `fp32` (finding 1) and one per recipe, each a cell_text, `not run` or empty."""
+    statement, then per architecture `fp32` (finding 1) and one per recipe, each a cell_text,
+    `not run` or empty. The LSTMs' columns are named by the recipe alone (every recipe in
+    `recipes`), another architecture's `<architecture> <recipe>` (the recipes it ran), so the
+    findings of LSTMs and transformers stand side by side."""
+    found = [f for f in findings_by_dataset.values() if f is not None]
+    ran = pd.concat([_with_architecture(f) for f in found]) if found else pd.DataFrame(columns=["architecture"])
+    architectures = list(dict.fromkeys(["lstm", *ran["architecture"]]))
+    columns = {}  # column name -> (architecture, recipe)
+    for architecture in architectures:
+        own = ran[ran["architecture"] == architecture]
+        for recipe in [FP32, *recipes]:
+            if architecture == "lstm" or recipe in set(own.get("recipe", [])):
+                columns[recipe if architecture == "lstm" else f"{architecture} {recipe}"] = (architecture, recipe)
     rows = []
     for dataset in datasets:
         findings = findings_by_dataset.get(dataset)
+        findings = _with_architecture(findings) if findings is not None else None
         for finding in FINDINGS:
             own = findings[findings["finding"] == finding.number] if findings is not None else None
             widths = [] if own is None or finding.bits != "each" else sorted(own["bits"].dropna().unique())[::-1]
             for bits in widths or [pd.NA]:
                 row = {"dataset": dataset, "finding": finding.number, "bits": bits, "statement": finding.statement}
-                for column in [FP32, *recipes]:
-                    applies = (column == FP32) == (finding.bits == "fp32")
-                    row[column] = _cell(own, finding, column, bits) if applies else ""
+                for column, (architecture, recipe) in columns.items():
+                    applies = (recipe == FP32) == (finding.bits == "fp32")
+                    mine = own[own["architecture"] == architecture] if own is not None else None
+                    row[column] = _cell(mine, finding, recipe, bits) if applies else ""
                 rows.append(row)
-    grid = pd.DataFrame(rows, columns=["dataset", "finding", "bits", "statement", FP32, *recipes])
+    grid = pd.DataFrame(rows, columns=["dataset", "finding", "bits", "statement", *columns])
     return grid.astype({"bits": "Int64"})
+
+
+def _with_architecture(findings: pd.DataFrame) -> pd.DataFrame:
+    """A findings table from before the architecture column held the LSTMs' only."""
+    return findings if "architecture" in findings else findings.assign(architecture="lstm")
 
 
 def _cell(own: pd.DataFrame | None, finding: Finding, recipe: str, bits) -> str:

@@ -1,0 +1,109 @@
+"""The transformer families (issue 27): FP32 models learn, the generative head's shared path
+equals its per-label path, and the engine reproduces Brevitas' quantized model on every class."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from conftest import REPO, TINY_CONFIG, job_counts, snakemake
+from test_quant_engine import K, V, batches, documents, fitted, vocab  # noqa: F401 (vocab: a fixture)
+
+import lstmptq.quant.build as build
+import lstmptq.quant.engine as engine
+import lstmptq.quant.methods as methods
+import lstmptq.scheme as schemes
+from lstmptq.data.tokenizer import Tokenizer
+from lstmptq.models.training import collate, predict
+from lstmptq.registry import family, lookup
+
+SETTINGS = {
+    "transformer": {"dim": 16, "layers": 2, "heads": 2, "mlp_dim": 32, "label_embedding_dim": 8, "max_positions": 32},
+    "prior": "uniform",
+    "dropout": 0.0,
+}
+KINDS = ["transformer_discriminative", "transformer_generative"]
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def trained(request):
+    return fitted(request.param, SETTINGS, epochs=8, lr=0.01)
+
+
+def test_padding_changes_no_score_and_the_generative_paths_agree(trained):
+    data = documents(16, seed=3)
+    ids, lengths, _ = collate(data, np.arange(16), "cpu")
+    with torch.no_grad():
+        padded = torch.nn.functional.pad(ids, (0, 5))
+        assert torch.allclose(trained.class_scores(ids, lengths), trained.class_scores(padded, lengths), atol=1e-5)
+        if trained.kind == "transformer_generative":
+            shared = trained.shared_decoder_log_likelihood(ids, lengths)
+            assert torch.allclose(shared, trained.log_likelihood(ids, lengths), rtol=1e-5, atol=1e-4)
+
+
+def test_a_document_longer_than_the_positions_is_refused(trained):
+    ids = torch.full((1, 40), 5)
+    with pytest.raises(ValueError, match="max_positions"):
+        trained.class_scores(ids, torch.tensor([40]))
+
+
+@pytest.mark.parametrize(
+    "scheme, method", [("w8", "plain"), ("w3", "gpfq"), ("w4rz8y8n8", "plain"), ("wfy3n3", "gpfq")]
+)
+def test_engine_reproduces_brevitas(trained, scheme, method, tmp_path, vocab):  # noqa: F811 (the fixture)
+    plan = build.Plan(schemes.parse(scheme), 99.99)
+    q = build.quantize_model(trained, plan)
+    methods.calibrate(q, batches(documents(128, seed=1)), plan)
+    lookup("ptq_methods", method)(q, family(trained.kind), batches(documents(128, seed=1)))
+    meta = {"kind": trained.kind, "seed": 0, "label_names": ["a", "b", "c"], "vocab_size": V, "num_classes": K}
+    header = {
+        "vocab": {"size": V, "sha256": Tokenizer.load(vocab).sha256()},
+        "label_names": meta["label_names"],
+        "fp32_meta": {**meta, "model": SETTINGS},
+    }
+    family(trained.kind).export(q, tmp_path / "m.safetensors", header)
+    test = documents(400, seed=2)
+    _, reference = predict(q, test, 64, "cpu")
+    _, scores = predict(engine.load(tmp_path / "m.safetensors", kind=trained.kind, vocab_file=vocab), test, 64, "cpu")
+    check = engine.agreement(reference, scores)
+    assert check["within_tolerance"] and check["unexplained_disagreements"] == 0, check["max_abs_score_difference"]
+    _, fp32 = predict(trained, test, 64, "cpu")
+    assert np.abs(fp32 - scores).max() > 1e-4  # quantization is really on
+
+
+def test_the_families_declare_their_classes_and_schemes_describe_only_those():
+    assert schemes.class_of("body.blocks.0.scores") == "z" and schemes.class_of("body.blocks.1.probabilities") == "y"
+    assert schemes.class_of("body.blocks.0.mlp_residual") == "n" and schemes.class_of("body.blocks.0.query") == "a"
+    assert schemes.class_of("body.blocks.0.query_proj.weight") == "w"
+    classes = family("transformer_discriminative").SCHEME_CLASSES
+    assert set(schemes.parse("w4z8").describe(classes)) == {schemes.CLASSES[c] for c in classes}
+    assert "attention scores" not in schemes.parse("w4c8").describe()  # an LSTM's table keeps its columns
+
+
+@pytest.mark.workflow
+def test_both_transformer_families_run_end_to_end_beside_the_lstm_overlay(tmp_path):
+    """The tiny grid with the transformer families: training, Brevitas PTQ checked against the
+    engine, noise curves and KS by the engine, the tables with the architecture column, and the
+    verdict grid with the transformers' columns. The overlay config/transformers.yaml adds them
+    beside the LSTMs (dry run)."""
+    overlay = snakemake(
+        tmp_path / "dry", "-n", "--quiet", "rules", configfiles=(REPO / "config" / "transformers.yaml",)
+    )
+    assert overlay.returncode == 0, overlay.stderr[-3000:]
+    assert job_counts(overlay.stdout)["train"] == 4 * 3  # four families x three seeds
+    run = snakemake(
+        tmp_path, "--cores", "2", configfiles=(TINY_CONFIG, REPO / "tests" / "configs" / "tiny_transformers.yaml")
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    tables = tmp_path / "results" / "bbc_tiny" / "tables"
+    study = pd.read_csv(tables / "study.csv")
+    assert set(study["architecture"]) == {"transformer"} and set(study["kind"]) == {"generative", "discriminative"}
+    assert set(study["recipe"]) == {"fp32", "uniform"}  # the LSTMs' paper recipe is not crossed with them
+    for metrics in (tmp_path / "results").glob("bbc_tiny/transformer_*/seed0/*/gpfq/uniform/w4/metrics.json"):
+        check = json.loads(metrics.read_text())["engine_check"]
+        assert check["within_tolerance"] and check["unexplained_disagreements"] == 0
+    findings = pd.read_csv(tables / "findings.csv")
+    assert set(findings["architecture"]) == {"transformer"} and len(findings) == 5
+    verdicts = pd.read_csv(tmp_path / "results" / "verdicts.csv")
+    assert {"transformer fp32", "transformer uniform"} <= set(verdicts.columns)
