@@ -83,14 +83,22 @@ def test_tiny_workflow_through_sbatch_equals_a_local_run(cluster, tmp_path):
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]
 
-    # every job (one per noise curve in the noise stage) went through sbatch, and slurmctld
-    # accepted each submission
-    submitted = set(re.findall(r"submitted with SLURM jobid (\d+)", output))
+    # every job went through sbatch, bundled as the profile says: job arrays (several Snakemake
+    # IDs per sbatch), groups of PTQ cells with their noise curves (a group id per sbatch), the
+    # rest one job per sbatch; slurmctld accepted each submission
+    arrays = re.findall(r"Submitted array job with Snakemake IDs ([\d,]+) and SLURM job ID (\d+)", output)
+    single = re.findall(r"Job (\d+) has been submitted with SLURM jobid (\d+)", output)
+    grouped = re.findall(r"Job ([0-9a-f-]{36}) has been submitted with SLURM jobid (\d+)", output)
+    assert arrays and grouped, "the profile's job arrays and groups were not used"
     ctld = subprocess.run([str(SCRIPT), "log"], capture_output=True, text=True, timeout=60).stdout
-    assert submitted and submitted <= set(re.findall(r"_slurm_rpc_submit_batch_job: JobId=(\d+)", ctld))
+    accepted = set(re.findall(r"_slurm_rpc_submit_batch_job: JobId=(\d+)", ctld))
+    assert {slurm_id for _, slurm_id in arrays + single + grouped} <= accepted
     assert re.findall(r"^localrule (\w+):", output, re.M) == ["all"]
-    jobs = int(re.search(r"^total\s+(\d+)$", output, re.M)[1])
-    assert len(submitted) == jobs - 1  # all but the local `all`
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", output, re.M))
+    in_groups = int(counts["ptq"]) + int(counts["evaluate_ptq"])
+    in_arrays = sum(len(ids.split(",")) for ids, _ in arrays)
+    assert in_arrays + len(single) + in_groups == int(counts["total"]) - 1  # all but the local `all`
+    assert len(grouped) >= in_groups / (2 * 4)  # at most 4 cells (PTQ + noise curve) per group
 
     for name, frame in tables(local).items():
         pd.testing.assert_frame_equal(tables(remote)[name], frame, check_exact=False, rtol=1e-9, obj=name)

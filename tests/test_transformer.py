@@ -49,7 +49,7 @@ def test_a_document_longer_than_the_positions_is_refused(trained):
 
 
 @pytest.mark.parametrize(
-    "scheme, method", [("w8", "plain"), ("w3", "gpfq"), ("w4rz8y8n8", "plain"), ("wfy3n3", "gpfq")]
+    "scheme, method", [("w8", "plain"), ("w3", "gpfq"), ("w4rz8y8n8", "plain"), ("wfy3n3", "gpfq"), ("w4", "gpfq_all")]
 )
 def test_engine_reproduces_brevitas(trained, scheme, method, tmp_path, vocab):  # noqa: F811 (the fixture)
     plan = build.Plan(schemes.parse(scheme), 99.99)

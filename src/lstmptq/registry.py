@@ -48,6 +48,7 @@ PTQ_METHODS = {
     "plain": "lstmptq.quant.methods:nearest_rounding",
     "gpfq": "lstmptq.quant.methods:apply_gpfq",
     "gpfq_lstm": "lstmptq.quant.lstm.gpfq:apply_gpfq_lstm",
+    "gpfq_all": "lstmptq.quant.methods:apply_gpfq_all",
 }
 NOISE_MODELS = {
     "char_substitution": "lstmptq.data.noise",

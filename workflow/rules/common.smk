@@ -94,6 +94,11 @@ def family_use(w):
     return [("classifiers", w.model)]
 
 
+def classifier_uses(w):
+    """A job that reads every configured family's declarations."""
+    return [("classifiers", model) for model in config["classifiers"]]
+
+
 def calibration_kind_use(w):
     return [("calibration_kinds", config["calibration"]["definitions"][w.strategy]["kind"])]
 

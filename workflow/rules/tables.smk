@@ -72,6 +72,7 @@ rule study_table:
         method=config["ptq"]["methods"][0],  # the method the findings compare
         reference_key=dataset_reference,
         checks=config["checks"],
+        **extension_params(classifier_uses),  # the tables group by each family's ARCHITECTURE and KIND
     conda:
         ENV
     log:

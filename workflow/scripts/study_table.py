@@ -4,6 +4,7 @@ from lstmptq.stages.tables import study_tables
 run_step(
     snakemake.log[0],
     study_tables,
+    extensions=snakemake.params.extensions,
     dataset=snakemake.wildcards.dataset,
     cell_files=list(snakemake.input.cells),
     ptq_metric_files=list(snakemake.input.ptq),

@@ -108,6 +108,22 @@ def apply_gpfq(model: nn.Module, family, batches) -> None:
     model.eval()
 
 
+@torch.no_grad()
+def apply_gpfq_all(model: nn.Module, family, batches) -> None:
+    """PTQ method `gpfq_all`: Brevitas' GPFQ on every linear layer it finds, first to last, each
+    fed its inputs by the model's forward with the layers before it already rounded (a
+    transformer's 13 linears; an LSTM's final layer only: QuantLSTM is not a layer GPFQ handles)."""
+    with gpfq_mode(model, use_quant_activations=True, algorithm_impl=incremental_gpfq()) as gpfq:
+        for _ in range(gpfq.num_layers):
+            for args in batches:
+                gpfq.model(*args)
+            gpfq.update()
+    for layer in model.modules():
+        if hasattr(layer, "weight_orig"):
+            del layer.weight_orig  # float copies GPFQ leaves behind
+    model.eval()
+
+
 def recorded_final_layer_inputs(model: nn.Module, layer_name: str, batches) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Per batch, the final layer's input in the quantized model and with every quantizer off
     (`float_reference`): what Brevitas' GPFQ collects in its quantized and float passes, read
