@@ -198,7 +198,7 @@ def test_source_fingerprints_name_each_split(config, tmp_path):
         ),
         (
             lambda c: c["ptq"].update(methods=["gpfq", "adaround"]),
-            r"`ptq.methods`: unknown ptq method 'adaround'; known: \['gpfq', 'gpfq_lstm', 'plain'\]",
+            r"`ptq.methods`: unknown ptq method 'adaround'; known: \['gpfq', 'gpfq_all', 'gpfq_lstm', 'plain'\]",
         ),
         (
             lambda c: c["calibration"]["definitions"].update(odd={"kind": "clustered"}),

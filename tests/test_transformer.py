@@ -10,6 +10,7 @@ import torch
 from conftest import REPO, TINY_CONFIG, job_counts, snakemake
 from test_quant_engine import K, V, batches, documents, fitted, vocab  # noqa: F401 (vocab: a fixture)
 
+import lstmptq.grid as grid
 import lstmptq.quant.build as build
 import lstmptq.quant.engine as engine
 import lstmptq.quant.methods as methods
@@ -79,6 +80,41 @@ def test_the_families_declare_their_classes_and_schemes_describe_only_those():
     classes = family("transformer_discriminative").SCHEME_CLASSES
     assert set(schemes.parse("w4z8").describe(classes)) == {schemes.CLASSES[c] for c in classes}
     assert "attention scores" not in schemes.parse("w4c8").describe()  # an LSTM's table keeps its columns
+
+
+def grid_config(classifiers, **ptq):
+    sweep = {"bits": [3], "rest": [8, "float"]}
+    return {
+        "classifiers": classifiers,
+        "seeds": [0],
+        "datasets": ["d"],
+        "calibration": {"strategies": ["balanced"]},
+        "noise": {"models": ["swap"], "eps": [0.0]},
+        "ptq": {"bits": [4, 3], "methods": ["gpfq"], "recipes": ["uniform"], "keep_8bit_stages": ["lstm"], **ptq},
+        "design_space": {"methods": ["gpfq", "gpfq_lstm"], "strategy": "balanced", "sensitivity": sweep},
+    }
+
+
+def test_the_grid_crosses_each_family_with_its_own_methods_stages_and_classes():
+    lstm = ["discriminative", "generative"]
+    both = grid_config([*lstm, *KINDS])
+    study = grid.quantized_cells(both)
+    assert {c["method"] for c in study if c["model"] in KINDS} == {"gpfq"}  # no `-lstm8`: no LSTM stage
+    assert {c["method"] for c in study if c["model"] in lstm} == {"gpfq", "gpfq-lstm8"}
+    paths = grid.design_space_cells(both, "ptq_metrics", dataset="d")
+    parts = [p.split("/") for p in paths]  # results/d/<model>/seed0/balanced/<method>/uniform/<scheme>/...
+    cells = [{"model": part[2], "method": part[5], "scheme": part[7]} for part in parts]
+    for cell in cells:
+        assert grid.inapplicable(**cell) is None
+    transformer_schemes = {c["scheme"] for c in cells if c["model"] in KINDS}
+    assert {"w8z3", "w8y3", "w8n3", "wfz3", "w8a3z8y8n8", "w3a8"} <= transformer_schemes
+    assert not any(set(scheme) & set("hgscx") for scheme in transformer_schemes)
+    assert {c["method"] for c in cells if c["model"] in KINDS} == {"gpfq"}  # gpfq_lstm needs an LSTM
+    # the LSTMs' sweep is the one an LSTM-only config makes: the transformers add no path to it
+    alone = grid.design_space_cells(grid_config(lstm), "ptq_metrics", dataset="d")
+    assert sorted(alone) == sorted(p for p in paths if p.split("/")[2] in lstm)
+    assert "gpfq_lstm" in grid.inapplicable("transformer_generative", "gpfq_lstm", "w4")
+    assert "'c'" in grid.inapplicable("transformer_discriminative", "gpfq", "w3c8")
 
 
 @pytest.mark.workflow

@@ -162,6 +162,29 @@ def parse_method(method: str) -> tuple[str, str | None]:
     return match.group(1), match.group(2)
 
 
+def inapplicable(model: str, method: str, scheme: str) -> str | None:
+    """Why family `model` cannot run a PTQ cell of `method` and `scheme`, or None if it can: the
+    method is one the family excludes (EXCLUDED_METHODS: `gpfq_lstm` needs an LSTM), it keeps a
+    stage the family does not have (STAGES), or the scheme names a class the family has no
+    quantizers of (SCHEME_CLASSES: `c`, the cell state, is the LSTM's). The grid does not cross
+    such a family with such a cell, as it does not cross it with a recipe it does not declare."""
+    module = registry.family(model)
+    base, kept = parse_method(method)
+    if base in getattr(module, "EXCLUDED_METHODS", ()):
+        return f"PTQ method {base!r} does not apply to classifier {model!r} (its EXCLUDED_METHODS)"
+    if kept and kept not in getattr(module, "STAGES", STAGES):
+        return f"classifier {model!r} has no stage {kept!r} to keep at 8 bits (its STAGES)"
+    classes = getattr(module, "SCHEME_CLASSES", schemes.LSTM_CLASSES)
+    try:
+        foreign = sorted({token[0] for token in schemes.tokens(scheme)} - set(classes))
+    except schemes.SchemeError:
+        return None  # a misspelt scheme: axis_problems names its config key
+
+    if foreign:
+        return f"scheme {scheme!r} sets classes {foreign} that classifier {model!r} has no quantizers of (its SCHEME_CLASSES)"
+    return None
+
+
 def with_kept_stages(config: dict[str, Any], methods: list[str]) -> list[str]:
     """Each method, then each with one stage kept at 8 bits (`ptq.keep_8bit_stages`)."""
     stages = config["ptq"]["keep_8bit_stages"]
@@ -192,9 +215,9 @@ def quantized_cells(config: dict[str, Any]) -> list[dict[str, str]]:
                 schemes_of = recipe_registry.recipe(model, recipe)
                 for method in with_kept_stages(config, [str(m) for m in block["methods"]]):
                     for bits in block["bits"]:
-                        out.append(
-                            {"model": model, "method": method, "recipe": recipe, "scheme": schemes_of.scheme(bits)}
-                        )
+                        scheme = schemes_of.scheme(bits)
+                        if not inapplicable(model, method, scheme):
+                            out.append({"model": model, "method": method, "recipe": recipe, "scheme": scheme})
     return list({tuple(c.values()): c for c in out}.values())
 
 
@@ -216,27 +239,28 @@ def study_schemes(config: dict[str, Any]) -> list[str]:
 
 def design_space_schemes(config: dict[str, Any]) -> list[str]:
     """The design-space sweep's schemes: `design_space.schemes`, then its sensitivity sweep (each
-    quantizer class alone at each low bit width, the rest at each `rest` width or float)."""
+    quantizer class alone at each low bit width, the rest at each `rest` width or float), swept
+    over each configured family's own classes (an LSTM's and a transformer's sweeps differ;
+    `inapplicable` keeps each family to its own)."""
     space = config.get("design_space") or {}
     names = [str(s) for s in space.get("schemes", [])]
     sweep = space.get("sensitivity") or {}
     for bits in sweep.get("bits", []):
         for rest in sweep.get("rest", []):
             base = schemes.parse(schemes.uniform(rest) if rest != "float" else f"w{schemes.FLOAT}")
-            classes = swept_classes(config)
-            absent = [c for c in schemes.ACTIVATION_DEFAULTED if c not in classes]  # no quantizers here: follow `a`
-            names += [
-                base.with_class(letter, int(bits)).following_a(absent).name for letter in sweep.get("classes", classes)
-            ]
+            for classes in family_classes(config):
+                absent = [c for c in schemes.ACTIVATION_DEFAULTED if c not in classes]  # no quantizers here: follow `a`
+                swept = [c for c in sweep.get("classes", classes) if c in classes]
+                names += [base.with_class(letter, int(bits)).following_a(absent).name for letter in swept]
     return list(dict.fromkeys(names))
 
 
-def swept_classes(config: dict[str, Any]) -> list[str]:
-    """The classes a sensitivity sweep varies by default: those of the configured classifiers'
-    families (their SCHEME_CLASSES; the LSTMs' where a family names none), in CLASSES order."""
+def family_classes(config: dict[str, Any]) -> list[tuple[str, ...]]:
+    """Each distinct set of scheme classes among the configured classifiers' families (their
+    SCHEME_CLASSES; the LSTMs' where a family names none), in CLASSES order."""
     families = [registry.family(kind) for kind in config.get("classifiers", ["discriminative", "generative"])]
-    had = {c for module in families for c in getattr(module, "SCHEME_CLASSES", schemes.LSTM_CLASSES)}
-    return [letter for letter in schemes.CLASSES if letter in had]
+    sets = [set(getattr(module, "SCHEME_CLASSES", schemes.LSTM_CLASSES)) for module in families]
+    return list(dict.fromkeys(tuple(c for c in schemes.CLASSES if c in had) for had in sets))
 
 
 def axes(config: dict[str, Any]) -> dict[str, tuple[str, list[str]]]:
@@ -321,13 +345,15 @@ def design_space_cells(config: dict[str, Any], kind: str, **fixed: Any) -> list[
     if not space.get("methods") or not design_space_schemes(config):
         return []
     grid = {w: values for w, (_, values) in axes(config).items()}
-    sweep = {
-        "strategy": [str(space["strategy"])],
-        "method": [str(m) for m in space["methods"]],
-        "recipe": [str(space.get("recipe", "uniform"))],
-        "scheme": design_space_schemes(config),
-    }
-    return _expand(kind, {**grid, **sweep}, fixed)
+    recipe = str(space.get("recipe", "uniform"))
+    linked = [
+        {"model": model, "method": str(method), "recipe": recipe, "scheme": scheme}
+        for model in grid["model"]
+        for method in space["methods"]
+        for scheme in design_space_schemes(config)
+        if not inapplicable(model, str(method), scheme)
+    ]
+    return _expand(kind, {**grid, "strategy": [str(space["strategy"])]}, fixed, linked) if linked else []
 
 
 def design_space_inputs(config: dict[str, Any], kind: str, **fixed: Any) -> list[str]:

@@ -26,7 +26,7 @@ import numpy as np
 
 from lstmptq.data.tokenizer import Tokenizer
 from lstmptq.evaluation.metrics import classification_metrics
-from lstmptq.grid import bits_of, parse_method
+from lstmptq.grid import bits_of, inapplicable, parse_method
 from lstmptq.io import atomic_path, provenance, read_frame, read_json, write_json
 from lstmptq.models.checkpoint import load_checkpoint
 from lstmptq.models.training import Encoded, collate, predict, sorted_batches
@@ -227,6 +227,8 @@ def quantize_cell(
         torch_device,
         verify_size,
     )
+    if reason := inapplicable(cell.meta["kind"], method, scheme):  # a cell named by hand: the grid has none
+        raise ValueError(f"{metrics_file}: {reason}; the grid does not cross them, so name another cell")
     log.info(
         "%s, scheme %s (%s), %s: calibrating on %d documents (%s)",
         cell.meta["kind"],
