@@ -83,6 +83,7 @@ def count_work(run: Path, chosen: list[dict], configfiles: list[str]) -> dict[Pa
                 "--configfile", str(REPO / "config.yaml"), *configfiles]  # fmt: skip
         summary = subprocess.run([*base, "--detailed-summary"], capture_output=True, text=True, check=True).stdout
         output_of = {}
+        csv.field_size_limit(sys.maxsize)  # a table's row lists all its inputs: megabytes on a full grid
         for row in csv.DictReader(summary.splitlines(), delimiter="\t"):
             for log in row.get("log-file(s)", "").split(","):
                 if log.strip():
