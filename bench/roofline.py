@@ -16,7 +16,7 @@ prints, per rule and classifier, one `name: value` line per figure:
   rate) / (its wall time in the run - its start-up). 1.0 would mean the job did nothing but
   those operations at peak speed; the rest is elementwise work, Python and I/O.
 
-    python bench/roofline.py --run /path/to/finished/run [--count] [--configfile tiny.yaml ...]
+    python bench/roofline.py --run /path/to/run [--count [--only ptq/generative ...]] [--configfile tiny.yaml ...]
 
 `--run` is a folder the workflow ran in (with results/, logs/, benchmarks/); `--configfile`: the
 config files of that run after config.yaml, needed with --count to find each job's output.
@@ -105,6 +105,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run", type=Path, required=True, help="a folder the workflow ran in")
     parser.add_argument("--threads", type=int, default=1, help="the jobs' thread count (the PTQ and noise rules: 1)")
     parser.add_argument("--count", action="store_true", help="rerun each stage's median job with its work counted")
+    parser.add_argument(
+        "--only", nargs="*", default=[], metavar="RULE/MODEL", help="count only these (ptq/generative ...)"
+    )
     parser.add_argument("--configfile", nargs="*", default=[], help="the run's config files after config.yaml")
     args = parser.parse_args(argv)
     run = args.run.resolve()
@@ -121,7 +124,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"total/jobs: {sum(len(g) for g in groups.values())}")
     print(f"total/job_seconds: {sum(j['wall'] for g in groups.values() for j in g):.0f}")
     chosen = {key: median_job(group) for key, group in groups.items()}
-    counted = count_work(run, list(chosen.values()), args.configfile) if args.count else {}
+    to_count = [job for (rule, model), job in chosen.items() if not args.only or f"{rule}/{model}" in args.only]
+    counted = count_work(run, to_count, args.configfile) if args.count else {}
     for (rule, model), group in sorted(groups.items()):
         name = f"{rule}/{model}"
         startups = [j["startup"] for j in group if j["startup"] is not None]

@@ -181,7 +181,7 @@ def inapplicable(model: str, method: str, scheme: str) -> str | None:
         return None  # a misspelt scheme: axis_problems names its config key
 
     if foreign:
-        return f"scheme {scheme!r} sets classes {foreign} that classifier {model!r} has no quantizers of (its SCHEME_CLASSES)"
+        return f"scheme {scheme!r} sets classes {foreign}: classifier {model!r} has no such quantizers (SCHEME_CLASSES)"
     return None
 
 
