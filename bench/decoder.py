@@ -7,6 +7,7 @@ the two layouts interleaved, and prints `name: value` lines: ms per document (me
 --repeats), the GEMM rate each reaches, the speed-up, and the largest score difference:
 
     python bench/decoder.py [--vocab 7375] [--hidden 100] [--labels 5] [--repeats 7]
+    python bench/decoder.py --run RUN [--seed 0] [--eps 0 0.05 0.1]
 
 With `--run RUN` (a finished workflow folder) it also scores every generative model of the run,
 FP32 checkpoints and PTQ artifacts (by the engine), on the clean test set and every noisy one
@@ -40,10 +41,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--run", type=Path, help="a finished workflow folder: count prediction changes on its models")
+    parser.add_argument("--seed", default="*", help="with --run: only this seed's models (default all)")
+    parser.add_argument("--eps", nargs="*", default=["*"], help="with --run: only these noise levels (default all)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.run:
-        prediction_changes(args.run)
+        prediction_changes(args.run, args.seed, args.eps)
     torch.manual_seed(0)
     n, vocab = args.documents * args.positions, args.vocab
     states = torch.randn(n, args.hidden) * 0.3
@@ -71,8 +74,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"decoder/max_relative_score_difference: {(difference / scores['untiled'].abs()).max().item():.3g}")
 
 
-def prediction_changes(run: Path) -> None:
-    """Predictions of every generative model of `run` on its test sets, tiled vs untiled."""
+def prediction_changes(run: Path, seed: str = "*", eps: list[str] = ("*",)) -> None:
+    """Predictions of every generative model of `run` (of `seed`) on its test sets (at `eps`, as
+    spelt in file names: 0, 0.05), tiled vs untiled."""
     import json
 
     from lstmptq.grid import path
@@ -81,8 +85,8 @@ def prediction_changes(run: Path) -> None:
     from lstmptq.stages.noise import load_cell_model
 
     results = run / "results"
-    models = [(m, None) for m in sorted(results.glob("*/generative/seed*/fp32/model.pt"))]
-    models += [(None, a) for a in sorted(results.glob("*/generative/seed*/**/quantized.safetensors"))]
+    models = [(m, None) for m in sorted(results.glob(f"*/generative/seed{seed}/fp32/model.pt"))]
+    models += [(None, a) for a in sorted(results.glob(f"*/generative/seed{seed}/**/quantized.safetensors"))]
     tiles = {"tiled": (decoding.DECODER_ROWS, decoding.DECODER_VOCAB_BLOCK)}
     changed = documents = 0
     test_sets = {}
@@ -90,7 +94,8 @@ def prediction_changes(run: Path) -> None:
         dataset = (checkpoint or artifact).relative_to(results).parts[0]
         vocab = run / path("vocab", dataset=dataset)
         if dataset not in test_sets:
-            noisy = sorted((run / path("noisy", dataset=dataset, noise="x", eps="0")).parent.parent.glob("*/*.parquet"))
+            folder = (run / path("noisy", dataset=dataset, noise="x", eps="0")).parent.parent
+            noisy = sorted(f for level in eps for f in folder.glob(f"*/eps{level}.parquet"))
             test_sets[dataset] = [Encoded.from_frame(read_frame(f)) for f in noisy]
             vocab_size = len(json.loads(vocab.read_text())["itos"])
             tiles["untiled"] = (max(1, 2**24 // vocab_size), vocab_size)  # the layout before the tiles
