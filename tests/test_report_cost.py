@@ -27,8 +27,9 @@ def test_jobs_are_summed_per_rule_and_classifier_with_start_up_and_compute_fract
     job_files(tmp_path, "ptq", "data/generative/seed1/a", 12.0, startup=3.0)
     job_files(tmp_path, "ptq", "data/generative/seed2/a", 20.0, startup=4.0)
     job_files(tmp_path, "ptq_table", "data", 1.0)
+    job_files(tmp_path, "ptq", "data/transformer_generative/seed0/a", 7.0)
     found = jobs(tmp_path)
-    assert len(found) == 4
+    assert len(found) == 5 and "transformer_generative" in {j["model"] for j in found}  # every family by name
     peak = {"gemm_gflop_per_s": 1.0, "exp_gelement_per_s": 1.0}
     table = cost_table(found, peak).set_index(["rule", "model"])
     ptq = table.loc["ptq", "generative"]

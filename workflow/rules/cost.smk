@@ -14,6 +14,8 @@ rule run_cost:
         design_space_targets(config),
     output:
         report(path("cost_csv"), caption="../report/run_cost.rst", category="Cost"),
+    params:
+        **extension_params(classifier_uses),  # extension families name their jobs' rows too
     threads: 1
     conda:
         ENV

@@ -21,10 +21,10 @@ from pathlib import Path
 import pandas as pd
 
 from lstmptq.io import write_frame
+from lstmptq.registry import CLASSIFIERS  # every family by name, extensions included once registered
 
 log = logging.getLogger(__name__)
 
-MODELS = ("discriminative", "generative")
 STARTUP = re.compile(r"start-up ([0-9.]+) s")
 WORK = re.compile(r"work: (\{.*\})")
 
@@ -47,7 +47,7 @@ def jobs(run: str | Path) -> list[dict]:
         found.append(
             {
                 "rule": rule,
-                "model": next((p for p in parts if p in MODELS), "-"),
+                "model": next((p for p in parts if p in CLASSIFIERS), "-"),
                 "wall": float(row["s"]),
                 "cpu": float(row["cpu_time"]) if row.get("cpu_time") not in (None, "", "NA") else None,
                 "startup": float(startup[1]) if startup else None,
