@@ -115,6 +115,8 @@ def test_the_grid_crosses_each_family_with_its_own_methods_stages_and_classes():
     assert sorted(alone) == sorted(p for p in paths if p.split("/")[2] in lstm)
     assert "gpfq_lstm" in grid.inapplicable("transformer_generative", "gpfq_lstm", "w4")
     assert "'c'" in grid.inapplicable("transformer_discriminative", "gpfq", "w3c8")
+    assert "'m'" in grid.inapplicable("transformer_generative", "gpfq", "w3a3m")  # Brevitas: percentile only
+    assert not {"w3a3m", "w3a3e", "w4a4e"} & transformer_schemes
 
 
 @pytest.mark.workflow

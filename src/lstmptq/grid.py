@@ -165,8 +165,10 @@ def parse_method(method: str) -> tuple[str, str | None]:
 def inapplicable(model: str, method: str, scheme: str) -> str | None:
     """Why family `model` cannot run a PTQ cell of `method` and `scheme`, or None if it can: the
     method is one the family excludes (EXCLUDED_METHODS: `gpfq_lstm` needs an LSTM), it keeps a
-    stage the family does not have (STAGES), or the scheme names a class the family has no
-    quantizers of (SCHEME_CLASSES: `c`, the cell state, is the LSTM's). The grid does not cross
+    stage the family does not have (STAGES), the scheme names a class the family has no
+    quantizers of (SCHEME_CLASSES: `c`, the cell state, is the LSTM's), or a statistic it cannot
+    calibrate (STATISTICS: a transformer's nested layers take Brevitas' own calibration, which
+    knows the percentile only; quant.methods.calibrate). The grid does not cross
     such a family with such a cell, as it does not cross it with a recipe it does not declare."""
     module = registry.family(model)
     base, kept = parse_method(method)
@@ -182,6 +184,10 @@ def inapplicable(model: str, method: str, scheme: str) -> str | None:
 
     if foreign:
         return f"scheme {scheme!r} sets classes {foreign}: classifier {model!r} has no such quantizers (SCHEME_CLASSES)"
+    statistics = getattr(module, "STATISTICS", None)  # None: every statistic
+    unknown = sorted({x.statistic for x in schemes.parse(scheme).settings.values()} - set(statistics or ()))
+    if statistics is not None and unknown:
+        return f"scheme {scheme!r} uses statistics {unknown} classifier {model!r} cannot calibrate (STATISTICS)"
     return None
 
 

@@ -9,6 +9,7 @@ SETTINGS = ("transformer",)  # keys of the config's `model` block it reads (plus
 SCHEME_CLASSES = ("w", "a", "z", "y", "n")  # the scheme classes it has quantizers of (lstmptq.scheme)
 STAGES = ()  # no `-<stage>8` methods: the LSTM's stages (embedding, lstm, head) do not divide it
 EXCLUDED_METHODS = ("gpfq_lstm",)  # GPFQ on QuantLSTM's gates: it has none
+STATISTICS = ("p",)  # Brevitas calibrates its nested layers itself: the percentile only (quant.methods.calibrate)
 GPU_STAGES = ("train",)
 TRAIN_MINUTES_PER_EPOCH_MB = 0.05  # a first estimate (scheduler run time), to be measured
 LOGITS_MEMORY = False

@@ -6,6 +6,7 @@ SETTINGS = ("transformer", "prior")
 SCHEME_CLASSES = ("w", "a", "z", "y", "n")
 STAGES = ()  # no `-<stage>8` methods: the LSTM's stages (embedding, lstm, head) do not divide it
 EXCLUDED_METHODS = ("gpfq_lstm",)  # GPFQ on QuantLSTM's gates: it has none
+STATISTICS = ("p",)  # Brevitas calibrates its nested layers itself: the percentile only (quant.methods.calibrate)
 GPU_STAGES = ("train", "ptq", "evaluate")  # a vocabulary-sized softmax per position and label
 TRAIN_MINUTES_PER_EPOCH_MB = 0.35  # a first estimate (the generative LSTM's), to be measured
 LOGITS_MEMORY = True
