@@ -181,13 +181,13 @@ def inapplicable(model: str, method: str, scheme: str) -> str | None:
         foreign = sorted({token[0] for token in schemes.tokens(scheme)} - set(classes))
     except schemes.SchemeError:
         return None  # a misspelt scheme: axis_problems names its config key
-
     if foreign:
         return f"scheme {scheme!r} sets classes {foreign}: classifier {model!r} has no such quantizers (SCHEME_CLASSES)"
     statistics = getattr(module, "STATISTICS", None)  # None: every statistic
-    unknown = sorted({x.statistic for x in schemes.parse(scheme).settings.values()} - set(statistics or ()))
-    if statistics is not None and unknown:
-        return f"scheme {scheme!r} uses statistics {unknown} classifier {model!r} cannot calibrate (STATISTICS)"
+    if statistics is not None:
+        unknown = sorted({setting.statistic for setting in schemes.parse(scheme).settings.values()} - set(statistics))
+        if unknown:
+            return f"scheme {scheme!r} uses statistics {unknown} classifier {model!r} cannot calibrate (STATISTICS)"
     return None
 
 

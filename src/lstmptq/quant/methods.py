@@ -95,17 +95,8 @@ def apply_gpfq(model: nn.Module, family, batches) -> None:
         calls = recorded_final_layer_inputs(model, family.GPFQ_LAYER, batches)
     else:
         target, calls = model, batches
-    with gpfq_mode(target, use_quant_activations=True, algorithm_impl=incremental_gpfq()) as gpfq:
-        if gpfq.num_layers != 1:
-            raise RuntimeError(f"GPFQ found {gpfq.num_layers} eligible layers, expected only the final one")
-        for _ in range(gpfq.num_layers):
-            for args in calls:
-                gpfq.model(*args)  # drive the wrapped forward itself, or GPFQ is bypassed
-            gpfq.update()
-    layer = getattr(model, family.GPFQ_LAYER)
-    if hasattr(layer, "weight_orig"):
-        del layer.weight_orig  # a float copy GPFQ leaves behind
-    model.eval()
+    run_gpfq(target, calls, expected_layers=1)
+    drop_float_copies(model)
 
 
 @torch.no_grad()
@@ -113,14 +104,26 @@ def apply_gpfq_all(model: nn.Module, family, batches) -> None:
     """PTQ method `gpfq_all`: Brevitas' GPFQ on every linear layer it finds, first to last, each
     fed its inputs by the model's forward with the layers before it already rounded (a
     transformer's 13 linears; an LSTM's final layer only: QuantLSTM is not a layer GPFQ handles)."""
-    with gpfq_mode(model, use_quant_activations=True, algorithm_impl=incremental_gpfq()) as gpfq:
+    run_gpfq(model, batches)
+    drop_float_copies(model)
+
+
+def run_gpfq(target: nn.Module, calls, expected_layers: int | None = None) -> None:
+    """Brevitas' GPFQ on every eligible layer of `target`, each round driven by `calls`."""
+    with gpfq_mode(target, use_quant_activations=True, algorithm_impl=incremental_gpfq()) as gpfq:
+        if expected_layers is not None and gpfq.num_layers != expected_layers:
+            raise RuntimeError(f"GPFQ found {gpfq.num_layers} eligible layers, expected {expected_layers}")
         for _ in range(gpfq.num_layers):
-            for args in batches:
-                gpfq.model(*args)
+            for args in calls:
+                gpfq.model(*args)  # drive the wrapped forward itself, or GPFQ is bypassed
             gpfq.update()
+
+
+def drop_float_copies(model: nn.Module) -> None:
+    """Remove the float weight copies (`weight_orig`) GPFQ leaves on the layers it rounded."""
     for layer in model.modules():
         if hasattr(layer, "weight_orig"):
-            del layer.weight_orig  # float copies GPFQ leaves behind
+            del layer.weight_orig
     model.eval()
 
 
